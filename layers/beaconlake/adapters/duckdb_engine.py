@@ -1,0 +1,72 @@
+"""Local QueryEngine: DuckDB over the Parquet tree, running transpiled Athena SQL.
+
+The `events` view reads `events/site_id=*/dt=*/*.parquet` with hive partitioning, so the
+site_id and dt restrictions every statement carries prune whole directories, as in Athena.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from beaconlake.ports import QueryFailed
+from beaconlake.schema import duckdb_columns
+from beaconlake.sqldialect import athena_to_duckdb
+
+
+def events_view_sql(events_dir: Path) -> str:
+    """The DuckDB `events` view, derived from the schema module."""
+    cols = duckdb_columns()
+    pattern = str(events_dir / "site_id=*" / "dt=*" / "*.parquet").replace("'", "''")
+    select = ", ".join(f'CAST("{name}" AS {typ}) AS "{name}"' for name, typ in cols.items())
+    return (
+        f"CREATE OR REPLACE VIEW events AS SELECT {select} FROM read_parquet('{pattern}', "
+        "hive_partitioning = true, hive_types = {'site_id': VARCHAR, 'dt': VARCHAR}, "
+        "union_by_name = true)"
+    )
+
+
+def empty_view_sql() -> str:
+    cols = ", ".join(f'CAST(NULL AS {typ}) AS "{name}"' for name, typ in duckdb_columns().items())
+    return f"CREATE OR REPLACE VIEW events AS SELECT {cols} WHERE false"
+
+
+class DuckDBEngine:
+    def __init__(self, data_dir: Path, memory_limit: str = "256MB", threads: int = 2) -> None:
+        self.events_dir = Path(data_dir) / "events"
+        self._db = duckdb.connect(
+            ":memory:", config={"memory_limit": memory_limit, "threads": threads}
+        )
+        self._lock = threading.Lock()
+        self._has_files = False
+        self._refresh_view()
+
+    def _refresh_view(self) -> None:
+        has_files = any(self.events_dir.glob("site_id=*/dt=*/*.parquet"))
+        if has_files == self._has_files and has_files:
+            return
+        with self._lock:
+            self._db.execute(events_view_sql(self.events_dir) if has_files else empty_view_sql())
+            self._has_files = has_files
+
+    def query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        if not self._has_files:
+            self._refresh_view()
+        cursor = self._db.cursor()
+        try:
+            result = cursor.execute(athena_to_duckdb(sql), list(params))
+            names = [d[0] for d in result.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+        except duckdb.Error as exc:
+            raise QueryFailed(f"the local query engine failed: {type(exc).__name__}") from exc
+        finally:
+            cursor.close()
+
+    def query_many(
+        self, statements: Sequence[tuple[str, Sequence[Any]]]
+    ) -> list[list[dict[str, Any]]]:
+        return [self.query(sql, params) for sql, params in statements]

@@ -1,0 +1,63 @@
+"""Local KeyStore: key hashes in a JSON file (mode 0600) in the data directory."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from beaconlake.adapters.files import write_private_json
+from beaconlake.ports import ApiKey
+
+
+class FileKeyStore:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def _read(self) -> dict[str, dict[str, object]]:
+        try:
+            return dict(json.loads(self.path.read_text("utf-8")))
+        except FileNotFoundError:
+            return {}
+
+    @staticmethod
+    def _key(key_id: str, row: dict[str, object]) -> ApiKey:
+        sites = row.get("sites", [])
+        return ApiKey(
+            key_id=key_id,
+            sites=tuple(str(s) for s in sites) if isinstance(sites, list) else (),
+            label=str(row.get("label", "")),
+            created=str(row.get("created", "")),
+        )
+
+    def add(self, key_id: str, secret_hash: str, sites: tuple[str, ...], label: str) -> ApiKey:
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._lock:
+            rows = self._read()
+            rows[key_id] = {
+                "hash": secret_hash,
+                "sites": list(sites),
+                "label": label,
+                "created": created,
+            }
+            write_private_json(self.path, rows)
+        return self._key(key_id, rows[key_id])
+
+    def secret_hash(self, key_id: str) -> tuple[ApiKey, str] | None:
+        row = self._read().get(key_id)
+        if row is None:
+            return None
+        return self._key(key_id, row), str(row["hash"])
+
+    def list(self) -> list[ApiKey]:
+        return [self._key(k, v) for k, v in sorted(self._read().items())]
+
+    def revoke(self, key_id: str) -> bool:
+        with self._lock:
+            rows = self._read()
+            if rows.pop(key_id, None) is None:
+                return False
+            write_private_json(self.path, rows)
+            return True

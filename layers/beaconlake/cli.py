@@ -1,0 +1,146 @@
+"""The `beaconlake` command: serve, demo, keys."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from beaconlake import wiring
+from beaconlake.config import Settings
+
+STARTUP_KEY_LABEL = "printed by serve"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    if getattr(args, "data_dir", None):
+        os.environ["BEACONLAKE_DATA_DIR"] = args.data_dir
+    return Settings.from_env()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from beaconlake.local.demo import generate, ingest, now_utc
+
+    settings = _settings(args)
+    events_dir = settings.data_dir / "events"
+    if args.if_empty and any(events_dir.glob("site_id=*/dt=*/*.parquet")):
+        print(f"demo data already present in {events_dir}; skipping")
+        return 0
+    site = args.site or sorted(settings.sites)[0]
+    if site not in settings.sites:
+        print(f"error: {site!r} is not in BEACONLAKE_SITES ({', '.join(sorted(settings.sites))})")
+        return 2
+    p = wiring.ports()
+    beacons = generate(site, args.days, args.visitors, args.seed, now_utc())
+    stored, dropped = 0, 0
+    batch = []
+    with tqdm(desc=f"demo traffic for {site}", unit=" beacons", disable=args.quiet) as bar:
+        for item in ingest(beacons, p.policy, p.country_lookup):
+            bar.update(1)
+            if isinstance(item, str):
+                dropped += 1
+                continue
+            batch.append(item)
+            if len(batch) >= 5000:
+                p.sink.put(batch)
+                stored += len(batch)
+                batch = []
+    p.sink.put(batch)
+    stored += len(batch)
+    wiring.reset()
+    print(f"stored {stored} events for {site} over {args.days} days ({dropped} beacons dropped)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from beaconlake.keys import create_key
+    from beaconlake.local.server import serve
+
+    settings = _settings(args)
+    store = wiring.ports().keys
+    for key in store.list():
+        if key.label == STARTUP_KEY_LABEL:
+            store.revoke(key.key_id)
+    token, _ = create_key(store, ("*",), STARTUP_KEY_LABEL)
+    base = f"http://{args.host}:{args.port}"
+    site = sorted(settings.sites)[0]
+    print(
+        "\nBeaconlake is running (local back end; data in "
+        f"{settings.data_dir.resolve()})\n"
+        f"  Ingest (Plausible Events API): POST {base}/api/event\n"
+        f"  Tracking pixel:               {base}/e.gif?d={site}&u=https://{site}/\n"
+        f"  Tracker script / demo page:   {base}/tracker.js  {base}/demo\n"
+        f"  Stats API docs (OpenAPI):     {base}/api/docs\n"
+        f"  Stats API key (all sites):    {token}\n"
+        f"  Try: curl -H 'Authorization: Bearer {token}' "
+        f"'{base}/api/v1/stats/aggregate?site_id={site}&period=30d"
+        "&metrics=visitors,visits,pageviews,bounce_rate,visit_duration'\n",
+        flush=True,
+    )
+    serve(args.host, args.port)
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from beaconlake.keys import create_key
+
+    _settings(args)
+    store = wiring.ports().keys
+    if args.action == "create":
+        sites = tuple(s.strip().lower() for s in args.site) or ("*",)
+        token, key = create_key(store, sites, args.label or "")
+        print(f"{token}\n(id {key.key_id}, sites {', '.join(key.sites)}; shown once, store it now)")
+    elif args.action == "list":
+        for key in store.list():
+            print(
+                f"{key.key_id}  sites={','.join(key.sites)}  label={key.label!r}  created={key.created}"
+            )
+    elif args.action == "revoke":
+        if not args.key_id or not store.revoke(args.key_id):
+            print(f"no key with id {args.key_id!r}")
+            return 1
+        print(f"revoked {args.key_id}")
+    wiring.reset()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="beaconlake", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the local server (ingest, stats API, tracker)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("BEACONLAKE_PORT", "8000")))
+    serve.add_argument("--data-dir")
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="generate realistic traffic through the ingest path")
+    demo.add_argument("--site", help="a site from BEACONLAKE_SITES (default: the first)")
+    demo.add_argument("--days", type=int, default=30)
+    demo.add_argument("--visitors", type=int, default=300, help="visitors per day (about)")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--if-empty", action="store_true", help="do nothing if data exists")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.add_argument("--data-dir")
+    demo.set_defaults(func=cmd_demo)
+
+    keys = sub.add_parser("keys", help="create, list or revoke stats API keys")
+    keys.add_argument("action", choices=("create", "list", "revoke"))
+    keys.add_argument("key_id", nargs="?", help="with revoke: the key id")
+    keys.add_argument("--site", action="append", default=[], help="site the key may read (repeat)")
+    keys.add_argument("--label")
+    keys.add_argument("--data-dir")
+    keys.set_defaults(func=cmd_keys)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,286 @@
+"""Parse and validate a beacon: the payload of Plausible's Events API, long or short names.
+
+Pure functions. Limits are Plausible's documented ones, so its own script works unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import iso4217
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_URL_BYTES = 2000
+MAX_NAME_CHARS = 120
+MAX_PROPS = 30
+MAX_PROP_KEY_BYTES = 300
+MAX_PROP_VALUE_BYTES = 2000
+MAX_DOMAIN_CHARS = 253
+MAX_REVENUE = Decimal("1e13")
+
+_ALIASES = {
+    "n": "name",
+    "u": "url",
+    "d": "domain",
+    "r": "referrer",
+    "p": "props",
+    "m": "props",
+    "meta": "props",
+    "$": "revenue",
+    "i": "interactive",
+    "h": "hash_mode",
+    "hashMode": "hash_mode",
+    "sd": "scroll_depth",
+    "e": "engagement_time",
+}
+_CURRENCIES = frozenset(c.code for c in iso4217.Currency)
+
+
+class PayloadError(ValueError):
+    """A beacon that breaks a rule. `field` and `rule` go into the 400 body."""
+
+    def __init__(self, field_name: str, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+        self.rule = rule
+        self.message = message
+
+    def as_body(self) -> dict[str, str]:
+        return {"error": self.message, "field": self.field, "rule": self.rule}
+
+
+@dataclass(frozen=True, slots=True)
+class Beacon:
+    """A validated beacon, before anonymisation. Holds no IP and no User-Agent."""
+
+    name: str
+    domains: tuple[str, ...]
+    hostname: str
+    pathname: str
+    query: dict[str, str]
+    referrer: str | None
+    props: dict[str, str] = field(default_factory=dict)
+    revenue_amount: Decimal | None = None
+    revenue_currency: str | None = None
+    interactive: bool = True
+    scroll_depth: int | None = None
+    engaged_ms: int | None = None
+
+
+def decode_body(body: bytes | str) -> dict[str, Any]:
+    """Bytes of a POST body → a JSON object, or PayloadError."""
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadError("body", "max_bytes", f"the body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PayloadError("body", "utf8", "the body is not valid UTF-8") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise PayloadError("body", "json", "the body is nested too deeply") from None
+    except ValueError as exc:
+        raise PayloadError("body", "json", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise PayloadError("body", "json_object", "the body must be a JSON object")
+    return data
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def normalise_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """Short names (n, u, d, ...) → long names; the long name wins if both are sent."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        long = _ALIASES.get(key, key)
+        if long not in out or key == long:
+            out[long] = value
+    return out
+
+
+def parse_beacon(data: dict[str, Any]) -> Beacon:
+    """Validate a decoded payload (long or short names) and return a Beacon."""
+    d = normalise_keys(data)
+    name = _name(d.get("name"))
+    url = _required_str(d, "url")
+    if len(url.encode("utf-8", "surrogatepass")) > MAX_URL_BYTES:
+        raise PayloadError("url", "max_bytes", f"url must be at most {MAX_URL_BYTES} bytes")
+    if url[:5].lower() == "data:":
+        raise PayloadError("url", "scheme", "url must not be a data: URL")
+    hostname, pathname, query = _split_url(url, hash_mode=_truthy(d.get("hash_mode")))
+    domains = _domains(_required_str(d, "domain"))
+    referrer = _referrer(d.get("referrer"))
+    props = _props(d.get("props"))
+    amount, currency = _revenue(d.get("revenue"))
+    interactive = d.get("interactive", True)
+    if not isinstance(interactive, bool):
+        interactive = _truthy(interactive)
+    return Beacon(
+        name=name,
+        domains=domains,
+        hostname=hostname,
+        pathname=pathname,
+        query=query,
+        referrer=referrer,
+        props=props,
+        revenue_amount=amount,
+        revenue_currency=currency,
+        interactive=interactive,
+        scroll_depth=_bounded_int(d, "scroll_depth", 0, 100),
+        engaged_ms=_bounded_int(d, "engagement_time", 0, 24 * 3600 * 1000),
+    )
+
+
+def _truthy(value: Any) -> bool:
+    return value in (True, 1, "1", "true", "True")
+
+
+def _required_str(d: dict[str, Any], key: str) -> str:
+    value = d.get(key)
+    if value is None or value == "":
+        raise PayloadError(key, "required", f"{key} is required")
+    if not isinstance(value, str):
+        raise PayloadError(key, "type", f"{key} must be a string")
+    return value
+
+
+def _name(value: Any) -> str:
+    if value is None or value == "":
+        raise PayloadError("name", "required", "name is required")
+    if not isinstance(value, str):
+        raise PayloadError("name", "type", "name must be a string")
+    if len(value) > MAX_NAME_CHARS:
+        raise PayloadError(
+            "name", "max_length", f"name must be at most {MAX_NAME_CHARS} characters"
+        )
+    return value
+
+
+def _split_url(url: str, *, hash_mode: bool) -> tuple[str, str, dict[str, str]]:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        raise PayloadError("url", "format", "url is not a valid URL") from None
+    if parts.scheme.lower() not in {"http", "https"} or not host:
+        raise PayloadError("url", "format", "url must be an absolute http(s) URL")
+    path = parts.path or "/"
+    if hash_mode and parts.fragment:
+        path = f"{path}#{parts.fragment}"
+    query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=False).items()}
+    host = host[4:] if host.startswith("www.") else host
+    return host, path, query
+
+
+def _domains(raw: str) -> tuple[str, ...]:
+    from beaconlake.domains import normalise_domain
+
+    domains = tuple(normalise_domain(d) for d in raw.split(",") if d.strip())
+    if not domains or any(len(d) > MAX_DOMAIN_CHARS for d in domains):
+        raise PayloadError("domain", "format", "domain must be one or more site domains")
+    return domains
+
+
+def _referrer(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise PayloadError("referrer", "type", "referrer must be a string")
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_URL_BYTES:
+        raise PayloadError(
+            "referrer", "max_bytes", f"referrer must be at most {MAX_URL_BYTES} bytes"
+        )
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in {"http", "https", "android-app"} or not host:
+        return None
+    return f"{parts.scheme.lower()}://{host}{parts.path}"
+
+
+def _maybe_json(value: Any, field_name: str) -> Any:
+    """Plausible's script sends props and revenue as JSON-encoded strings."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            raise PayloadError(field_name, "json", f"{field_name} must be a JSON object") from None
+    return value
+
+
+def _props(value: Any) -> dict[str, str]:
+    value = _maybe_json(value, "props")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise PayloadError("props", "type", "props must be an object of string keys and values")
+    props: dict[str, str] = {}
+    for key, raw in value.items():
+        if raw is None or raw == "":
+            continue
+        if len(key.encode("utf-8", "surrogatepass")) > MAX_PROP_KEY_BYTES:
+            raise PayloadError(
+                "props", "key_max_bytes", f"a props key is longer than {MAX_PROP_KEY_BYTES} bytes"
+            )
+        if isinstance(raw, bool):
+            text = "true" if raw else "false"
+        elif isinstance(raw, int | str):
+            text = str(raw)
+        elif isinstance(raw, float) and math.isfinite(raw):
+            text = repr(raw)
+        else:
+            raise PayloadError(
+                "props", "value_type", f"props[{key!r}] must be a string, number or boolean"
+            )
+        if len(text.encode("utf-8", "surrogatepass")) > MAX_PROP_VALUE_BYTES:
+            raise PayloadError(
+                "props",
+                "value_max_bytes",
+                f"props[{key!r}] is longer than {MAX_PROP_VALUE_BYTES} bytes",
+            )
+        props[key] = text
+    if len(props) > MAX_PROPS:
+        raise PayloadError("props", "max_count", f"at most {MAX_PROPS} props are allowed")
+    return props
+
+
+def _revenue(value: Any) -> tuple[Decimal | None, str | None]:
+    value = _maybe_json(value, "revenue")
+    if value is None:
+        return None, None
+    if not isinstance(value, dict):
+        raise PayloadError("revenue", "type", "revenue must be an object {amount, currency}")
+    currency = value.get("currency")
+    if not isinstance(currency, str) or currency.upper() not in _CURRENCIES:
+        raise PayloadError("revenue", "currency", "revenue.currency must be an ISO 4217 code")
+    amount_raw = value.get("amount")
+    if isinstance(amount_raw, bool) or not isinstance(amount_raw, int | float | str):
+        raise PayloadError("revenue", "amount", "revenue.amount must be a number")
+    try:
+        amount = Decimal(str(amount_raw))
+    except InvalidOperation:
+        raise PayloadError("revenue", "amount", "revenue.amount must be a number") from None
+    if not amount.is_finite() or abs(amount) >= MAX_REVENUE:
+        raise PayloadError("revenue", "amount", "revenue.amount must be a finite number < 1e13")
+    return amount.quantize(Decimal("0.0001")), currency.upper()
+
+
+def _bounded_int(d: dict[str, Any], key: str, low: int, high: int) -> int | None:
+    value = d.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PayloadError(key, "type", f"{key} must be a number")
+    if not math.isfinite(value) or not low <= value <= high:
+        raise PayloadError(key, "range", f"{key} must be between {low} and {high}")
+    return int(value)

@@ -1,0 +1,100 @@
+"""The collector's service: a decoded beacon plus request metadata → rows, or a drop reason.
+
+Pure: the salt, the clock and the country look-up are passed in. The IP and the User-Agent
+are used for the hash and the UA fields, and go no further.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from beaconlake.domains import is_local_host
+from beaconlake.ingest.anonymise import visitor_id
+from beaconlake.ingest.payload import parse_beacon
+from beaconlake.ingest.referrer import referrer_source
+from beaconlake.ingest.useragent import parse_user_agent
+from beaconlake.model import Event, RequestMeta
+
+CountryLookup = Callable[[str], str | None]
+SaltFor = Callable[[str], bytes]
+
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+
+
+@dataclass(frozen=True)
+class CollectPolicy:
+    sites: frozenset[str]
+    honour_dnt: bool = True
+    drop_localhost: bool = True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    events: tuple[Event, ...] = ()
+    dropped: str | None = None
+
+
+def _country(meta: RequestMeta, lookup: CountryLookup | None) -> str | None:
+    header = (meta.country_header or "").strip().upper()
+    if len(header) == 2 and header.isalpha() and header != "XX":
+        return header
+    return lookup(meta.ip) if lookup else None
+
+
+def collect(
+    data: dict[str, Any],
+    meta: RequestMeta,
+    policy: CollectPolicy,
+    salt_for: SaltFor,
+    now: datetime,
+    country_lookup: CountryLookup | None = None,
+) -> Outcome:
+    """Validate (raises PayloadError), then drop or anonymise into one row per tracked site."""
+    beacon = parse_beacon(data)
+    if policy.honour_dnt and (meta.dnt or meta.gpc):
+        return Outcome(dropped="dnt" if meta.dnt else "gpc")
+    if policy.drop_localhost and is_local_host(beacon.hostname):
+        return Outcome(dropped="localhost")
+    sites = [d for d in beacon.domains if d in policy.sites]
+    if not sites:
+        return Outcome(dropped="unknown_site")
+    agent = parse_user_agent(meta.user_agent)
+    if agent.is_bot:
+        return Outcome(dropped="bot")
+    ts = now.astimezone(UTC).replace(tzinfo=None, microsecond=now.microsecond // 1000 * 1000)
+    day = ts.strftime("%Y-%m-%d")
+    salt = salt_for(day)
+    country = _country(meta, country_lookup)
+    utm = {k: (beacon.query.get(k) or None) for k in UTM_KEYS}
+    source = referrer_source(beacon.referrer, beacon.hostname, beacon.query)
+    events = tuple(
+        Event(
+            ts=ts,
+            name=beacon.name,
+            hostname=beacon.hostname,
+            pathname=beacon.pathname,
+            referrer_source=source,
+            referrer=beacon.referrer,
+            visitor_id=visitor_id(salt, site, meta.ip, meta.user_agent),
+            browser=agent.browser,
+            browser_version=agent.browser_version,
+            os=agent.os,
+            os_version=agent.os_version,
+            device=agent.device,
+            country=country,
+            props=beacon.props,
+            revenue_amount=beacon.revenue_amount,
+            revenue_currency=beacon.revenue_currency,
+            interactive=beacon.interactive,
+            scroll_depth=beacon.scroll_depth,
+            engaged_ms=beacon.engaged_ms,
+            site_id=site,
+            dt=day,
+            **utm,
+        )
+        for site in sites
+    )
+    return Outcome(events=events)

@@ -1,0 +1,62 @@
+"""Plain data passed between the layers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One stored row: the columns of `beaconlake.schema`, in order, then the partitions."""
+
+    ts: datetime
+    name: str
+    hostname: str
+    pathname: str
+    referrer_source: str | None
+    referrer: str | None
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+    utm_content: str | None
+    utm_term: str | None
+    visitor_id: int
+    browser: str | None
+    browser_version: str | None
+    os: str | None
+    os_version: str | None
+    device: str | None
+    country: str | None
+    props: dict[str, str] = field(default_factory=dict)
+    revenue_amount: Decimal | None = None
+    revenue_currency: str | None = None
+    interactive: bool = True
+    scroll_depth: int | None = None
+    engaged_ms: int | None = None
+    site_id: str = ""
+    dt: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def as_json_record(self) -> dict[str, Any]:
+        """The JSON shape Firehose converts to Parquet: timestamp as 'YYYY-MM-DD HH:MM:SS.fff'."""
+        record = asdict(self)
+        record["ts"] = self.ts.strftime("%Y-%m-%d %H:%M:%S.") + f"{self.ts.microsecond // 1000:03d}"
+        if self.revenue_amount is not None:
+            record["revenue_amount"] = str(self.revenue_amount)
+        return record
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMeta:
+    """What the collector needs from the HTTP request besides the body. Never stored."""
+
+    ip: str
+    user_agent: str
+    dnt: bool = False
+    gpc: bool = False
+    country_header: str | None = None

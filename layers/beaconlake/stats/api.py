@@ -1,0 +1,173 @@
+"""The stats HTTP API (FastAPI). Shapes follow Plausible's Stats API v1 so its clients work.
+
+Every route needs `Authorization: Bearer <key>`; a key is scoped to one or more sites.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from beaconlake.keys import verify_key
+from beaconlake.ports import ApiKey, QueryFailed
+from beaconlake.stats import service
+from beaconlake.stats.query import (
+    INTERVALS,
+    MAX_LIMIT,
+    QueryError,
+    StatsQuery,
+    check_dimension,
+    parse_metrics,
+    parse_v1_filters,
+    resolve_period,
+)
+from beaconlake.wiring import engine, ports
+
+logger = Logger(service="beaconlake-stats")
+
+
+class AuthError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+
+
+def require_key(authorization: Annotated[str | None, Header()] = None) -> ApiKey:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise AuthError(401, "send your stats API key as 'Authorization: Bearer <key>'")
+    api_key = verify_key(ports().keys, authorization[7:].strip())
+    if api_key is None:
+        logger.info("stats request with an invalid key")
+        raise AuthError(401, "the API key is not valid")
+    return api_key
+
+
+def _query(
+    api_key: ApiKey,
+    site_id: str,
+    period: str,
+    date_: date | None,
+    from_: str | None,
+    to: str | None,
+    metrics: str | None,
+    filters: str | None,
+    default_metrics: tuple[str, ...] = ("visitors",),
+) -> StatsQuery:
+    site = site_id.strip().lower()
+    if not api_key.allows(site):
+        raise AuthError(403, f"this API key has no access to site {site_id!r}")
+    if site not in ports().settings.sites:
+        raise QueryError("site_id", f"{site_id!r} is not a tracked site")
+    return StatsQuery(
+        site_id=site,
+        date_range=resolve_period(period, date_, from_, to),
+        metrics=parse_metrics(metrics, default_metrics),
+        filters=parse_v1_filters(filters),
+    )
+
+
+SiteId = Annotated[str, Query(min_length=1, max_length=253, description="The site's domain")]
+Period = Annotated[str, Query(description="day, 7d, 30d, month or custom")]
+DateParam = Annotated[date | None, Query(alias="date", description="Reference day (UTC)")]
+FromParam = Annotated[str | None, Query(alias="from", description="First day, with custom")]
+ToParam = Annotated[str | None, Query(alias="to", description="Last day, with custom")]
+Metrics = Annotated[str | None, Query(description="Comma-separated metrics")]
+Filters = Annotated[str | None, Query(description="e.g. event:page==/blog;visit:source!=Google")]
+Key = Annotated[ApiKey, Depends(require_key)]
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Beaconlake stats API",
+        version="1",
+        description="Cookie-less analytics. Shapes follow Plausible's Stats API v1.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+
+    @app.exception_handler(QueryError)
+    async def _bad_query(_: Request, exc: QueryError) -> JSONResponse:
+        return JSONResponse(exc.as_body(), status_code=400)
+
+    @app.exception_handler(AuthError)
+    async def _auth(_: Request, exc: AuthError) -> JSONResponse:
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(QueryFailed)
+    async def _failed(_: Request, exc: QueryFailed) -> JSONResponse:
+        logger.error("query failed", extra={"reason": str(exc)})
+        return JSONResponse({"error": "the query engine is unavailable; retry later"}, 503)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        field_name = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
+        return JSONResponse(
+            {"error": f"{field_name}: {first.get('msg', 'invalid')}", "field": field_name},
+            status_code=422,
+        )
+
+    @app.get("/api/v1/stats/aggregate", tags=["stats"])
+    def aggregate(
+        key: Key,
+        site_id: SiteId,
+        period: Period = "30d",
+        date_: DateParam = None,
+        from_: FromParam = None,
+        to: ToParam = None,
+        metrics: Metrics = None,
+        filters: Filters = None,
+    ) -> dict[str, Any]:
+        """Totals over the period, e.g. `metrics=visitors,visits,pageviews,bounce_rate`."""
+        q = _query(key, site_id, period, date_, from_, to, metrics, filters)
+        return {"results": service.aggregate(engine(), q)}
+
+    @app.get("/api/v1/stats/timeseries", tags=["stats"])
+    def timeseries(
+        key: Key,
+        site_id: SiteId,
+        period: Period = "30d",
+        date_: DateParam = None,
+        from_: FromParam = None,
+        to: ToParam = None,
+        metrics: Metrics = None,
+        filters: Filters = None,
+        interval: Annotated[str | None, Query(description="hour, day, week or month")] = None,
+    ) -> dict[str, Any]:
+        """One row per hour/day/week/month bucket, with no gaps."""
+        q = _query(key, site_id, period, date_, from_, to, metrics, filters)
+        chosen = interval or ("hour" if period == "day" else "day")
+        if chosen not in INTERVALS:
+            raise QueryError("interval", f"interval must be one of {', '.join(INTERVALS)}")
+        if chosen == "hour" and len(q.date_range.days()) > 31:
+            raise QueryError("interval", "interval=hour is limited to 31 days")
+        return {"results": service.timeseries(engine(), replace(q, interval=chosen))}
+
+    @app.get("/api/v1/stats/breakdown", tags=["stats"])
+    def breakdown(
+        key: Key,
+        site_id: SiteId,
+        property: Annotated[str, Query(description="e.g. visit:source, event:page")],
+        period: Period = "30d",
+        date_: DateParam = None,
+        from_: FromParam = None,
+        to: ToParam = None,
+        metrics: Metrics = None,
+        filters: Filters = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+        page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    ) -> dict[str, Any]:
+        """Top values of a property, ordered by the first metric."""
+        q = _query(key, site_id, period, date_, from_, to, metrics, filters)
+        dimension = check_dimension(property)
+        q = replace(q, dimension=dimension, limit=limit, offset=(page - 1) * limit)
+        return {"results": service.breakdown(engine(), q)}
+
+    return app

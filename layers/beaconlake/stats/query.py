@@ -1,0 +1,186 @@
+"""The stats query model: what to count, split by what, over which days, for which events.
+
+Plain data and pure validation; the SQL is built from it in `beaconlake.stats.sql`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+
+class QueryError(ValueError):
+    """A bad stats request; `field` names the parameter, the message says what is wrong."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+        self.message = message
+
+    def as_body(self) -> dict[str, str]:
+        return {"error": self.message, "field": self.field}
+
+
+EVENT_METRICS = ("visitors", "pageviews", "events")
+SESSION_METRICS = ("visits", "bounce_rate", "visit_duration", "views_per_visit")
+METRICS = EVENT_METRICS + SESSION_METRICS
+
+# Dimension name → (SQL expression over the session-annotated events, short result key).
+# Only these expressions ever reach SQL; user text goes in as parameters.
+DIMENSIONS: dict[str, tuple[str, str]] = {
+    "event:page": ("pathname", "page"),
+    "event:hostname": ("hostname", "hostname"),
+    "event:name": ("name", "name"),
+    "visit:entry_page": ("s_entry_page", "entry_page"),
+    "visit:exit_page": ("s_exit_page", "exit_page"),
+    "visit:source": ("s_source", "source"),
+    "visit:referrer": ("s_referrer", "referrer"),
+    "visit:utm_source": ("s_utm_source", "utm_source"),
+    "visit:utm_medium": ("s_utm_medium", "utm_medium"),
+    "visit:utm_campaign": ("s_utm_campaign", "utm_campaign"),
+    "visit:utm_content": ("s_utm_content", "utm_content"),
+    "visit:utm_term": ("s_utm_term", "utm_term"),
+    "visit:device": ("device", "device"),
+    "visit:browser": ("browser", "browser"),
+    "visit:browser_version": ("browser_version", "browser_version"),
+    "visit:os": ("os", "os"),
+    "visit:os_version": ("os_version", "os_version"),
+    "visit:country": ("country", "country"),
+}
+SESSION_DIMENSIONS = frozenset(d for d, (expr, _) in DIMENSIONS.items() if expr.startswith("s_"))
+PROP_PREFIX = "event:props:"
+INTERVALS = ("hour", "day", "week", "month")
+PERIODS = ("day", "7d", "30d", "month", "custom")
+FILTER_OPERATORS = ("is", "is_not", "contains", "contains_not")
+MAX_LIMIT = 1000
+_PROP_KEY = re.compile(r"^[^\x00-\x1f]{1,300}$")
+
+
+@dataclass(frozen=True)
+class Filter:
+    dimension: str
+    operator: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Whole UTC days, first and last included."""
+
+    first: date
+    last: date
+
+    @property
+    def start(self) -> datetime:
+        return datetime(self.first.year, self.first.month, self.first.day)
+
+    @property
+    def end(self) -> datetime:
+        """Exclusive end: midnight after the last day."""
+        return self.start + timedelta(days=(self.last - self.first).days + 1)
+
+    def days(self) -> list[date]:
+        return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    site_id: str
+    date_range: DateRange
+    metrics: tuple[str, ...]
+    dimension: str | None = None
+    interval: str | None = None
+    filters: tuple[Filter, ...] = field(default_factory=tuple)
+    limit: int = 100
+    offset: int = 0
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+def _parse_date(value: str, field_name: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise QueryError(field_name, f"{field_name} must be a date like 2026-01-31") from None
+
+
+def resolve_period(
+    period: str, ref: date | None, start: str | None = None, end: str | None = None
+) -> DateRange:
+    """day, 7d, 30d, month (to date), or custom with from/to (inclusive)."""
+    ref = ref or today_utc()
+    if period == "day":
+        return DateRange(ref, ref)
+    if period == "7d":
+        return DateRange(ref - timedelta(days=6), ref)
+    if period == "30d":
+        return DateRange(ref - timedelta(days=29), ref)
+    if period == "month":
+        return DateRange(ref.replace(day=1), ref)
+    if period == "custom":
+        if not start or not end:
+            raise QueryError("period", "period=custom needs both from and to (YYYY-MM-DD)")
+        first, last = _parse_date(start, "from"), _parse_date(end, "to")
+        if last < first:
+            raise QueryError("to", "to must not be before from")
+        if (last - first).days > 3660:
+            raise QueryError("to", "a date range can span at most 10 years")
+        return DateRange(first, last)
+    raise QueryError("period", f"period must be one of {', '.join(PERIODS)}")
+
+
+def parse_metrics(raw: str | None, default: tuple[str, ...] = ("visitors",)) -> tuple[str, ...]:
+    if not raw:
+        return default
+    metrics = tuple(m.strip() for m in raw.split(",") if m.strip())
+    for m in metrics:
+        if m not in METRICS:
+            raise QueryError("metrics", f"unknown metric {m!r}; use any of {', '.join(METRICS)}")
+    if len(set(metrics)) != len(metrics):
+        raise QueryError("metrics", "a metric is listed twice")
+    return metrics
+
+
+def check_dimension(name: str) -> str:
+    if name in DIMENSIONS:
+        return name
+    if name.startswith(PROP_PREFIX) and _PROP_KEY.match(name[len(PROP_PREFIX) :]):
+        return name
+    raise QueryError(
+        "property",
+        f"unknown property {name!r}; use one of {', '.join(DIMENSIONS)} or event:props:<key>",
+    )
+
+
+def result_key(dimension: str) -> str:
+    if dimension.startswith(PROP_PREFIX):
+        return dimension[len(PROP_PREFIX) :]
+    return DIMENSIONS[dimension][1]
+
+
+_V1_OPERATORS = (("!=", "is_not"), ("==", "is"), ("!~", "contains_not"), ("~", "contains"))
+
+
+def parse_v1_filters(raw: str | None) -> tuple[Filter, ...]:
+    """Plausible's v1 filter syntax: `event:page==/blog|/docs;visit:source!=Google`."""
+    if not raw:
+        return ()
+    filters = []
+    for part in raw.split(";"):
+        if not part.strip():
+            continue
+        for token, operator in _V1_OPERATORS:
+            if token in part:
+                dim, _, values = part.partition(token)
+                dimension = check_dimension(dim.strip())
+                vals = tuple(v for v in values.split("|") if v != "")
+                if not vals:
+                    raise QueryError("filters", f"filter on {dimension} has no value")
+                filters.append(Filter(dimension, operator, vals))
+                break
+        else:
+            raise QueryError("filters", f"cannot read filter {part!r}; use dim==value, !=, ~ or !~")
+    return tuple(filters)
