@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from beaconlake.ingest.http import Reply, receive_event, receive_pixel, request_meta
 from beaconlake.wiring import ports
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from beaconlake.stats.api import create_app
 from mangum import Mangum
+
+from beaconlake.stats.api import create_app
 
 app = create_app()
 handler = Mangum(app, lifespan="off")

@@ -1,0 +1,33 @@
+"""Shared fixtures: an isolated local back end per test (own data dir, own ports)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from beaconlake import wiring
+
+CHROME_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
+)
+IPHONE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
+)
+FIREFOX_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"
+BOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+@pytest.fixture
+def local_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh local back end in tmp_path, for sites example.com and shop.test."""
+    monkeypatch.setenv("BEACONLAKE_BACKEND", "local")
+    monkeypatch.setenv("BEACONLAKE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BEACONLAKE_SITES", "example.com,shop.test")
+    monkeypatch.setenv("BEACONLAKE_FLUSH_SECONDS", "3600")
+    wiring.reset()
+    yield tmp_path
+    wiring.reset()

@@ -1,0 +1,131 @@
+"""No raw IP or User-Agent is ever written; SIGTERM loses no accepted event."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server import parquet_rows, start_server
+
+pytestmark = pytest.mark.slow
+
+DISTINCT_IP = "203.0.113.197"
+DISTINCT_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.6778.86 Safari/537.36 ZephyrQuokka/7.3"
+)
+
+
+def scan(root: Path, needles: list[str]) -> list[str]:
+    hits = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            hits += [f"{path}: {n}" for n in needles if n.encode() in data]
+    return hits
+
+
+def test_no_ip_or_user_agent_in_any_file_or_log(tmp_path) -> None:
+    srv = start_server(tmp_path / "data", tmp_path / "logs", POWERTOOLS_LOG_LEVEL="DEBUG")
+    try:
+        headers = {
+            "user-agent": DISTINCT_UA,
+            "x-forwarded-for": DISTINCT_IP,
+            "content-type": "application/json",
+        }
+        with httpx.Client(timeout=10) as client:
+            for i in range(20):
+                body = {
+                    "n": "pageview",
+                    "u": f"https://example.com/p{i}",
+                    "d": "example.com",
+                    "r": "https://www.google.com/",
+                }
+                assert (
+                    client.post(f"{srv.base}/api/event", json=body, headers=headers).status_code
+                    == 202
+                )
+            # rejected, dropped and pixel beacons must not leak either
+            client.post(f"{srv.base}/api/event", content=b"{bad", headers=headers)
+            client.post(
+                f"{srv.base}/api/event",
+                json={"n": "x", "u": "https://x.org/", "d": "x.org"},
+                headers=headers,
+            )
+            client.post(
+                f"{srv.base}/api/event",
+                json={"n": "pageview", "u": "https://example.com/", "d": "example.com"},
+                headers={**headers, "dnt": "1"},
+            )
+            client.get(
+                f"{srv.base}/e.gif",
+                params={"d": "example.com", "u": "https://example.com/m"},
+                headers=headers,
+            )
+            client.get(f"{srv.base}/e.gif", params={"d": "example.com"}, headers=headers)
+        assert srv.stop() in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after a clean stop
+    finally:
+        srv.stop()
+    rows = parquet_rows(tmp_path / "data")
+    assert len(rows) == 21 and {r["browser"] for r in rows} == {"Chrome"}
+    needles = [DISTINCT_IP, DISTINCT_UA, "ZephyrQuokka", "203.0.113"]
+    assert scan(tmp_path, needles) == []
+    assert "DEBUG" in srv.log_text() or "beacon dropped" in srv.log_text()
+
+
+def test_sigterm_during_load_loses_no_accepted_event(tmp_path) -> None:
+    srv = start_server(
+        tmp_path / "data",
+        tmp_path / "logs",
+        BEACONLAKE_FLUSH_SECONDS="3600",
+        BEACONLAKE_FLUSH_ROWS="1000000",
+    )
+    accepted: list[str] = []
+    lock = threading.Lock()
+    stop_sending = threading.Event()
+
+    def sender(worker: int) -> None:
+        with httpx.Client(timeout=10) as client:
+            for i in range(100_000):
+                if stop_sending.is_set():
+                    return
+                path = f"/w{worker}/e{i}"
+                body = json.dumps(
+                    {"n": "pageview", "u": f"https://example.com{path}", "d": "example.com"}
+                )
+                try:
+                    res = client.post(
+                        f"{srv.base}/api/event",
+                        content=body,
+                        headers={
+                            "content-type": "text/plain",
+                            "x-forwarded-for": f"198.51.100.{worker}",
+                            "user-agent": DISTINCT_UA,
+                        },
+                    )
+                except httpx.HTTPError:
+                    return
+                if res.status_code == 202:
+                    with lock:
+                        accepted.append(path)
+
+    threads = [threading.Thread(target=sender, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while len(accepted) < 300 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
+    stop_sending.set()
+    for t in threads:
+        t.join(timeout=20)
+    stored = {r["pathname"] for r in parquet_rows(tmp_path / "data")}
+    assert len(accepted) >= 300
+    missing = set(accepted) - stored
+    assert not missing, f"{len(missing)} accepted events were lost"

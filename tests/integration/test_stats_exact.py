@@ -1,0 +1,225 @@
+"""Every stats number equals an independent computation from the sent beacons.
+
+Beacons go through the real collector service (with a fixed clock per beacon), the real
+Parquet sink and the DuckDB engine; the expected numbers come from tests/reference.py.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from beaconlake import wiring
+from beaconlake.ingest.service import collect
+from beaconlake.model import RequestMeta
+from beaconlake.stats import service
+from beaconlake.stats.query import METRICS, DateRange, Filter, StatsQuery
+from tests.conftest import CHROME_UA, FIREFOX_UA, IPHONE_UA
+from tests.reference import Hit, breakdown, metrics
+
+AGENTS = [
+    (CHROME_UA, "Chrome", "Windows", "desktop"),
+    (IPHONE_UA, "Mobile Safari", "iOS", "mobile"),
+    (FIREFOX_UA, "Firefox", "Linux", "desktop"),
+]
+REFERRERS = [
+    (None, None),
+    ("https://www.google.com/search?q=x", "Google"),
+    ("https://news.ycombinator.com/item?id=1", "Hacker News"),
+    ("https://other.org/post?id=9#c", "other.org"),
+    ("https://example.com/internal", None),
+]
+PAGES = ["/", "/pricing", "/blog/a", "/docs", "/signup"]
+DAY0 = datetime(2026, 3, 9, tzinfo=UTC)
+
+
+def scenario(seed: int) -> list[tuple[dict, RequestMeta, Hit]]:
+    rng = random.Random(seed)
+    out = []
+    for v in range(40):
+        ua, browser, os_, device = AGENTS[v % len(AGENTS)]
+        country = rng.choice(["DE", "US", None])
+        meta = RequestMeta(ip=f"10.1.{v}.7", user_agent=ua, country_header=country)
+        at = DAY0 + timedelta(hours=rng.randint(0, 60), seconds=rng.randint(0, 3599))
+        for _session in range(rng.randint(1, 3)):
+            referrer, source = rng.choice(REFERRERS)
+            utm = {"utm_source": "news", "utm_medium": "email"} if rng.random() < 0.2 else {}
+            if utm:
+                source = "news"
+            for i in range(rng.randint(1, 4)):
+                path = rng.choice(PAGES)
+                query = "?" + "&".join(f"{k}={x}" for k, x in utm.items()) if utm and i == 0 else ""
+                data = {
+                    "n": "pageview",
+                    "u": f"https://example.com{path}{query}",
+                    "d": "example.com",
+                }
+                if i == 0 and referrer:
+                    data["r"] = referrer
+                common = dict(browser=browser, os=os_, device=device, country=country)
+                hit_source = source
+                out.append((data, meta, Hit(v, at, "pageview", path, hit_source, utm, **common)))
+                at += timedelta(seconds=rng.randint(5, 1200), milliseconds=rng.randint(1, 999))
+                if rng.random() < 0.3:
+                    plan = rng.choice(["free", "pro"])
+                    interactive = rng.random() < 0.7
+                    ev = {
+                        "n": "Signup",
+                        "u": f"https://example.com{path}",
+                        "d": "example.com",
+                        "p": {"plan": plan},
+                        "i": interactive,
+                    }
+                    out.append(
+                        (
+                            ev,
+                            meta,
+                            Hit(
+                                v,
+                                at,
+                                "Signup",
+                                path,
+                                hit_source,
+                                utm,
+                                {"plan": plan},
+                                interactive,
+                                **common,
+                            ),
+                        )
+                    )
+                    at += timedelta(seconds=rng.randint(1, 30))
+                if rng.random() < 0.3:
+                    eng = {
+                        "n": "engagement",
+                        "u": f"https://example.com{path}",
+                        "d": "example.com",
+                        "sd": 50,
+                        "e": 3000,
+                    }
+                    out.append(
+                        (eng, meta, Hit(v, at, "engagement", path, hit_source, utm, **common))
+                    )
+                    at += timedelta(seconds=rng.randint(1, 30))
+            # the next session starts 30 minutes or more after the last event
+            at += timedelta(minutes=rng.choice([30, 31, 45, 600]))
+    return out
+
+
+@pytest.fixture
+def loaded(local_env):
+    p = wiring.ports()
+    sent = scenario(7)
+    for data, meta, hit in sent:
+        outcome = collect(data, meta, p.policy, lambda d: b"k" * 32, hit.at)
+        assert outcome.dropped is None, outcome
+        p.sink.put(outcome.events)
+    p.sink.flush()
+    return [hit for _, _, hit in sent]
+
+
+def query(days: DateRange, **kw) -> StatsQuery:
+    return StatsQuery(site_id="example.com", date_range=days, metrics=METRICS, **kw)
+
+
+ALL_DAYS = DateRange(date(2026, 3, 9), date(2026, 3, 20))
+
+
+def test_aggregate_matches_reference(loaded) -> None:
+    got = service.aggregate(wiring.engine(), query(ALL_DAYS))
+    assert {k: v["value"] for k, v in got.items()} == metrics(loaded)
+
+
+def test_aggregate_of_one_day_counts_only_that_day(loaded) -> None:
+    one = DateRange(date(2026, 3, 10), date(2026, 3, 10))
+    day_hits = [h for h in loaded if h.at.date() == date(2026, 3, 10)]
+    got = service.aggregate(wiring.engine(), query(one))
+    assert {k: v["value"] for k, v in got.items()} == metrics(day_hits)
+
+
+@pytest.mark.parametrize(
+    ("dimension", "key"),
+    [
+        ("visit:source", "source"),
+        ("visit:entry_page", "entry_page"),
+        ("visit:exit_page", "exit_page"),
+        ("visit:utm_source", "utm_source"),
+        ("visit:utm_medium", "utm_medium"),
+        ("visit:browser", "browser"),
+        ("visit:os", "os"),
+        ("visit:device", "device"),
+        ("visit:country", "country"),
+        ("event:page", "page"),
+    ],
+)
+def test_breakdowns_match_reference(loaded, dimension: str, key: str) -> None:
+    q = query(ALL_DAYS, dimension=dimension, limit=1000)
+    rows = service.breakdown(wiring.engine(), q)
+    result_key = dimension.split(":")[-1]
+    got = {(r[result_key] if r[result_key] != "Direct / None" else None): r for r in rows}
+    expected = breakdown(loaded, key)
+    assert set(got) == set(expected)
+    for value, exp in expected.items():
+        assert {m: got[value][m] for m in METRICS} == exp, value
+    ordered = [r["visitors"] for r in rows]
+    assert ordered == sorted(ordered, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("dimension", "key"), [("event:name", "name"), ("event:props:plan", "props:plan")]
+)
+def test_event_breakdowns_match_reference(loaded, dimension: str, key: str) -> None:
+    event_metrics = ("visitors", "pageviews", "events")
+    q = replace(query(ALL_DAYS, dimension=dimension, limit=1000), metrics=event_metrics)
+    rows = service.breakdown(wiring.engine(), q)
+    result_key = dimension.split(":")[-1]
+    got = {r[result_key]: {m: r[m] for m in event_metrics} for r in rows}
+    expected = {v: {m: e[m] for m in event_metrics} for v, e in breakdown(loaded, key).items()}
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("flt", "keep"),
+    [
+        (Filter("event:page", "is", ("/pricing",)), lambda h, s: h.path == "/pricing"),
+        (
+            Filter("event:page", "is_not", ("/pricing", "/")),
+            lambda h, s: h.path not in ("/pricing", "/"),
+        ),
+        (Filter("event:page", "contains", ("BLOG",)), lambda h, s: "blog" in h.path),
+        (Filter("event:page", "contains_not", ("o",)), lambda h, s: "o" not in h.path),
+        (Filter("visit:source", "is", ("Google",)), lambda h, s: s.first.source == "Google"),
+        (Filter("visit:entry_page", "is", ("/",)), lambda h, s: s.attr("entry_page") == "/"),
+        (Filter("event:props:plan", "is", ("pro",)), lambda h, s: h.props.get("plan") == "pro"),
+        (Filter("visit:country", "is_not", ("DE",)), lambda h, s: h.country != "DE"),
+    ],
+)
+def test_filters_match_reference(loaded, flt: Filter, keep) -> None:
+    got = service.aggregate(wiring.engine(), query(ALL_DAYS, filters=(flt,)))
+    assert {k: v["value"] for k, v in got.items()} == metrics(loaded, keep)
+
+
+def test_daily_timeseries_matches_reference(loaded) -> None:
+    q = replace(query(ALL_DAYS, interval="day"), metrics=("visitors", "pageviews", "events"))
+    series = service.timeseries(wiring.engine(), q)
+    assert [row["date"] for row in series] == [d.isoformat() for d in ALL_DAYS.days()]
+    for row in series:
+        day_hits = [h for h in loaded if h.at.date().isoformat() == row["date"]]
+        exp = metrics(day_hits) if day_hits else {"visitors": 0, "pageviews": 0, "events": 0}
+        assert {m: row[m] for m in q.metrics} == {m: exp[m] for m in q.metrics}
+
+
+def test_hourly_timeseries_counts_visits_by_session_start(loaded) -> None:
+    one = DateRange(date(2026, 3, 10), date(2026, 3, 10))
+    q = replace(query(one, interval="hour"), metrics=("pageviews", "visits"))
+    series = service.timeseries(wiring.engine(), q)
+    assert len(series) == 24
+    day_hits = [h for h in loaded if h.at.date() == date(2026, 3, 10)]
+    from tests.reference import sessions
+
+    for row in series:
+        hour = datetime.fromisoformat(row["date"]).hour
+        assert row["pageviews"] == sum(h.name == "pageview" and h.at.hour == hour for h in day_hits)
+        assert row["visits"] == sum(s.first.at.hour == hour for s in sessions(day_hits))

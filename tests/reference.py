@@ -1,0 +1,129 @@
+"""An independent, SQL-free model of the stats: sessions and metrics computed in plain Python
+from what a test sent. Tests compare the stats API against it exactly."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+GAP_S = 30 * 60
+
+
+@dataclass(frozen=True)
+class Hit:
+    visitor: int
+    at: datetime
+    name: str
+    path: str
+    source: str | None = None
+    utm: dict[str, str] = field(default_factory=dict)
+    props: dict[str, str] = field(default_factory=dict)
+    interactive: bool = True
+    browser: str = ""
+    os: str = ""
+    device: str = ""
+    country: str | None = None
+
+
+@dataclass
+class Session:
+    hits: list[Hit]
+
+    @property
+    def first(self) -> Hit:
+        return self.hits[0]
+
+    @property
+    def pageviews(self) -> int:
+        return sum(h.name == "pageview" for h in self.hits)
+
+    @property
+    def bounce(self) -> bool:
+        interactions = sum(
+            h.name not in ("pageview", "engagement") and h.interactive for h in self.hits
+        )
+        return self.pageviews == 1 and interactions == 0
+
+    @property
+    def duration_ms(self) -> float:
+        return (self.hits[-1].at - self.hits[0].at).total_seconds() * 1000
+
+    def attr(self, key: str) -> str | None:
+        pageviews = [h for h in self.hits if h.name == "pageview"]
+        if key == "entry_page":
+            return pageviews[0].path if pageviews else None
+        if key == "exit_page":
+            return pageviews[-1].path if pageviews else None
+        if key == "source":
+            return self.first.source
+        if key.startswith("utm_"):
+            return self.first.utm.get(key)
+        raise KeyError(key)
+
+
+def sessions(hits: Iterable[Hit]) -> list[Session]:
+    by_visitor: dict[int, list[Hit]] = defaultdict(list)
+    for h in hits:
+        by_visitor[h.visitor].append(h)
+    out: list[Session] = []
+    for vhits in by_visitor.values():
+        vhits.sort(key=lambda h: h.at)
+        current = [vhits[0]]
+        for prev, h in zip(vhits, vhits[1:], strict=False):
+            if (h.at - prev.at).total_seconds() >= GAP_S:
+                out.append(Session(current))
+                current = []
+            current.append(h)
+        out.append(Session(current))
+    return out
+
+
+def metrics(hits: list[Hit], keep: Callable[[Hit, Session], bool] = lambda h, s: True) -> dict:
+    """Aggregate metrics over the hits that pass `keep` (and the sessions holding one)."""
+    matched_hits: list[Hit] = []
+    matched_sessions: list[Session] = []
+    for s in sessions(hits):
+        kept = [h for h in s.hits if keep(h, s)]
+        if kept:
+            matched_sessions.append(s)
+            matched_hits.extend(kept)
+    visits = len(matched_sessions)
+    return {
+        "visitors": len({h.visitor for h in matched_hits}),
+        "pageviews": sum(h.name == "pageview" for h in matched_hits),
+        "events": sum(h.name != "engagement" for h in matched_hits),
+        "visits": visits,
+        "bounce_rate": round(100 * sum(s.bounce for s in matched_sessions) / visits)
+        if visits
+        else 0,
+        "visit_duration": round(sum(s.duration_ms for s in matched_sessions) / 1000 / visits)
+        if visits
+        else 0,
+        "views_per_visit": round(sum(s.pageviews for s in matched_sessions) / visits, 2)
+        if visits
+        else 0.0,
+    }
+
+
+SESSION_KEYS = {"entry_page", "exit_page", "source", "utm_source", "utm_medium", "utm_campaign"}
+
+
+def value_of(h: Hit, s: Session, key: str) -> str | None:
+    if key in SESSION_KEYS:
+        return s.attr(key)
+    if key == "page":
+        return h.path
+    if key == "name":
+        return h.name
+    if key in ("browser", "os", "device", "country"):
+        return getattr(h, key) or None
+    if key.startswith("props:"):
+        return h.props.get(key[6:])
+    raise KeyError(key)
+
+
+def breakdown(hits: list[Hit], key: str) -> dict[str | None, dict]:
+    values = {value_of(h, s, key) for s in sessions(hits) for h in s.hits}
+    return {v: metrics(hits, lambda h, s, v=v: value_of(h, s, key) == v) for v in values}

@@ -1,0 +1,94 @@
+"""Start the real `beaconlake serve` on a free loopback port, as a user would."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pyarrow.dataset as ds
+
+from beaconlake.schema import arrow_schema
+
+BIN = Path(sys.executable).parent / "beaconlake"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    base: str
+    key: str
+    data_dir: Path
+    log_path: Path
+
+    def stats(self, path: str, **params: str) -> httpx.Response:
+        return httpx.get(
+            f"{self.base}{path}",
+            params=params,
+            headers={"authorization": f"Bearer {self.key}"},
+            timeout=30,
+        )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=timeout)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text("utf-8", "replace")
+
+
+def start_server(data_dir: Path, log_dir: Path, **env: str) -> Server:
+    port = free_port()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / "server.log"
+    full_env = {
+        **os.environ,
+        "BEACONLAKE_BACKEND": "local",
+        "BEACONLAKE_DATA_DIR": str(data_dir),
+        "BEACONLAKE_SITES": "example.com,shop.test",
+        "BEACONLAKE_FLUSH_SECONDS": "1",
+        "BEACONLAKE_CLIENT_IP_HEADER": "x-forwarded-for",
+        **env,
+    }
+    log = open(log_path, "wb")  # noqa: SIM115 - the child process owns it
+    proc = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(port)], env=full_env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {log_path.read_text()}")
+        try:
+            httpx.get(f"{base}/api/openapi.json", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError("server did not start in 30 s")
+    match = re.search(r"(bl_[0-9a-f]{12}_[A-Za-z0-9_-]+)", log_path.read_text())
+    assert match, "serve did not print a stats API key"
+    return Server(proc, base, match.group(1), data_dir, log_path)
+
+
+def parquet_rows(data_dir: Path) -> list[dict]:
+    files = sorted((data_dir / "events").glob("site_id=*/dt=*/*.parquet"))
+    if not files:
+        return []
+    dataset = ds.dataset([str(f) for f in files], schema=arrow_schema(), format="parquet")
+    return dataset.to_table().to_pylist()
