@@ -25,6 +25,9 @@ class Hit:
     os: str = ""
     device: str = ""
     country: str | None = None
+    revenue: float | None = None
+    scroll_depth: int | None = None
+    engaged_ms: int | None = None
 
 
 @dataclass
@@ -127,3 +130,33 @@ def value_of(h: Hit, s: Session, key: str) -> str | None:
 def breakdown(hits: list[Hit], key: str) -> dict[str | None, dict]:
     values = {value_of(h, s, key) for s in sessions(hits) for h in s.hits}
     return {v: metrics(hits, lambda h, s, v=v: value_of(h, s, key) == v) for v in values}
+
+
+def engagement_metrics(hits: list[Hit]) -> dict:
+    """scroll_depth: mean over (visitor, page) of the deepest scroll; time_on_page: mean
+    engaged seconds per (visitor, page); revenue sums."""
+    pairs: dict[tuple[int, str], list[Hit]] = defaultdict(list)
+    for h in hits:
+        if h.name == "engagement":
+            pairs[(h.visitor, h.path)].append(h)
+    depths = [max(x.scroll_depth or 0 for x in hs) for hs in pairs.values()]
+    engaged = [sum(x.engaged_ms or 0 for x in hs) for hs in pairs.values()]
+    revenue = [h.revenue for h in hits if h.revenue is not None]
+    return {
+        "scroll_depth": round(sum(depths) / len(depths)) if depths else None,
+        "time_on_page": round(sum(engaged) / len(engaged) / 1000) if engaged else None,
+        "total_revenue": float(sum(revenue)) if revenue else None,
+        "average_revenue": round(sum(revenue) / len(revenue), 2) if revenue else None,
+    }
+
+
+def matched_hits(hits: list[Hit], keep: Callable[[Hit, Session], bool]) -> list[Hit]:
+    return [h for s in sessions(hits) for h in s.hits if keep(h, s)]
+
+
+def group(
+    hits: list[Hit], key: Callable[[Hit, Session], object]
+) -> dict[object, Callable[[Hit, Session], bool]]:
+    """One `keep` predicate per distinct key value."""
+    values = {key(h, s) for s in sessions(hits) for h in s.hits}
+    return {v: (lambda h, s, v=v: key(h, s) == v) for v in values}

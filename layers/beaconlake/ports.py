@@ -3,7 +3,7 @@ lives in beaconlake.adapters; `beaconlake.wiring` picks them. The core imports o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -37,6 +37,12 @@ class QueryEngine(Protocol):
         self, statements: Sequence[tuple[str, Sequence[Any]]]
     ) -> list[list[dict[str, Any]]]:
         """Several independent statements; adapters may run them concurrently."""
+        ...
+
+    def stream(
+        self, sql: str, params: Sequence[Any], batch_rows: int = 10_000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """A large result in batches, never all in memory (exports)."""
         ...
 
 

@@ -7,7 +7,7 @@ site_id and dt restrictions every statement carries prune whole directories, as 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,22 @@ class DuckDBEngine:
             result = cursor.execute(athena_to_duckdb(sql), list(params))
             names = [d[0] for d in result.description or ()]
             return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+        except duckdb.Error as exc:
+            raise QueryFailed(f"the local query engine failed: {type(exc).__name__}") from exc
+        finally:
+            cursor.close()
+
+    def stream(
+        self, sql: str, params: Sequence[Any], batch_rows: int = 10_000
+    ) -> Iterator[list[dict[str, Any]]]:
+        if not self._has_files:
+            self._refresh_view()
+        cursor = self._db.cursor()
+        try:
+            result = cursor.execute(athena_to_duckdb(sql), list(params))
+            names = [d[0] for d in result.description or ()]
+            while rows := result.fetchmany(batch_rows):
+                yield [dict(zip(names, row, strict=True)) for row in rows]
         except duckdb.Error as exc:
             raise QueryFailed(f"the local query engine failed: {type(exc).__name__}") from exc
         finally:

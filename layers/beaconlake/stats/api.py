@@ -48,6 +48,16 @@ def require_key(authorization: Annotated[str | None, Header()] = None) -> ApiKey
     return api_key
 
 
+def check_site(api_key: ApiKey, site_id: str) -> str:
+    """The normalised site id, if the key may read it and it is tracked; else 403 / 400."""
+    site = site_id.strip().lower()
+    if not api_key.allows(site):
+        raise AuthError(403, f"this API key has no access to site {site_id!r}")
+    if site not in ports().settings.sites:
+        raise QueryError("site_id", f"{site_id!r} is not a tracked site")
+    return site
+
+
 def _query(
     api_key: ApiKey,
     site_id: str,
@@ -59,11 +69,7 @@ def _query(
     filters: str | None,
     default_metrics: tuple[str, ...] = ("visitors",),
 ) -> StatsQuery:
-    site = site_id.strip().lower()
-    if not api_key.allows(site):
-        raise AuthError(403, f"this API key has no access to site {site_id!r}")
-    if site not in ports().settings.sites:
-        raise QueryError("site_id", f"{site_id!r} is not a tracked site")
+    site = check_site(api_key, site_id)
     return StatsQuery(
         site_id=site,
         date_range=resolve_period(period, date_, from_, to),
@@ -170,4 +176,7 @@ def create_app() -> FastAPI:
         q = replace(q, dimension=dimension, limit=limit, offset=(page - 1) * limit)
         return {"results": service.breakdown(engine(), q)}
 
+    from beaconlake.stats.query_api import router as query_router
+
+    app.include_router(query_router)
     return app

@@ -25,6 +25,9 @@ class QueryError(ValueError):
 EVENT_METRICS = ("visitors", "pageviews", "events")
 SESSION_METRICS = ("visits", "bounce_rate", "visit_duration", "views_per_visit")
 METRICS = EVENT_METRICS + SESSION_METRICS
+GOAL_METRICS = ("conversion_rate", "total_revenue", "average_revenue")
+ENGAGEMENT_METRICS = ("scroll_depth", "time_on_page")
+V2_METRICS = (*METRICS, "percentage", *GOAL_METRICS, *ENGAGEMENT_METRICS)
 
 # Dimension name → (SQL expression over the session-annotated events, short result key).
 # Only these expressions ever reach SQL; user text goes in as parameters.
@@ -47,12 +50,15 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "visit:os": ("os", "os"),
     "visit:os_version": ("os_version", "os_version"),
     "visit:country": ("country", "country"),
+    "visit:channel": ("s_channel", "channel"),
 }
 SESSION_DIMENSIONS = frozenset(d for d, (expr, _) in DIMENSIONS.items() if expr.startswith("s_"))
 PROP_PREFIX = "event:props:"
 INTERVALS = ("hour", "day", "week", "month")
+TIME_DIMENSIONS = ("time", "time:hour", "time:day", "time:week", "time:month")
+GOAL_DIMENSION = "event:goal"
 PERIODS = ("day", "7d", "30d", "month", "custom")
-FILTER_OPERATORS = ("is", "is_not", "contains", "contains_not")
+FILTER_OPERATORS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
 MAX_LIMIT = 1000
 _PROP_KEY = re.compile(r"^[^\x00-\x1f]{1,300}$")
 
@@ -65,20 +71,71 @@ class Filter:
 
 
 @dataclass(frozen=True)
+class And:
+    children: tuple[FilterNode, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    children: tuple[FilterNode, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    child: FilterNode
+
+
+@dataclass(frozen=True)
+class HasDone:
+    """The visit has an event matching `child` (or, negated, has none)."""
+
+    child: FilterNode
+    negated: bool = False
+
+
+FilterNode = Filter | And | Or | Not | HasDone
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A site goal: a custom event name, or pageviews of a path (`*` is a wildcard)."""
+
+    name: str
+    event: str | None = None
+    page: str | None = None
+
+
+@dataclass(frozen=True)
 class DateRange:
-    """Whole UTC days, first and last included."""
+    """UTC days, first and last included; optionally cut to exact times within them."""
 
     first: date
     last: date
+    start_at: datetime | None = None
+    end_at: datetime | None = None
 
     @property
     def start(self) -> datetime:
+        if self.start_at is not None:
+            return self.start_at
         return datetime(self.first.year, self.first.month, self.first.day)
 
     @property
     def end(self) -> datetime:
-        """Exclusive end: midnight after the last day."""
-        return self.start + timedelta(days=(self.last - self.first).days + 1)
+        """Exclusive end: midnight after the last day, or the exact end time."""
+        if self.end_at is not None:
+            return self.end_at
+        first = datetime(self.first.year, self.first.month, self.first.day)
+        return first + timedelta(days=(self.last - self.first).days + 1)
+
+    def shifted(self, days: int) -> DateRange:
+        delta = timedelta(days=days)
+        return DateRange(
+            self.first + delta,
+            self.last + delta,
+            self.start_at + delta if self.start_at else None,
+            self.end_at + delta if self.end_at else None,
+        )
 
     def days(self) -> list[date]:
         return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
@@ -86,14 +143,28 @@ class DateRange:
 
 @dataclass(frozen=True)
 class StatsQuery:
+    """What to count (metrics), split by what (dimensions, or one time interval), over which
+    range, for which events (filters, all of which must hold)."""
+
     site_id: str
     date_range: DateRange
     metrics: tuple[str, ...]
     dimension: str | None = None
     interval: str | None = None
-    filters: tuple[Filter, ...] = field(default_factory=tuple)
+    filters: tuple[FilterNode, ...] = field(default_factory=tuple)
     limit: int = 100
     offset: int = 0
+    dimensions: tuple[str, ...] = ()
+    order_by: tuple[tuple[str, str], ...] = ()
+    goals: tuple[Goal, ...] = ()
+
+    def group_by(self) -> tuple[str, ...]:
+        """Dimensions in order; v1's `dimension` and `interval` are folded in here."""
+        if self.dimensions:
+            return self.dimensions
+        if self.interval:
+            return (f"time:{self.interval}",)
+        return (self.dimension,) if self.dimension else ()
 
 
 def today_utc() -> date:

@@ -35,7 +35,7 @@ def breakdown(engine: QueryEngine, q: StatsQuery) -> list[dict[str, Any]]:
     key = result_key(q.dimension)
     out = []
     for row in engine.query(st.sql, st.params):
-        value = row["k"] or None
+        value = row["k0"] or None
         if value is None and q.dimension == "visit:source":
             value = "Direct / None"
         out.append({key: value, **shape_row(row, q.metrics)})
@@ -69,7 +69,7 @@ def time_buckets(first: date, last: date, interval: str) -> list[str]:
 def timeseries(engine: QueryEngine, q: StatsQuery) -> list[dict[str, Any]]:
     assert q.interval is not None
     st = build(q)
-    by_bucket = {row["k"]: row for row in engine.query(st.sql, st.params)}
+    by_bucket = {row["k0"]: row for row in engine.query(st.sql, st.params)}
     return [
         {"date": label, **shape_row(by_bucket.get(label, {}), q.metrics)}
         for label in time_buckets(q.date_range.first, q.date_range.last, q.interval)

@@ -1,11 +1,12 @@
 """Stats SQL, written once in Athena (Trino) dialect with positional `?` parameters.
 
 Sessions are computed in SQL: the same visitor with gaps under 30 minutes. A session's source,
-referrer, UTM tags and entry page are those of its first event; its exit page that of its
-last pageview. A bounce is a session with one pageview and no interactive custom event.
+referrer, UTM tags, channel and entry page are those of its first event; its exit page that of
+its last pageview. A bounce is a session with one pageview and no interactive custom event.
 Engagement events extend a session's duration but are neither pageviews nor interactions.
 
-Every statement restricts site_id and dt first, so Athena prunes partitions.
+Every statement restricts site_id and dt first, so Athena prunes partitions. User text only
+ever reaches SQL as a parameter; identifiers and literals come from fixed tables.
 """
 
 from __future__ import annotations
@@ -13,18 +14,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from beaconlake.stats.channels import channel_sql
 from beaconlake.stats.query import (
     DIMENSIONS,
-    EVENT_METRICS,
+    GOAL_DIMENSION,
     PROP_PREFIX,
     SESSION_METRICS,
+    And,
     Filter,
+    FilterNode,
+    Goal,
+    Not,
+    Or,
+    QueryError,
     StatsQuery,
 )
 
 SESSION_GAP_MS = 30 * 60 * 1000
-TS_FORMAT = "%Y-%m-%d %H:%M:%S.000"
-_TIME_FORMATS = {
+TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+TIME_FORMATS = {
     "hour": "%Y-%m-%d %H:00:00",
     "day": "%Y-%m-%d",
     "week": "%Y-%m-%d",
@@ -39,21 +47,22 @@ _SESSION_ATTRS = (
     ("s_utm_content", "utm_content"),
     ("s_utm_term", "utm_term"),
 )
+Params = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
 class Statement:
     sql: str
-    params: tuple[Any, ...]
+    params: Params
 
 
-def range_params(q: StatsQuery) -> tuple[Any, ...]:
+def range_params(q: StatsQuery) -> Params:
     return (
         q.site_id,
         q.date_range.first.isoformat(),
         q.date_range.last.isoformat(),
-        q.date_range.start.strftime(TS_FORMAT),
-        q.date_range.end.strftime(TS_FORMAT),
+        q.date_range.start.strftime(TS_FORMAT)[:-3],
+        q.date_range.end.strftime(TS_FORMAT)[:-3],
     )
 
 
@@ -68,6 +77,7 @@ def sessionised_events(table: str) -> str:
     session). Needs the five range parameters."""
     attrs = ",\n    ".join(f"min_by({col}, ts) AS {alias}" for alias, col in _SESSION_ATTRS)
     attr_cols = ", ".join(f"s.{alias}" for alias, _ in _SESSION_ATTRS)
+    channel = channel_sql("s.s_source", "s.s_utm_medium")
     return f"""ev AS (
   SELECT * FROM {table} WHERE {RANGE_WHERE}
 ),
@@ -96,135 +106,348 @@ sessions AS (
   GROUP BY visitor_id, session_no
 ),
 sev AS (
-  SELECT n.*, s.s_entry_page, s.s_exit_page, {attr_cols}
+  SELECT n.*, s.s_entry_page, s.s_exit_page, {attr_cols}, {channel} AS s_channel
   FROM numbered n JOIN sessions s ON n.visitor_id = s.visitor_id AND n.session_no = s.session_no
 )"""
 
 
-def dimension_expr(dimension: str) -> tuple[str, tuple[Any, ...]]:
+def dimension_expr(dimension: str) -> tuple[str, Params]:
     """SQL for a dimension (from the fixed table) and its parameters (a props key)."""
     if dimension.startswith(PROP_PREFIX):
         return "element_at(props, ?)", (dimension[len(PROP_PREFIX) :],)
     return DIMENSIONS[dimension][0], ()
 
 
-def filter_sql(f: Filter) -> tuple[str, tuple[Any, ...]]:
-    expr, params = dimension_expr(f.dimension)
-    if f.operator in ("is", "is_not"):
-        placeholders = ", ".join("?" for _ in f.values)
-        sql = f"coalesce({expr} IN ({placeholders}), false)"
-        values: tuple[Any, ...] = tuple(f.values)
-        args = params + values
+def like_pattern(path: str) -> str:
+    """A goal/funnel path with `*` wildcards → a LIKE pattern (ESCAPE '\\')."""
+    escaped = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
+
+
+def goal_condition(goal: Goal) -> tuple[str, Params]:
+    if goal.event is not None:
+        return "name = ?", (goal.event,)
+    return "(name = 'pageview' AND pathname LIKE ? ESCAPE '\\')", (like_pattern(goal.page or ""),)
+
+
+def _goal_filter(f: Filter, goals: tuple[Goal, ...]) -> tuple[str, Params]:
+    by_name = {g.name: g for g in goals}
+    unknown = [v for v in f.values if v not in by_name]
+    if unknown:
+        raise QueryError("filters", f"unknown goal {unknown[0]!r} for this site")
+    parts: list[str] = []
+    args: Params = ()
+    for value in f.values:
+        sql, a = goal_condition(by_name[value])
+        parts.append(sql)
+        args += a
+    return "(" + " OR ".join(parts) + ")", args
+
+
+def _leaf_sql(f: Filter, goals: tuple[Goal, ...]) -> tuple[str, Params]:
+    if f.dimension == GOAL_DIMENSION:
+        sql, args = _goal_filter(f, goals)
     else:
-        parts = [f"strpos(lower(coalesce({expr}, '')), ?) > 0" for _ in f.values]
-        sql = "(" + " OR ".join(parts) + ")"
-        args = tuple(a for v in f.values for a in (*params, v.lower()))
+        expr, params = dimension_expr(f.dimension)
+        if f.operator in ("is", "is_not"):
+            sql = f"coalesce({expr} IN ({', '.join('?' for _ in f.values)}), false)"
+            args = params + tuple(f.values)
+        elif f.operator in ("contains", "contains_not"):
+            sql = (
+                "("
+                + " OR ".join(f"strpos(lower(coalesce({expr}, '')), ?) > 0" for _ in f.values)
+                + ")"
+            )
+            args = tuple(a for v in f.values for a in (*params, v.lower()))
+        else:
+            sql = (
+                "("
+                + " OR ".join(f"coalesce(regexp_like({expr}, ?), false)" for _ in f.values)
+                + ")"
+            )
+            args = tuple(a for v in f.values for a in (*params, v))
     if f.operator.endswith("_not"):
         sql = f"NOT {sql}"
     return sql, args
 
 
-def _where(filters: tuple[Filter, ...]) -> tuple[str, tuple[Any, ...]]:
-    if not filters:
-        return "true", ()
-    parts, args = [], ()
-    for f in filters:
-        sql, a = filter_sql(f)
-        parts.append(sql)
-        args += a
-    return " AND ".join(parts), args
+@dataclass
+class _FilterCompiler:
+    """Filter tree → a WHERE clause over `sev`, plus one window flag per has_done node."""
 
+    goals: tuple[Goal, ...]
+    flags: list[tuple[str, Params]]
 
-def _group_expr(q: StatsQuery, source: str) -> tuple[str, tuple[Any, ...]]:
-    """The grouping key as a string ('' for none), so event and session parts can be joined."""
-    if q.interval:
-        return (
-            f"date_format(date_trunc('{q.interval}', {source}), '{_TIME_FORMATS[q.interval]}')",
-            (),
+    def compile(self, node: FilterNode) -> tuple[str, Params]:
+        if isinstance(node, Filter):
+            return _leaf_sql(node, self.goals)
+        if isinstance(node, And | Or):
+            if not node.children:
+                return "true", ()
+            joiner = " AND " if isinstance(node, And) else " OR "
+            parts = [self.compile(c) for c in node.children]
+            return "(" + joiner.join(p for p, _ in parts) + ")", tuple(
+                a for _, args in parts for a in args
+            )
+        if isinstance(node, Not):
+            sql, args = self.compile(node.child)
+            return f"NOT {sql}", args
+        inner, args = _FilterCompiler(self.goals, []).compile(node.child)
+        name = f"hd_{len(self.flags)}"
+        self.flags.append(
+            (
+                f"max(CASE WHEN {inner} THEN 1 ELSE 0 END) "
+                f"OVER (PARTITION BY visitor_id, session_no) AS {name}",
+                args,
+            )
         )
-    if q.dimension:
-        expr, params = dimension_expr(q.dimension)
-        return f"coalesce(CAST({expr} AS varchar), '')", params
-    return "''", ()
+        return (f"{name} = 0" if node.negated else f"{name} = 1"), ()
+
+
+@dataclass(frozen=True)
+class _Group:
+    key: str
+    params: Params
+    by_session_start: bool
+
+
+def _groups(q: StatsQuery) -> list[_Group]:
+    groups = []
+    for dim in q.group_by():
+        if dim.startswith("time:"):
+            interval = dim.split(":", 1)[1]
+            fmt = TIME_FORMATS[interval]
+            groups.append(
+                _Group(f"date_format(date_trunc('{interval}', {{ts}}), '{fmt}')", (), True)
+            )
+        elif dim == GOAL_DIMENSION:
+            groups.append(_Group("goal_name", (), False))
+        else:
+            expr, params = dimension_expr(dim)
+            groups.append(_Group(f"coalesce(CAST({expr} AS varchar), '')", params, False))
+    return groups
+
+
+def _goal_join(goals: tuple[Goal, ...]) -> tuple[str, Params]:
+    rows, args = [], ()
+    for goal in goals:
+        cond, a = goal_condition(goal)
+        rows.append(f"SELECT ? AS goal_name, * FROM matched WHERE {cond}")
+        args += (goal.name, *a)
+    return " UNION ALL ".join(rows), args
+
+
+def _top_level_without_goals(filters: tuple[FilterNode, ...]) -> tuple[FilterNode, ...]:
+    return tuple(
+        f for f in filters if not (isinstance(f, Filter) and f.dimension == GOAL_DIMENSION)
+    )
+
+
+RAW_COLUMNS = (
+    "visitors",
+    "pageviews",
+    "events",
+    "visits",
+    "bounces",
+    "session_pageviews",
+    "duration_ms",
+    "revenue_sum",
+    "revenue_count",
+    "scroll_depth_avg",
+    "engaged_ms_avg",
+)
+ORDER_EXPRESSIONS = {
+    "visitors": "visitors",
+    "pageviews": "pageviews",
+    "events": "events",
+    "visits": "visits",
+    "bounce_rate": "CAST(bounces AS double) / nullif(visits, 0)",
+    "visit_duration": "CAST(duration_ms AS double) / nullif(visits, 0)",
+    "views_per_visit": "CAST(session_pageviews AS double) / nullif(visits, 0)",
+    "percentage": "visitors",
+    "conversion_rate": "visitors",
+    "total_revenue": "revenue_sum",
+    "average_revenue": "CAST(revenue_sum AS double) / nullif(revenue_count, 0)",
+    "scroll_depth": "scroll_depth_avg",
+    "time_on_page": "engaged_ms_avg",
+}
 
 
 def build(q: StatsQuery, table: str = "events") -> Statement:
-    """One statement answering aggregate, time series or breakdown for the query's metrics."""
-    want_sessions = any(m in SESSION_METRICS for m in q.metrics)
-    where, where_args = _where(q.filters)
-    key, key_args = _group_expr(q, "ts")
+    """One statement answering any stats query: raw counts per group (see RAW_COLUMNS), plus
+    `total_visitors`, `base_visitors` (for percentage and conversion rate) and `total_rows`."""
+    groups = _groups(q)
+    compiler = _FilterCompiler(q.goals, [])
+    where, where_args = compiler.compile(And(q.filters))
     parts = [sessionised_events(table)]
-    args: tuple[Any, ...] = range_params(q)
-    parts.append(f"matched AS (SELECT * FROM sev WHERE {where})")
+    args: Params = range_params(q)
+    source = "sev"
+    if compiler.flags:
+        parts.append(f"flagged AS (SELECT *, {', '.join(f for f, _ in compiler.flags)} FROM sev)")
+        args += tuple(a for _, fa in compiler.flags for a in fa)
+        source = "flagged"
+    parts.append(f"matched AS (SELECT * FROM {source} WHERE {where})")
     args += where_args
+    rows = "matched"
+    if any(d == GOAL_DIMENSION for d in q.group_by()):
+        if not q.goals:
+            raise QueryError("dimensions", "event:goal needs goals configured for this site")
+        union, union_args = _goal_join(q.goals)
+        parts.append(f"goal_rows AS ({union})")
+        args += union_args
+        rows = "goal_rows"
+
+    keys = [f"k{i}" for i in range(len(groups))] or ["k0"]
+    event_keys = [g.key.format(ts="ts") for g in groups] or ["''"]
+    key_args = tuple(a for g in groups for a in g.params)
+    select_keys = ", ".join(f"{k} AS {n}" for k, n in zip(event_keys, keys, strict=True))
+    group_cols = ", ".join(keys)
     parts.append(
         f"""em AS (
-  SELECT {key} AS k,
+  SELECT {select_keys},
     count(DISTINCT visitor_id) AS visitors,
     count(*) FILTER (WHERE name = 'pageview') AS pageviews,
-    count(*) FILTER (WHERE name <> 'engagement') AS events
-  FROM matched GROUP BY 1
+    count(*) FILTER (WHERE name <> 'engagement') AS events,
+    sum(revenue_amount) AS revenue_sum,
+    count(revenue_amount) AS revenue_count
+  FROM {rows} GROUP BY {group_cols}
 )"""
     )
     args += key_args
-    if want_sessions:
-        if q.interval:
-            ms_key, sm_key = "", _group_expr(q, "s.started")[0]
-        else:
-            ms_key, sm_key = f"{key} AS k, ", "m.k"
-            args += key_args
+    joins = []
+    if any(m in SESSION_METRICS for m in q.metrics):
+        carried = [(g, k) for g, k in zip(groups, keys, strict=False) if not g.by_session_start]
+        ms_keys = "".join(f"{g.key.format(ts='ts')} AS {k}, " for g, k in carried)
+        parts.append(f"ms AS (SELECT DISTINCT {ms_keys}visitor_id, session_no FROM {rows})")
+        args += tuple(a for g, _ in carried for a in g.params)
+        sm_keys = [
+            g.key.format(ts="s.started") if g.by_session_start else f"m.{k}"
+            for g, k in zip(groups, keys, strict=False)
+        ] or ["''"]
         parts.append(
-            f"""ms AS (SELECT DISTINCT {ms_key}visitor_id, session_no FROM matched),
-sm AS (
-  SELECT {sm_key} AS k,
+            f"""sm AS (
+  SELECT {", ".join(f"{k} AS {n}" for k, n in zip(sm_keys, keys, strict=True))},
     count(*) AS visits,
     count(*) FILTER (WHERE s.pageviews = 1 AND s.interactions = 0) AS bounces,
     sum(s.pageviews) AS session_pageviews,
     sum(date_diff('millisecond', s.started, s.ended)) AS duration_ms
   FROM ms m JOIN sessions s ON m.visitor_id = s.visitor_id AND m.session_no = s.session_no
-  GROUP BY 1
+  GROUP BY {group_cols}
 )"""
         )
-        select = """SELECT coalesce(em.k, sm.k) AS k,
-  coalesce(em.visitors, 0) AS visitors, coalesce(em.pageviews, 0) AS pageviews,
-  coalesce(em.events, 0) AS events, coalesce(sm.visits, 0) AS visits,
-  coalesce(sm.bounces, 0) AS bounces, coalesce(sm.session_pageviews, 0) AS session_pageviews,
-  coalesce(sm.duration_ms, 0) AS duration_ms
-FROM em FULL OUTER JOIN sm ON em.k = sm.k"""
-    else:
-        select = "SELECT k, visitors, pageviews, events FROM em"
-    order = _order(q)
-    sql = "WITH " + ",\n".join(parts) + "\n" + select + order
-    if q.dimension and not q.interval:
+        joins.append("sm")
+    if any(m in ("scroll_depth", "time_on_page") for m in q.metrics):
+        parts.append(
+            f"""pv AS (
+  SELECT {select_keys}, visitor_id, pathname,
+    max(scroll_depth) AS depth, sum(engaged_ms) AS engaged
+  FROM {rows} WHERE name = 'engagement' GROUP BY {group_cols}, visitor_id, pathname
+),
+eg AS (
+  SELECT {group_cols}, avg(depth) AS scroll_depth_avg, avg(engaged) AS engaged_ms_avg
+  FROM pv GROUP BY {group_cols}
+)"""
+        )
+        args += key_args
+        joins.append("eg")
+    select, join_sql = _final_select(keys, joins)
+    totals = "(SELECT count(DISTINCT visitor_id) FROM matched) AS total_visitors"
+    if "conversion_rate" in q.metrics:
+        base_where, base_args = _FilterCompiler(q.goals, []).compile(
+            And(_top_level_without_goals(q.filters))
+        )
+        if compiler.flags and base_where != "true":
+            raise QueryError("filters", "conversion_rate cannot be combined with has_done filters")
+        parts.append(f"base AS (SELECT * FROM sev WHERE {base_where})")
+        args += base_args
+        totals += ", (SELECT count(DISTINCT visitor_id) FROM base) AS base_visitors"
+    sql = (
+        "WITH "
+        + ",\n".join(parts)
+        + f"\nSELECT {select}, {totals}, count(*) OVER () AS total_rows\nFROM {join_sql}"
+        + _order(q, keys)
+    )
+    if q.group_by():
         sql += f"\nLIMIT {int(q.limit)} OFFSET {int(q.offset)}"
     return Statement(sql, args)
 
 
-def _order(q: StatsQuery) -> str:
-    if q.interval or not q.dimension:
-        return "\nORDER BY 1"
-    first = q.metrics[0]
-    column = {
-        "bounce_rate": "CAST(bounces AS double) / nullif(visits, 0)",
-        "visit_duration": "CAST(duration_ms AS double) / nullif(visits, 0)",
-        "views_per_visit": "CAST(session_pageviews AS double) / nullif(visits, 0)",
-    }.get(first, first)
-    return f"\nORDER BY {column} DESC NULLS LAST, 1"
+def _final_select(keys: list[str], joins: list[str]) -> tuple[str, str]:
+    """em FULL JOIN the optional parts on every key; missing numbers become 0."""
+    sources = ["em", *joins]
+    key_cols = [f"coalesce({', '.join(f'{s}.{k}' for s in sources)}) AS {k}" for k in keys]
+    owner = {c: "em" for c in ("visitors", "pageviews", "events", "revenue_sum", "revenue_count")}
+    owner |= {c: "sm" for c in ("visits", "bounces", "session_pageviews", "duration_ms")}
+    owner |= {c: "eg" for c in ("scroll_depth_avg", "engaged_ms_avg")}
+    cols = []
+    for c in RAW_COLUMNS:
+        src = owner[c]
+        if src in sources:
+            zero = "NULL" if c in ("revenue_sum", "scroll_depth_avg", "engaged_ms_avg") else "0"
+            cols.append(f"coalesce({src}.{c}, {zero}) AS {c}")
+        else:
+            cols.append(f"{'NULL' if c.endswith('_avg') or c == 'revenue_sum' else '0'} AS {c}")
+    join_sql = "em"
+    for j in joins:
+        on = " AND ".join(f"em.{k} = {j}.{k}" for k in keys)
+        join_sql += f" FULL OUTER JOIN {j} ON {on}"
+    return ", ".join(key_cols + cols), join_sql
+
+
+def _order(q: StatsQuery, keys: list[str]) -> str:
+    dims = q.group_by()
+    if not dims:
+        return ""
+    terms = []
+    for field_name, direction in q.order_by:
+        if field_name in dims:
+            terms.append(f"{keys[dims.index(field_name)]} {direction.upper()}")
+        elif field_name in ORDER_EXPRESSIONS:
+            terms.append(f"{ORDER_EXPRESSIONS[field_name]} {direction.upper()} NULLS LAST")
+    if not terms:
+        time_keys = [keys[i] for i, d in enumerate(dims) if d.startswith("time:")]
+        if time_keys and len(time_keys) == len(dims):
+            terms = [f"{k} ASC" for k in time_keys]
+        else:
+            first = q.metrics[0] if q.metrics else "visitors"
+            terms = [f"{ORDER_EXPRESSIONS[first]} DESC NULLS LAST"]
+    terms += [f"{k} ASC" for k in keys]
+    return "\nORDER BY " + ", ".join(terms)
 
 
 def shape_row(row: dict[str, Any], metrics: tuple[str, ...]) -> dict[str, Any]:
     """Raw counts → the metrics asked for (rates rounded like Plausible)."""
     visits = int(row.get("visits") or 0)
+    visitors = int(row.get("visitors") or 0)
     out: dict[str, Any] = {}
     for m in metrics:
-        if m in EVENT_METRICS:
+        if m in ("visitors", "pageviews", "events"):
             out[m] = int(row.get(m) or 0)
         elif m == "visits":
             out[m] = visits
         elif m == "bounce_rate":
-            out[m] = round(100 * int(row["bounces"] or 0) / visits) if visits else 0
+            out[m] = round(100 * int(row.get("bounces") or 0) / visits) if visits else 0
         elif m == "visit_duration":
-            out[m] = round(int(row["duration_ms"] or 0) / 1000 / visits) if visits else 0
+            out[m] = round(int(row.get("duration_ms") or 0) / 1000 / visits) if visits else 0
         elif m == "views_per_visit":
-            out[m] = round(int(row["session_pageviews"] or 0) / visits, 2) if visits else 0.0
+            out[m] = round(int(row.get("session_pageviews") or 0) / visits, 2) if visits else 0.0
+        elif m == "percentage":
+            total = int(row.get("total_visitors") or 0)
+            out[m] = round(100 * visitors / total, 1) if total else 0.0
+        elif m == "conversion_rate":
+            base = int(row.get("base_visitors") or 0)
+            out[m] = round(100 * visitors / base, 1) if base else 0.0
+        elif m == "total_revenue":
+            total_rev = row.get("revenue_sum")
+            out[m] = float(total_rev) if total_rev is not None else None
+        elif m == "average_revenue":
+            count = int(row.get("revenue_count") or 0)
+            rev = row.get("revenue_sum")
+            out[m] = round(float(rev) / count, 2) if count and rev is not None else None
+        elif m == "scroll_depth":
+            depth = row.get("scroll_depth_avg")
+            out[m] = round(float(depth)) if depth is not None else None
+        elif m == "time_on_page":
+            engaged = row.get("engaged_ms_avg")
+            out[m] = round(float(engaged) / 1000) if engaged is not None else None
     return out

@@ -1,0 +1,152 @@
+"""POST /api/v2/query (Plausible Stats API v2 shape, with comparisons) and exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import date
+from functools import lru_cache
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from beaconlake.schema import ALL_COLUMN_NAMES
+from beaconlake.stats import v2
+from beaconlake.stats.api import Key, check_site
+from beaconlake.stats.goals import load_goals
+from beaconlake.stats.query import Goal, QueryError
+from beaconlake.stats.sql import RANGE_WHERE, range_params
+from beaconlake.wiring import engine, ports
+
+router = APIRouter(tags=["query v2"])
+
+EXAMPLE: dict[str, Any] = {
+    "site_id": "example.com",
+    "metrics": ["visitors", "visits", "bounce_rate"],
+    "date_range": "30d",
+    "dimensions": ["visit:source"],
+    "filters": [["is", "visit:device", ["mobile"]]],
+    "order_by": [["visitors", "desc"]],
+    "include": {"total_rows": True, "comparisons": {"mode": "previous_period"}},
+    "pagination": {"limit": 10, "offset": 0},
+}
+
+
+class QueryBody(BaseModel):
+    """Plausible's Stats API v2 query; see docs/QUERY_API.md for every field."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
+
+    site_id: str = Field(min_length=1, max_length=253)
+    metrics: list[str] = Field(min_length=1, max_length=20)
+    date_range: str | list[str] = "30d"
+    dimensions: list[str] = Field(default_factory=list, max_length=4)
+    filters: list[Any] = Field(default_factory=list, max_length=50)
+    order_by: list[list[str]] = Field(default_factory=list, max_length=10)
+    include: dict[str, Any] | None = None
+    pagination: dict[str, int] | None = None
+    date: str | None = Field(default=None, description="Reference day for relative ranges")
+
+
+@lru_cache(maxsize=1)
+def _goals() -> dict[str, tuple[Goal, ...]]:
+    return load_goals(ports().settings.data_dir)
+
+
+def _ref(body: QueryBody) -> date | None:
+    if body.date is None:
+        return None
+    try:
+        return date.fromisoformat(body.date)
+    except ValueError:
+        raise QueryError("date", "date must look like 2026-01-31") from None
+
+
+def _csv(rows: Iterator[list[Any]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+@router.post("/api/v2/query", response_model=None)
+def query(
+    key: Key,
+    body: Annotated[QueryBody, Body(openapi_examples={"sources": {"value": EXAMPLE}})],
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> dict[str, Any] | StreamingResponse:
+    """Metrics over a range, optionally split by dimensions, filtered, compared.
+
+    `format=csv` returns the same result as CSV (one column per dimension and metric)."""
+    check_site(key, body.site_id)
+    ref = _ref(body)
+    q = v2.parse_query(body.model_dump(), _goals(), ref)
+    result = v2.run_query(engine(), q, v2.parse_include(body.include), ref)
+    if format == "json":
+        return result
+    header = [*q.group_by(), *q.metrics]
+    rows = iter([header] + [r["dimensions"] + r["metrics"] for r in result["results"]])
+    return StreamingResponse(
+        _csv(rows),
+        media_type="text/csv",
+        headers={"content-disposition": f'attachment; filename="{q.site_id}-query.csv"'},
+    )
+
+
+@router.get("/api/v2/export/events", response_model=None)
+def export_events(
+    key: Key,
+    site_id: Annotated[str, Query(min_length=1, max_length=253)],
+    date_range: Annotated[str, Query(description="'7d', or 'YYYY-MM-DD,YYYY-MM-DD'")] = "7d",
+    format: Annotated[str, Query(pattern="^(csv|ndjson)$")] = "csv",
+) -> StreamingResponse:
+    """Raw (anonymous) events of a range, streamed in batches, oldest first."""
+    site = check_site(key, site_id)
+    raw_range: str | list[str] = date_range.split(",") if "," in date_range else date_range
+    r = v2.parse_date_range(raw_range)
+    q = v2.StatsQuery(site_id=site, date_range=r, metrics=("events",))
+    columns = ", ".join(ALL_COLUMN_NAMES)
+    sql = f"SELECT {columns} FROM events WHERE {RANGE_WHERE} ORDER BY ts"
+    batches = engine().stream(sql, range_params(q))
+
+    def cells(row: dict[str, Any]) -> list[Any]:
+        return [json.dumps(v) if isinstance(v, dict | list) else v for v in row.values()]
+
+    def as_csv() -> Iterator[str]:
+        yield from _csv(iter([list(ALL_COLUMN_NAMES)]))
+        for batch in batches:
+            yield from _csv(iter([cells(_plain(r)) for r in batch]))
+
+    def as_ndjson() -> Iterator[str]:
+        for batch in batches:
+            for r in batch:
+                yield json.dumps(_plain(r), default=str) + "\n"
+
+    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    return StreamingResponse(
+        as_csv() if format == "csv" else as_ndjson(),
+        media_type=media,
+        headers={"content-disposition": f'attachment; filename="{site}-events.{format}"'},
+    )
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    """JSON-friendly values: timestamps as ISO text, maps as objects, decimals as text."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if hasattr(v, "isoformat"):
+            out[k] = v.isoformat()
+        elif isinstance(v, list) and k == "props":
+            out[k] = dict(v)
+        elif v is not None and k == "revenue_amount":
+            out[k] = str(v)
+        else:
+            out[k] = v
+    return out

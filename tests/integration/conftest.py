@@ -1,0 +1,154 @@
+"""Fixtures for the exact-stats tests: a seeded scenario loaded through the real collector
+service, Parquet sink and DuckDB engine, and the same hits for the reference model."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from beaconlake import wiring
+from beaconlake.ingest.service import collect
+from beaconlake.model import RequestMeta
+from tests.conftest import CHROME_UA, FIREFOX_UA, IPHONE_UA
+from tests.reference import Hit
+
+AGENTS = [
+    (CHROME_UA, "Chrome", "Windows", "desktop"),
+    (IPHONE_UA, "Mobile Safari", "iOS", "mobile"),
+    (FIREFOX_UA, "Firefox", "Linux", "desktop"),
+]
+REFERRERS = [
+    (None, None),
+    ("https://www.google.com/search?q=x", "Google"),
+    ("https://news.ycombinator.com/item?id=1", "Hacker News"),
+    ("https://other.org/post?id=9#c", "other.org"),
+    ("https://example.com/internal", None),
+]
+PAGES = ["/", "/pricing", "/blog/a", "/docs", "/signup"]
+DAY0 = datetime(2026, 3, 9, tzinfo=UTC)
+
+
+def scenario(seed: int) -> list[tuple[dict, RequestMeta, Hit]]:
+    rng = random.Random(seed)
+    out = []
+    for v in range(40):
+        ua, browser, os_, device = AGENTS[v % len(AGENTS)]
+        country = rng.choice(["DE", "US", None])
+        meta = RequestMeta(ip=f"10.1.{v}.7", user_agent=ua, country_header=country)
+        at = DAY0 + timedelta(hours=rng.randint(0, 60), seconds=rng.randint(0, 3599))
+        for _session in range(rng.randint(1, 3)):
+            referrer, source = rng.choice(REFERRERS)
+            utm = {"utm_source": "news", "utm_medium": "email"} if rng.random() < 0.2 else {}
+            if utm:
+                source = "news"
+            for i in range(rng.randint(1, 4)):
+                path = rng.choice(PAGES)
+                query = "?" + "&".join(f"{k}={x}" for k, x in utm.items()) if utm and i == 0 else ""
+                data = {
+                    "n": "pageview",
+                    "u": f"https://example.com{path}{query}",
+                    "d": "example.com",
+                }
+                if i == 0 and referrer:
+                    data["r"] = referrer
+                common = dict(browser=browser, os=os_, device=device, country=country)
+                hit_source = source
+                out.append((data, meta, Hit(v, at, "pageview", path, hit_source, utm, **common)))
+                at += timedelta(seconds=rng.randint(5, 1200), milliseconds=rng.randint(1, 999))
+                if rng.random() < 0.3:
+                    plan = rng.choice(["free", "pro"])
+                    interactive = rng.random() < 0.7
+                    ev = {
+                        "n": "Signup",
+                        "u": f"https://example.com{path}",
+                        "d": "example.com",
+                        "p": {"plan": plan},
+                        "i": interactive,
+                    }
+                    out.append(
+                        (
+                            ev,
+                            meta,
+                            Hit(
+                                v,
+                                at,
+                                "Signup",
+                                path,
+                                hit_source,
+                                utm,
+                                {"plan": plan},
+                                interactive,
+                                **common,
+                            ),
+                        )
+                    )
+                    at += timedelta(seconds=rng.randint(1, 30))
+                if rng.random() < 0.3:
+                    depth, engaged = rng.randint(0, 100), rng.randint(500, 90_000)
+                    eng = {
+                        "n": "engagement",
+                        "u": f"https://example.com{path}",
+                        "d": "example.com",
+                        "sd": depth,
+                        "e": engaged,
+                    }
+                    out.append(
+                        (
+                            eng,
+                            meta,
+                            Hit(
+                                v,
+                                at,
+                                "engagement",
+                                path,
+                                hit_source,
+                                utm,
+                                scroll_depth=depth,
+                                engaged_ms=engaged,
+                                **common,
+                            ),
+                        )
+                    )
+                    at += timedelta(seconds=rng.randint(1, 30))
+                if path == "/pricing" and rng.random() < 0.4:
+                    amount = rng.choice([9, 29, 99])
+                    buy = {
+                        "n": "Purchase",
+                        "u": "https://example.com/pricing",
+                        "d": "example.com",
+                        "$": {"amount": amount, "currency": "EUR"},
+                    }
+                    out.append(
+                        (
+                            buy,
+                            meta,
+                            Hit(
+                                v,
+                                at,
+                                "Purchase",
+                                path,
+                                hit_source,
+                                utm,
+                                revenue=float(amount),
+                                **common,
+                            ),
+                        )
+                    )
+                    at += timedelta(seconds=rng.randint(1, 30))
+            # the next session starts 30 minutes or more after the last event
+            at += timedelta(minutes=rng.choice([30, 31, 45, 600]))
+    return out
+
+
+@pytest.fixture
+def loaded(local_env):
+    p = wiring.ports()
+    sent = scenario(7)
+    for data, meta, hit in sent:
+        outcome = collect(data, meta, p.policy, lambda d: b"k" * 32, hit.at)
+        assert outcome.dropped is None, outcome
+        p.sink.put(outcome.events)
+    p.sink.flush()
+    return [hit for _, _, hit in sent]

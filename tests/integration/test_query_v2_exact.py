@@ -1,0 +1,248 @@
+"""POST /api/v2/query: every number equals the independent reference computation."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from beaconlake import wiring
+from beaconlake.stats import v2
+from beaconlake.stats.channels import channel_of
+from beaconlake.stats.query import Goal, QueryError
+from tests.reference import engagement_metrics, group, matched_hits, metrics, sessions
+
+GOALS = {
+    "example.com": (
+        Goal("Signup", event="Signup"),
+        Goal("Pricing page", page="/pric*"),
+        Goal("Purchase", event="Purchase"),
+    )
+}
+ALL = ["2026-03-09", "2026-03-20"]
+BASIC = [
+    "visitors",
+    "visits",
+    "pageviews",
+    "events",
+    "bounce_rate",
+    "visit_duration",
+    "views_per_visit",
+]
+
+
+def run(body: dict, ref: date | None = None) -> dict:
+    q = v2.parse_query({"site_id": "example.com", "date_range": ALL, **body}, GOALS, ref)
+    return v2.run_query(wiring.engine(), q, v2.parse_include(body.get("include")), ref)
+
+
+def as_map(result: dict, metrics_: list[str]) -> dict:
+    return {
+        tuple(r["dimensions"]): dict(zip(metrics_, r["metrics"], strict=True))
+        for r in result["results"]
+    }
+
+
+def test_aggregate_all_metrics(loaded) -> None:
+    wanted = [*BASIC, "scroll_depth", "time_on_page", "total_revenue", "average_revenue"]
+    got = as_map(run({"metrics": wanted}), wanted)[()]
+    exp = metrics(loaded) | engagement_metrics(loaded)
+    assert got == {m: exp[m] for m in wanted}
+
+
+def test_two_dimensions(loaded) -> None:
+    result = run({"metrics": BASIC, "dimensions": ["visit:source", "visit:device"]})
+    got = as_map(result, BASIC)
+    key = lambda h, s: (s.first.source, h.device)  # noqa: E731
+    expected = {k: metrics(loaded, keep) for k, keep in group(loaded, key).items()}
+    assert got == {tuple(k): v for k, v in expected.items()}
+
+
+def test_channels(loaded) -> None:
+    got = as_map(
+        run({"metrics": ["visitors", "visits"], "dimensions": ["visit:channel"]}),
+        ["visitors", "visits"],
+    )
+    key = lambda h, s: channel_of(s.first.source, s.first.utm.get("utm_medium"))  # noqa: E731
+    expected = {
+        (k,): {m: metrics(loaded, keep)[m] for m in ("visitors", "visits")}
+        for k, keep in group(loaded, key).items()
+    }
+    assert got == expected
+    assert {"Direct", "Organic Search", "Organic Social", "Email", "Referral"} <= {
+        k[0] for k in got
+    }
+
+
+@pytest.mark.parametrize(
+    ("filters", "keep"),
+    [
+        (
+            [["or", [["is", "event:page", ["/docs"]], ["contains", "event:page", ["blog"]]]]],
+            lambda h, s: h.path == "/docs" or "blog" in h.path,
+        ),
+        (
+            [["not", ["is", "visit:device", ["mobile"]]], ["is_not", "visit:source", ["Google"]]],
+            lambda h, s: h.device != "mobile" and s.first.source != "Google",
+        ),
+        (
+            [["matches", "event:page", ["^/(docs|signup)$"]]],
+            lambda h, s: h.path in ("/docs", "/signup"),
+        ),
+        ([["matches_not", "event:page", ["^/"]]], lambda h, s: False),
+        (
+            [["has_done", ["is", "event:name", ["Signup"]]]],
+            lambda h, s: any(x.name == "Signup" for x in s.hits),
+        ),
+        (
+            [["has_not_done", ["is", "event:page", ["/pricing"]]]],
+            lambda h, s: not any(x.path == "/pricing" for x in s.hits),
+        ),
+        (
+            [["is", "event:goal", ["Pricing page"]]],
+            lambda h, s: h.name == "pageview" and h.path.startswith("/pric"),
+        ),
+        (
+            [
+                [
+                    "and",
+                    [
+                        ["is", "visit:channel", ["Organic Search"]],
+                        ["is", "event:props:plan", ["pro"]],
+                    ],
+                ]
+            ],
+            lambda h, s: s.first.source == "Google" and h.props.get("plan") == "pro",
+        ),
+    ],
+)
+def test_filter_trees(loaded, filters, keep) -> None:
+    got = as_map(run({"metrics": BASIC, "filters": filters}), BASIC)[()]
+    assert got == metrics(loaded, keep)
+
+
+def test_goals_with_conversion_rate_and_revenue(loaded) -> None:
+    wanted = ["visitors", "events", "conversion_rate", "total_revenue"]
+    got = as_map(run({"metrics": wanted, "dimensions": ["event:goal"]}), wanted)
+    total = metrics(loaded)["visitors"]
+    conditions = {
+        "Signup": lambda h, s: h.name == "Signup",
+        "Pricing page": lambda h, s: h.name == "pageview" and h.path.startswith("/pric"),
+        "Purchase": lambda h, s: h.name == "Purchase",
+    }
+    expected = {}
+    for name, keep in conditions.items():
+        m = metrics(loaded, keep)
+        rev = engagement_metrics(matched_hits(loaded, keep))["total_revenue"]
+        expected[(name,)] = {
+            "visitors": m["visitors"],
+            "events": m["events"],
+            "conversion_rate": round(100 * m["visitors"] / total, 1),
+            "total_revenue": rev,
+        }
+    assert got == expected
+
+
+def test_percentage_order_pagination_and_total_rows(loaded) -> None:
+    body = {
+        "metrics": ["visitors", "percentage"],
+        "dimensions": ["event:page"],
+        "order_by": [["event:page", "asc"]],
+        "pagination": {"limit": 2, "offset": 1},
+        "include": {"total_rows": True},
+    }
+    result = run(body)
+    pages = sorted({h.path for h in loaded})
+    total = metrics(loaded)["visitors"]
+    assert result["meta"]["total_rows"] == len(pages)
+    assert [r["dimensions"][0] for r in result["results"]] == pages[1:3]
+    for r in result["results"]:
+        v = metrics(loaded, lambda h, s, p=r["dimensions"][0]: h.path == p)["visitors"]
+        assert r["metrics"] == [v, round(100 * v / total, 1)]
+
+
+def test_time_dimension_with_labels(loaded) -> None:
+    result = run(
+        {
+            "metrics": ["visitors", "visits"],
+            "dimensions": ["time:day"],
+            "include": {"time_labels": True},
+        }
+    )
+    assert result["meta"]["time_labels"][0] == "2026-03-09"
+    for r in result["results"]:
+        day = r["dimensions"][0]
+        hits = [h for h in loaded if h.at.date().isoformat() == day]
+        visits = sum(s.first.at.date().isoformat() == day for s in sessions(loaded))
+        assert r["metrics"] == [metrics(hits)["visitors"], visits]
+
+
+def test_previous_period_comparison(loaded) -> None:
+    result = run(
+        {
+            "metrics": ["visitors", "pageviews", "bounce_rate"],
+            "date_range": ["2026-03-11", "2026-03-12"],
+            "include": {"comparisons": {"mode": "previous_period"}},
+        }
+    )
+    (row,) = result["results"]
+    now = [h for h in loaded if date(2026, 3, 11) <= h.at.date() <= date(2026, 3, 12)]
+    before = [h for h in loaded if date(2026, 3, 9) <= h.at.date() <= date(2026, 3, 10)]
+    cur, prev = metrics(now), metrics(before)
+    assert row["metrics"] == [cur["visitors"], cur["pageviews"], cur["bounce_rate"]]
+    assert row["comparison"]["metrics"] == [
+        prev["visitors"],
+        prev["pageviews"],
+        prev["bounce_rate"],
+    ]
+    assert row["comparison"]["change"] == [
+        round((cur["visitors"] - prev["visitors"]) / prev["visitors"] * 100),
+        round((cur["pageviews"] - prev["pageviews"]) / prev["pageviews"] * 100),
+        float(cur["bounce_rate"] - prev["bounce_rate"]),
+    ]
+    assert result["meta"]["comparison_date_range"][0].startswith("2026-03-09")
+
+
+def test_datetime_range_cuts_within_a_day(loaded) -> None:
+    result = run(
+        {
+            "metrics": ["pageviews"],
+            "date_range": ["2026-03-10T06:00:00+00:00", "2026-03-10T17:59:59.999+00:00"],
+        }
+    )
+    hits = [h for h in loaded if h.at.date() == date(2026, 3, 10) and 6 <= h.at.hour < 18]
+    assert result["results"][0]["metrics"] == [metrics(hits)["pageviews"]]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"metrics": []}, "metrics"),
+        ({"metrics": ["visitors", "money"]}, "metrics[1]"),
+        ({"metrics": ["visits"], "dimensions": ["event:name"]}, "metrics"),
+        ({"metrics": ["conversion_rate"]}, "metrics"),
+        ({"metrics": ["percentage"]}, "metrics"),
+        ({"metrics": ["visitors"], "dimensions": ["visit:nope"]}, "dimensions[0]"),
+        ({"metrics": ["visitors"], "filters": [["equals", "event:page", ["/"]]]}, "filters[0]"),
+        ({"metrics": ["visitors"], "filters": [["is", "event:page", "/"]]}, "filters[0]"),
+        (
+            {"metrics": ["visitors"], "filters": [["or", [["is", "x:y", ["/"]]]]]},
+            "filters[0][1][0][1]",
+        ),
+        ({"metrics": ["visitors"], "filters": [["is", "event:goal", ["Nope"]]]}, "filters"),
+        ({"metrics": ["visitors"], "date_range": "fortnight"}, "date_range"),
+        ({"metrics": ["visitors"], "date_range": ["2026-03-10", "2026-03-01"]}, "date_range"),
+        ({"metrics": ["visitors"], "order_by": [["pageviews", "desc"]]}, "order_by[0]"),
+        ({"metrics": ["visitors"], "pagination": {"limit": 0}}, "pagination.limit"),
+        ({"metrics": ["visitors"], "dimensions": ["time:day", "time:hour"]}, "dimensions"),
+        (
+            {"metrics": ["visitors"], "include": {"comparisons": {"mode": "yesterday"}}},
+            "include.comparisons.mode",
+        ),
+    ],
+)
+def test_bad_queries_name_the_field(local_env, body, field) -> None:
+    with pytest.raises(QueryError) as err:
+        q = v2.parse_query({"site_id": "example.com", **body}, GOALS)
+        v2.run_query(wiring.engine(), q, v2.parse_include(body.get("include")))
+    assert err.value.field == field
