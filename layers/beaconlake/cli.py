@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -11,6 +12,12 @@ from beaconlake import wiring
 from beaconlake.config import Settings
 
 STARTUP_KEY_LABEL = "printed by serve"
+DEMO_GOALS = [
+    {"name": "Signup", "event": "Signup"},
+    {"name": "Purchase", "event": "Purchase"},
+    {"name": "Visit /pricing", "page": "/pricing"},
+    {"name": "Read the docs", "page": "/docs*"},
+]
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -51,6 +58,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     p.sink.put(batch)
     stored += len(batch)
     wiring.reset()
+    goals_file = settings.data_dir / "goals.json"
+    if not goals_file.exists() and not os.environ.get("BEACONLAKE_GOALS"):
+        goals_file.write_text(json.dumps({site: DEMO_GOALS}, indent=1), "utf-8")
     print(f"stored {stored} events for {site} over {args.days} days ({dropped} beacons dropped)")
     return 0
 

@@ -24,6 +24,7 @@ from beaconlake.stats.query import (
     Filter,
     FilterNode,
     Goal,
+    HasDone,
     Not,
     Or,
     QueryError,
@@ -109,6 +110,34 @@ sev AS (
   SELECT n.*, s.s_entry_page, s.s_exit_page, {attr_cols}, {channel} AS s_channel
   FROM numbered n JOIN sessions s ON n.visitor_id = s.visitor_id AND n.session_no = s.session_no
 )"""
+
+
+def plain_events(table: str) -> str:
+    """The cheap stand-in for sessionised_events when no session attribute is needed."""
+    return f"ev AS (\n  SELECT * FROM {table} WHERE {RANGE_WHERE}\n),\nsev AS (SELECT * FROM ev)"
+
+
+def _filter_nodes(nodes: tuple[FilterNode, ...]) -> list[FilterNode]:
+    out: list[FilterNode] = []
+    for node in nodes:
+        out.append(node)
+        if isinstance(node, And | Or):
+            out += _filter_nodes(node.children)
+        elif isinstance(node, Not | HasDone):
+            out += _filter_nodes((node.child,))
+    return out
+
+
+def needs_sessions(q: StatsQuery) -> bool:
+    """Sessions cost two window passes and a join; skip them when nothing asks for them."""
+    if any(m in SESSION_METRICS for m in q.metrics) or "conversion_rate" in q.metrics:
+        return True
+    dims = list(q.group_by())
+    nodes = _filter_nodes(q.filters)
+    if any(isinstance(n, HasDone) for n in nodes):
+        return True
+    dims += [n.dimension for n in nodes if isinstance(n, Filter)]
+    return any(d in DIMENSIONS and DIMENSIONS[d][0].startswith("s_") for d in dims)
 
 
 def dimension_expr(dimension: str) -> tuple[str, Params]:
@@ -279,7 +308,7 @@ def build(q: StatsQuery, table: str = "events") -> Statement:
     groups = _groups(q)
     compiler = _FilterCompiler(q.goals, [])
     where, where_args = compiler.compile(And(q.filters))
-    parts = [sessionised_events(table)]
+    parts = [sessionised_events(table) if needs_sessions(q) else plain_events(table)]
     args: Params = range_params(q)
     source = "sev"
     if compiler.flags:
