@@ -83,6 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"  Ingest (Plausible Events API): POST {base}/api/event\n"
         f"  Tracking pixel:               {base}/e.gif?d={site}&u=https://{site}/\n"
         f"  Tracker script / demo page:   {base}/tracker.js  {base}/demo\n"
+        f"  Dashboard (log in with key):  {base}/api/dashboard\n"
         f"  Stats API docs (OpenAPI):     {base}/api/docs\n"
         f"  Stats API key (all sites):    {token}\n"
         f"  Try: curl -H 'Authorization: Bearer {token}' "
@@ -117,6 +118,39 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from beaconlake.dashboard.passwords import hash_password
+
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Dashboard password: ")
+        if getpass.getpass("Again: ") != password:
+            print("error: the two passwords differ", file=sys.stderr)
+            return 2
+    if len(password) < 8:
+        print("error: use at least 8 characters", file=sys.stderr)
+        return 2
+    print(f"BEACONLAKE_DASHBOARD_PASSWORD_HASH='{hash_password(password)}'")
+    return 0
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    from beaconlake.cost import Usage, report
+
+    usage = Usage(
+        events_per_month=args.events_per_month,
+        dashboard_loads=args.dashboard_loads,
+        sites=args.sites,
+        events_per_record=args.events_per_record,
+        buffer_seconds=args.buffer_seconds,
+    )
+    print(report(usage))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="beaconlake", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -144,6 +178,21 @@ def parser() -> argparse.ArgumentParser:
     keys.add_argument("--label")
     keys.add_argument("--data-dir")
     keys.set_defaults(func=cmd_keys)
+
+    dash = sub.add_parser(
+        "dashboard-password",
+        help="hash a dashboard password for BEACONLAKE_DASHBOARD_PASSWORD_HASH",
+    )
+    dash.add_argument("--stdin", action="store_true", help="read the password from stdin")
+    dash.set_defaults(func=cmd_dashboard_password)
+
+    cost = sub.add_parser("cost", help="estimate the monthly AWS bill (published prices)")
+    cost.add_argument("--events-per-month", type=int, required=True)
+    cost.add_argument("--dashboard-loads", type=int, default=300, help="a month (default 300)")
+    cost.add_argument("--sites", type=int, default=1)
+    cost.add_argument("--events-per-record", type=int, default=1, help="events per Firehose record")
+    cost.add_argument("--buffer-seconds", type=int, default=900, help="Firehose buffer interval")
+    cost.set_defaults(func=cmd_cost)
     return p
 
 

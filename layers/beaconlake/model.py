@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -36,19 +36,26 @@ class Event:
     interactive: bool = True
     scroll_depth: int | None = None
     engaged_ms: int | None = None
+    user_id: str | None = None
     site_id: str = ""
     dt: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Field name → value; props is copied, the other values are immutable."""
+        record = {name: getattr(self, name) for name in EVENT_FIELDS}
+        record["props"] = dict(self.props)
+        return record
 
     def as_json_record(self) -> dict[str, Any]:
         """The JSON shape Firehose converts to Parquet: timestamp as 'YYYY-MM-DD HH:MM:SS.fff'."""
-        record = asdict(self)
+        record = self.as_dict()
         record["ts"] = self.ts.strftime("%Y-%m-%d %H:%M:%S.") + f"{self.ts.microsecond // 1000:03d}"
         if self.revenue_amount is not None:
             record["revenue_amount"] = str(self.revenue_amount)
         return record
+
+
+EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Event))
 
 
 @dataclass(frozen=True, slots=True)

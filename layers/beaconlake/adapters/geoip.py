@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Any
 
+# Without it, concurrent first look-ups (the local gateway's worker threads) would each load
+# the data, ~27 MB apiece.
+_load_lock = threading.Lock()
+
 
 @lru_cache(maxsize=1)
-def _reader() -> Any:
+def _load() -> Any:
     from geoip2fast import GeoIP2Fast
 
     return GeoIP2Fast(verbose=False)
+
+
+def _reader() -> Any:
+    with _load_lock:
+        return _load()
 
 
 def geoip_country(ip: str) -> str | None:

@@ -7,10 +7,13 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from aws_lambda_powertools import Logger
 
+from beaconlake.domains import normalise_domain
 from beaconlake.ingest.payload import MAX_BODY_BYTES, PayloadError, decode_body
+from beaconlake.ingest.ratelimit import hashed, limits_for
 from beaconlake.ingest.service import Outcome, collect
 from beaconlake.model import RequestMeta
 from beaconlake.ports import SinkUnavailable
@@ -32,22 +35,38 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class RateLimited(Exception):
+    """Over a token bucket's limit: `scope` is 'client' or 'site'."""
+
+    def __init__(self, scope: str, retry_after: int) -> None:
+        super().__init__(scope)
+        self.scope = scope
+        self.retry_after = retry_after
+
+    def reply(self) -> Reply:
+        return Reply(
+            429,
+            {"error": "too many requests; retry later", "field": self.scope, "rule": "rate_limit"},
+            {"retry-after": str(self.retry_after)},
+        )
+
+
+def client_ip(headers: dict[str, str], source_ip: str, client_ip_header: str = "") -> str:
+    """The client's address: the connection's, or the first one in a trusted proxy header."""
+    if not (client_ip_header and headers.get(client_ip_header)):
+        return source_ip
+    forwarded = headers[client_ip_header].split(",")[0].strip()
+    # CloudFront-Viewer-Address is "ip:port" (IPv6 addresses contain colons too)
+    ip = forwarded.rsplit(":", 1)[0] if forwarded.count(":") == 1 or "]" in forwarded else forwarded
+    return ip.strip("[]")
+
+
 def request_meta(
     headers: dict[str, str], source_ip: str, client_ip_header: str = ""
 ) -> RequestMeta:
     """Client address, UA and privacy signals. Header names must be lower-case."""
-    ip = source_ip
-    if client_ip_header and headers.get(client_ip_header):
-        forwarded = headers[client_ip_header].split(",")[0].strip()
-        # CloudFront-Viewer-Address is "ip:port" (IPv6 addresses contain colons too)
-        ip = (
-            forwarded.rsplit(":", 1)[0]
-            if forwarded.count(":") == 1 or "]" in forwarded
-            else forwarded
-        )
-        ip = ip.strip("[]")
     return RequestMeta(
-        ip=ip,
+        ip=client_ip(headers, source_ip, client_ip_header),
         user_agent=headers.get("user-agent", ""),
         dnt=headers.get("dnt", "").strip() == "1",
         gpc=headers.get("sec-gpc", "").strip() == "1",
@@ -55,7 +74,25 @@ def request_meta(
     )
 
 
-def _store(ports: Ports, data: dict[str, Any], meta: RequestMeta) -> Outcome:
+def origin_allows(origin: str, site: str) -> bool:
+    """An Origin header (`https://host[:port]`) belongs to the site or one of its subdomains."""
+    try:
+        host = urlsplit(origin.strip()).hostname
+    except ValueError:
+        return False
+    host = normalise_domain(host) if host else ""
+    return host == site or host.endswith("." + site)
+
+
+def _check_client(ports: Ports, meta: RequestMeta) -> None:
+    bucket = limits_for(ports.settings).ingest_ip
+    key = hashed(meta.ip)
+    if bucket is not None and not bucket.allow(key):
+        raise RateLimited("client", bucket.retry_after(key))
+
+
+def _store(ports: Ports, data: dict[str, Any], meta: RequestMeta, origin: str = "") -> Outcome:
+    """Validate and anonymise, apply the origin check and the per-site limit, then store."""
     outcome = collect(
         data,
         meta,
@@ -64,6 +101,14 @@ def _store(ports: Ports, data: dict[str, Any], meta: RequestMeta) -> Outcome:
         datetime.now(UTC),
         ports.country_lookup,
     )
+    if outcome.events and origin and ports.settings.check_origin:
+        kept = tuple(e for e in outcome.events if origin_allows(origin, e.site_id))
+        outcome = Outcome(events=kept) if kept else Outcome(dropped="origin")
+    site_bucket = limits_for(ports.settings).ingest_site
+    if site_bucket is not None:
+        for site in sorted({e.site_id for e in outcome.events}):
+            if not site_bucket.allow(site):
+                raise RateLimited("site", site_bucket.retry_after(site))
     if outcome.events:
         ports.sink.put(outcome.events)
     else:
@@ -71,8 +116,10 @@ def _store(ports: Ports, data: dict[str, Any], meta: RequestMeta) -> Outcome:
     return outcome
 
 
-def receive_event(ports: Ports, body: bytes, content_type: str, meta: RequestMeta) -> Reply:
-    """POST /api/event: 202 stored, 202 + x-beaconlake-dropped, 400, 413, 415 or 503."""
+def receive_event(
+    ports: Ports, body: bytes, content_type: str, meta: RequestMeta, origin: str = ""
+) -> Reply:
+    """POST /api/event: 202 stored, 202 + x-beaconlake-dropped, 400, 413, 415, 429 or 503."""
     mime = content_type.split(";")[0].strip().lower()
     if mime and mime not in ACCEPTED_CONTENT_TYPES:
         return Reply(
@@ -93,7 +140,10 @@ def receive_event(ports: Ports, body: bytes, content_type: str, meta: RequestMet
             },
         )
     try:
-        outcome = _store(ports, decode_body(body), meta)
+        _check_client(ports, meta)
+        outcome = _store(ports, decode_body(body), meta, origin)
+    except RateLimited as exc:
+        return exc.reply()
     except PayloadError as exc:
         return Reply(400, exc.as_body())
     except SinkUnavailable:
@@ -113,11 +163,17 @@ def receive_event(ports: Ports, body: bytes, content_type: str, meta: RequestMet
 def receive_pixel(ports: Ports, query: dict[str, str], meta: RequestMeta) -> Reply:
     """GET /e.gif: always the GIF; a bad or dropped beacon is only counted."""
     headers = {"cache-control": "no-store, max-age=0"}
-    data: dict[str, Any] = {k: v for k, v in query.items() if k in {"d", "u", "r", "n", "p"}}
+    # an empty parameter (a template's blank field) counts as absent: n= is still a pageview
+    data: dict[str, Any] = {
+        k: v for k, v in query.items() if k in {"d", "u", "r", "n", "p"} and v != ""
+    }
     data.setdefault("n", "pageview")
     try:
+        _check_client(ports, meta)
         outcome = _store(ports, data, meta)
         dropped = outcome.dropped
+    except RateLimited:
+        dropped = "rate_limited"
     except PayloadError as exc:
         dropped = "invalid"
         logger.info("pixel beacon rejected", extra={"field": exc.field, "rule": exc.rule})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,20 +17,21 @@ def repo_root() -> Path:
 
 
 def static_files() -> dict[str, StaticFile]:
-    """The tracker script and the demo page, when they exist in this checkout."""
+    """The tracker script, and the demo pages at /demo (index.html) and /demo/<file>."""
     root = repo_root() / "tracker_js"
     files: dict[str, StaticFile] = {}
-    candidates = {
-        "/tracker.js": (
-            root / "dist" / "tracker.min.js",
-            "text/javascript; charset=utf-8",
-            "public, max-age=86400",
-        ),
-        "/demo": (root / "demo" / "index.html", "text/html; charset=utf-8", "no-cache"),
-    }
-    for url, (path, content_type, cache) in candidates.items():
-        if path.exists():
-            files[url] = StaticFile(path, content_type, cache)
+    tracker = root / "dist" / "tracker.min.js"
+    if tracker.exists():
+        files["/tracker.js"] = StaticFile(
+            tracker, "text/javascript; charset=utf-8", "public, max-age=86400"
+        )
+    for path in sorted(p for p in (root / "demo").glob("*") if p.is_file()):
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if content_type.startswith("text/"):
+            content_type += "; charset=utf-8"
+        files[f"/demo/{path.name}"] = StaticFile(path, content_type, "no-cache")
+    if "/demo/index.html" in files:
+        files["/demo"] = files["/demo/index.html"]
     return files
 
 

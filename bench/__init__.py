@@ -1,0 +1,1 @@
+"""Benchmarks: `bench/run` produces every figure in docs/BENCHMARKS.md."""

@@ -1,0 +1,180 @@
+"""Figure 2: cold start. A fresh interpreter imports a Lambda handler module and handles its
+first event; the floor is `import boto3; boto3.client("firehose")` in the same kind of fresh
+interpreter. The clock starts at the first line of the child, so interpreter start-up (the
+same for all) is left out. The children run interleaved, several rounds, medians compared.
+
+After its first event each handler child also handles more events warm: their median is the
+per-invocation duration the cost model uses.
+
+Run as `python -m bench.coldstart <floor|collect|stats> EVENTS_JSON` (a child).
+"""
+
+from __future__ import annotations
+
+import time
+
+STARTED = time.perf_counter()
+
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from statistics import median  # noqa: E402
+from typing import Any  # noqa: E402
+
+KINDS = ("floor", "collect", "stats")
+# fake credentials and a region: clients can be built, and no call ever leaves the machine
+AWS_ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+WARM_EVENTS = 300
+
+
+class Context:
+    """Enough of Lambda's context object for Powertools and Mangum."""
+
+    function_name = "bench"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 128
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def _child(kind: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Runs in the fresh interpreter: the timed part first, then warm invocations."""
+    if kind == "floor":
+        import boto3
+
+        boto3.client("firehose")
+        return {"seconds": time.perf_counter() - STARTED}
+    if kind == "collect":
+        from functions.collect.app import handler
+    else:
+        from functions.stats.app import handler  # type: ignore[assignment]
+    context: Any = Context()
+    first = handler(events[0], context)
+    seconds = time.perf_counter() - STARTED
+    assert first["statusCode"] in (200, 202), first
+    warm = []
+    for event in events[1:]:
+        started = time.perf_counter()
+        handler(event, context)
+        warm.append(time.perf_counter() - started)
+    from bench.procs import peak_rss_mb
+
+    return {"seconds": seconds, "warm_ms": 1000 * median(warm), "peak_rss_mb": peak_rss_mb()}
+
+
+def write_events(out: Path, site: str, token: str) -> dict[str, Path]:
+    """API Gateway events for each handler: demo beacons; the dashboard's aggregate query."""
+    from datetime import UTC, datetime
+
+    from beaconlake.local import demo
+    from beaconlake.local.asgi import to_apigw_event
+
+    def scope(method: str, path: str, query: str, headers: dict[str, str]) -> dict[str, Any]:
+        raw = [(k.encode(), v.encode()) for k, v in headers.items()]
+        return {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "query_string": query.encode(),
+            "headers": raw,
+            "client": ("192.0.2.1", 40000),
+        }
+
+    end = datetime(2026, 1, 1, 23, 59, tzinfo=UTC)
+    beacons = [b for b in demo.generate(site, 1, 500, 5, end) if not b.meta.dnt]
+    collect = [
+        to_apigw_event(
+            scope(
+                "POST",
+                "/api/event",
+                "",
+                {"user-agent": b.meta.user_agent, "content-type": "text/plain"},
+            ),
+            json.dumps(b.data).encode(),
+        )
+        for b in beacons[: WARM_EVENTS + 1]
+    ]
+    query = f"site_id={site}&period=30d&metrics=visitors,visits,pageviews,bounce_rate"
+    auth = {"authorization": f"Bearer {token}"}
+    stats = [
+        to_apigw_event(scope("GET", "/api/v1/stats/aggregate", query, auth), b"")
+        for _ in range(WARM_EVENTS // 10 + 1)
+    ]
+    paths = {"collect": out / "coldstart_collect.json", "stats": out / "coldstart_stats.json"}
+    paths["collect"].write_text(json.dumps(collect))
+    paths["stats"].write_text(json.dumps(stats))
+    return paths
+
+
+def run(events: dict[str, Path], env: dict[str, str], rounds: int) -> dict[str, Any]:
+    """`rounds` fresh interpreters of each kind, interleaved; medians and ratios."""
+    samples: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
+    for _ in range(rounds):
+        for kind in KINDS:
+            out = subprocess.run(
+                [sys.executable, "-m", "bench.coldstart", kind, str(events.get(kind, ""))],
+                cwd=Path(__file__).resolve().parent.parent,
+                env={**os.environ, **AWS_ENV, **env},
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=120,
+            )
+            if out.returncode != 0:
+                raise RuntimeError(f"cold start child {kind} failed:\n{out.stderr[-3000:]}")
+            samples[kind].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    result: dict[str, Any] = {
+        "rounds": rounds,
+        "backend": env.get("BEACONLAKE_BACKEND", "local"),
+        "collect_imports": slowest_imports(events["collect"], env),
+    }
+    for kind in KINDS:
+        result[kind] = {
+            "median_s": median(s["seconds"] for s in samples[kind]),
+            "all_s": [s["seconds"] for s in samples[kind]],
+        }
+        if kind != "floor":
+            result[kind]["warm_ms"] = median(s["warm_ms"] for s in samples[kind])
+            result[kind]["peak_rss_mb"] = max(s["peak_rss_mb"] for s in samples[kind])
+            result[kind]["ratio"] = result[kind]["median_s"] / result["floor"]["median_s"]
+    return result
+
+
+def slowest_imports(events: Path, env: dict[str, str], top: int = 6) -> list[tuple[str, float]]:
+    """`python -X importtime` over a collector child: third-party packages by cumulative ms."""
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bench.coldstart", "collect", str(events)],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, **AWS_ENV, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    own = {"beaconlake", "functions", "bench"}
+    packages: dict[str, float] = {}
+    for line in out.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, name = line.split("|")
+        module = name.strip()
+        if "." in module or module in own or module in sys.stdlib_module_names:
+            continue
+        packages[module] = max(packages.get(module, 0.0), int(cumulative) / 1000)
+    return sorted(packages.items(), key=lambda kv: -kv[1])[:top]
+
+
+if __name__ == "__main__":
+    kind, path = sys.argv[1], sys.argv[2]
+    loaded = json.loads(Path(path).read_text()) if path else []
+    print(json.dumps(_child(kind, loaded)))

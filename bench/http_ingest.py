@@ -1,0 +1,139 @@
+"""Figure 3: events/s through `beaconlake serve` on loopback, with wrk, against a bare uvicorn
+app that only answers 202, in the same run; then every accepted event is looked for in the
+Parquet files, and the server's peak RSS is read. A py-spy profile of `serve` under the same
+load is taken afterwards (not during the measured run)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from beaconlake.local import demo
+from bench.procs import VENV_BIN, free_port, peak_rss_mb, py_spy, stop, summarise_profile, wait_port
+
+SITE = "bench.example"
+CONNECTIONS = 32
+WARMUP_S, MEASURE_S, PROFILE_S = 3, 10, 6
+
+
+def write_requests(path: Path, count: int = 2000) -> None:
+    """Demo beacons (its UA mix, bots included) as 'user-agent<TAB>body' lines."""
+    lines = []
+    for b in demo.generate(SITE, 1, 1000, 11, datetime(2026, 1, 1, 23, 59, tzinfo=UTC)):
+        lines.append(f"{b.meta.user_agent}\t{json.dumps(b.data)}")
+        if len(lines) == count:
+            break
+    path.write_text("\n".join(lines) + "\n")
+
+
+def wrk(port: int, seconds: int, requests: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{CONNECTIONS}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(Path(__file__).with_name("wrk_events.lua")),
+            f"http://127.0.0.1:{port}/api/event",
+            "--",
+            str(requests),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    result["events_per_s"] = result["completed"] / result["duration_s"]
+    return result
+
+
+def _load(
+    cmd: list[str], env: dict[str, str], requests: Path, profile: Path | None
+) -> dict[str, Any]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [*cmd, "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_port(port, proc)
+        warmup = wrk(port, WARMUP_S, requests)
+        measured = wrk(port, MEASURE_S, requests)
+        hotspots: list[tuple[str, float]] = []
+        profiled: dict[str, Any] = {}
+        if profile is not None:
+            spy = py_spy(proc.pid, PROFILE_S, profile)
+            profiled = wrk(port, PROFILE_S, requests)
+            spy.wait(timeout=60)
+            hotspots = summarise_profile(profile, top=14)
+        rss = peak_rss_mb(proc.pid)
+    finally:
+        code = stop(proc)
+    runs = [warmup, measured] + ([profiled] if profiled else [])
+    return {
+        "measured": measured,
+        "runs": runs,
+        "peak_rss_mb": rss,
+        "exit_code": code,
+        "profile": hotspots,
+    }
+
+
+def _parquet_rows(data_dir: Path) -> int:
+    return sum(pq.read_metadata(p).num_rows for p in (data_dir / "events").rglob("*.parquet"))
+
+
+def run(out: Path) -> dict[str, Any]:
+    requests = out / "wrk_requests.txt"
+    write_requests(requests)
+    data_dir = out / "http-data"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    python = str(VENV_BIN / "python")
+    bare = _load(
+        [
+            python,
+            "-m",
+            "uvicorn",
+            "bench.bare_app:app",
+            "--host",
+            "127.0.0.1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        {},
+        requests,
+        None,
+    )
+    serve = _load(
+        [str(VENV_BIN / "beaconlake"), "serve", "--host", "127.0.0.1", "--data-dir", str(data_dir)],
+        {"BEACONLAKE_SITES": SITE, "BEACONLAKE_BACKEND": "local"},
+        requests,
+        out / "serve_profile.txt",
+    )
+    accepted = sum(r["accepted"] for r in serve["runs"])
+    sent = sum(r["sent"] for r in serve["runs"])
+    rows = _parquet_rows(data_dir)
+    return {
+        "connections": CONNECTIONS,
+        "seconds": MEASURE_S,
+        "bare": bare,
+        "serve": serve,
+        "ratio": serve["measured"]["events_per_s"] / bare["measured"]["events_per_s"],
+        "accepted": accepted,
+        "sent": sent,
+        "rows": rows,
+        "lost": max(0, accepted - rows),
+    }

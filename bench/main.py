@@ -1,0 +1,244 @@
+"""`bench/run`: every figure of docs/BENCHMARKS.md, then the docs themselves.
+
+Stages run one after another (the machine has two cores; nothing is measured while another
+stage runs). Heavy children run in fresh interpreters so their peak RSS is their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+import duckdb
+import httpx
+import pyarrow
+
+from beaconlake.adapters.duckdb_engine import DuckDBEngine
+from beaconlake.adapters.file_keys import FileKeyStore
+from beaconlake.keys import create_key
+from bench import coldstart, datagen, http_ingest, postgres, queries, report, storage
+from bench.procs import ROOT, VENV_BIN, free_port, peak_rss_mb, run_json, stop, wait_port
+
+OUT = ROOT / "bench" / "out"
+SCALES = (1_000_000, 10_000_000)
+DUCKDB_RUNS = {1_000_000: 5, 10_000_000: 3}
+PG_RUNS = {1_000_000: 2, 10_000_000: 1}
+# PostgreSQL needs minutes per sessionised query at 10 M events: cut off to keep the run bounded
+PG_STATEMENT_TIMEOUT_S = {1_000_000: 300, 10_000_000: 45}
+MEMORY_LIMITS = ("256MB", "512MB", "1GB")  # the default first
+COLDSTART_ROUNDS = 5
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(mem_kb / 2**20, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "pyarrow": pyarrow.__version__,
+        "postgres": postgres.server_version(),
+        "wrk": (wrk.stdout or wrk.stderr).split()[1],
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _key(data_dir: Path) -> str:
+    token, _ = create_key(FileKeyStore(data_dir / "keys.json"), ("*",), "bench")
+    return token
+
+
+def cold_start() -> dict[str, Any]:
+    data_dir = OUT / "coldstart-data"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    events = coldstart.write_events(OUT, datagen.SITE, _key(data_dir))
+    env = {
+        "BEACONLAKE_BACKEND": "local",
+        "BEACONLAKE_DATA_DIR": str(data_dir),
+        "BEACONLAKE_SITES": datagen.SITE,
+    }
+    return coldstart.run(events, env, COLDSTART_ROUNDS)
+
+
+def stats_handler(ds: datagen.Dataset) -> dict[str, Any]:
+    """The stats Lambda handler over the dataset: the smallest DuckDB limit that answers."""
+    token = _key(ds.root)
+    tried = []
+    for limit in MEMORY_LIMITS:
+        env = {
+            "BEACONLAKE_DATA_DIR": str(ds.root),
+            "BEACONLAKE_SITES": ds.site,
+            "BEACONLAKE_DUCKDB_MEMORY_LIMIT": limit,
+        }
+        args = [ds.site, str(ds.first), str(ds.last), token]
+        result = run_json("bench.stats_memory", env, args=args)
+        result["memory_limit"] = limit
+        tried.append(result)
+        if all(s == 200 for s in result["statuses"]):
+            break
+    return {"tried": tried, "answered": tried[-1]}
+
+
+def serve_dashboard(ds: datagen.Dataset, limit: str) -> dict[str, Any]:
+    """`beaconlake serve` over the dataset answering the dashboard's eight requests."""
+    token = _key(ds.root)
+    port = free_port()
+    env = {
+        **os.environ,
+        "BEACONLAKE_SITES": ds.site,
+        "BEACONLAKE_DUCKDB_MEMORY_LIMIT": limit,
+    }
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "beaconlake"), "serve", "--port", str(port), "--data-dir", str(ds.root)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port, proc)
+        started = time.perf_counter()
+        statuses = []
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
+            for path, query in queries.dashboard_requests(ds.site, ds.first, ds.last):
+                r = client.get(f"{path}?{query}", headers={"authorization": f"Bearer {token}"})
+                statuses.append(r.status_code)
+        seconds = time.perf_counter() - started
+        rss = peak_rss_mb(proc.pid)
+    finally:
+        stop(proc)
+    return {"seconds": seconds, "statuses": statuses, "peak_rss_mb": rss, "memory_limit": limit}
+
+
+def _medians(timings: list[queries.Timing]) -> dict[str, Any]:
+    per_query = {t.label: median(t.seconds) for t in timings}
+    timed_out = [t.label for t in timings if t.timed_out]
+    dashboard = [t for t in timings if not t.label.startswith("funnel")]
+    runs = len(timings[0].seconds)
+    totals = [sum(t.seconds[min(i, len(t.seconds) - 1)] for t in dashboard) for i in range(runs)]
+    return {
+        "runs": runs,
+        "per_query_s": per_query,
+        "dashboard_s": median(totals),
+        "dashboard_all_s": totals,
+        "funnel_s": next(v for k, v in per_query.items() if k.startswith("funnel")),
+        "timed_out": timed_out,
+    }
+
+
+def query_scale(ds: datagen.Dataset, pg: postgres.Server, limit: str) -> dict[str, Any]:
+    qs = [
+        *queries.dashboard(ds.site, ds.first, ds.last),
+        queries.funnel(ds.site, ds.first, ds.last),
+    ]
+    engine = DuckDBEngine(ds.root, memory_limit=limit)
+    # at 10 M the files are already in the page cache (figure 8 read them): no warm-up pass
+    warmup = ds.target == SCALES[0]
+    duck = queries.run_set(engine, qs, DUCKDB_RUNS[ds.target], warmup=warmup)
+    del engine
+    slowest = max(duck, key=lambda t: median(t.seconds))
+    profile = queries.operator_profile(
+        ds.root, limit, next(q for q in qs if q.label == slowest.label)
+    )
+    load = postgres.load(pg, ds.root, OUT)
+    pg_engine = postgres.PostgresEngine(pg, PG_STATEMENT_TIMEOUT_S[ds.target])
+    try:
+        pg_timings = queries.run_set(pg_engine, qs, PG_RUNS[ds.target], warmup=False)
+    finally:
+        pg_engine.close()
+    differ = [
+        d.label
+        for d, p in zip(duck, pg_timings, strict=True)
+        if not p.timed_out and d.result != p.result
+    ]
+    return {
+        "rows": ds.rows,
+        "duckdb": _medians(duck),
+        "duckdb_warmup": warmup,
+        "postgres": _medians(pg_timings),
+        "pg_statement_timeout_s": PG_STATEMENT_TIMEOUT_S[ds.target],
+        "pg_load": load.__dict__,
+        "results_differ": differ,
+        "duckdb_profile": profile,
+    }
+
+
+def main() -> None:
+    started = time.perf_counter()
+    OUT.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"machine": machine(), "stages_s": {}}
+
+    def stage(name: str, fn: Any, *args: Any) -> Any:
+        t = time.perf_counter()
+        print(f"==> {name}", flush=True)
+        value = fn(*args)
+        results["stages_s"][name] = time.perf_counter() - t
+        return value
+
+    results["collector"] = stage("1 collector per beacon", run_json, "bench.collector")
+    results["coldstart"] = stage("2 cold start", cold_start)
+    results["http"] = stage("3 HTTP ingest", http_ingest.run, OUT)
+    datasets = {}
+    for n in SCALES:
+        root = OUT / f"events-{n // 1_000_000}M"
+        shutil.rmtree(root, ignore_errors=True)
+        datasets[n] = stage(f"4 generate {n:,} events", datagen.write_dataset, root, n)
+    big = datasets[SCALES[-1]]
+    results["stats_handler"] = stage("8 stats handler memory", stats_handler, big)
+    limit = results["stats_handler"]["answered"]["memory_limit"]
+    results["serve_dashboard"] = stage("8 serve memory (dashboard)", serve_dashboard, big, limit)
+    results["queries"] = {}
+    with postgres.server(OUT / "pg", free_port()) as pg:
+        for n, ds in datasets.items():
+            results["queries"][n] = stage(f"4 queries at {n:,}", query_scale, ds, pg, limit)
+    results["duckdb_memory_limit"] = limit
+    results["storage"] = stage("5 storage", storage_figures, big, results["queries"][SCALES[-1]])
+    results["athena"] = stage("6 Athena scans", athena_figures, big)
+    results["total_s"] = time.perf_counter() - started
+    (OUT / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    report.write(results, ROOT / "docs")
+    package_sizes = ROOT / "bench" / "package_sizes.py"
+    if package_sizes.exists():
+        subprocess.run([sys.executable, str(package_sizes)], cwd=ROOT, check=True)
+    print(f"done in {results['total_s']:.0f} s: docs/BENCHMARKS.md, docs/COST.md", flush=True)
+
+
+def storage_figures(ds: datagen.Dataset, big_queries: dict[str, Any]) -> dict[str, Any]:
+    load = big_queries["pg_load"]
+    return {
+        "rows": ds.rows,
+        "files": ds.files,
+        "parquet_bytes_per_event": ds.parquet_bytes / ds.rows,
+        "json": storage.json_lines(ds.root, ds.site),
+        "pg_table_bytes_per_event": load["table_bytes"] / load["rows"],
+        "pg_index_bytes_per_event": load["index_bytes"] / load["rows"],
+    }
+
+
+def athena_figures(ds: datagen.Dataset) -> list[dict[str, Any]]:
+    statements = [(q.label, *q.statement()) for q in queries.dashboard(ds.site, ds.first, ds.last)]
+    return storage.athena_scans(ds.root, ds.site, ds.first, ds.last, statements)
+
+
+if __name__ == "__main__":
+    main()

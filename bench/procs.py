@@ -1,0 +1,145 @@
+"""Child processes of the bench: loopback ports, readiness, peak RSS, stopping, py-spy."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[Any], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """VmHWM: the highest resident set size the process has had since it was exec'd. (Not
+    ru_maxrss: Linux carries that over from the parent a child was forked from.)"""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
+def stop(proc: subprocess.Popen[Any], timeout: float = 30.0) -> int:
+    """SIGTERM (a graceful shutdown), then SIGKILL if it does not exit in time."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return int(proc.returncode)
+
+
+def run_json(module: str, env: dict[str, str] | None = None, args: list[str] | None = None) -> Any:
+    """`python -m module [args]` in a fresh interpreter; its last line of stdout is JSON (the
+    lines before it are the product's own logs)."""
+    out = subprocess.run(
+        [sys.executable, "-m", module, *(args or [])],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{module} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def py_spy(pid: int, seconds: int, raw_out: Path) -> subprocess.Popen[Any]:
+    """Start sampling `pid` for `seconds` (collapsed stacks, idle threads left out)."""
+    return subprocess.Popen(
+        [
+            str(VENV_BIN / "py-spy"),
+            "record",
+            "--nonblocking",
+            "--gil",
+            "-d",
+            str(seconds),
+            "-p",
+            str(pid),
+            "-f",
+            "raw",
+            "-o",
+            str(raw_out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+# frames every sample of a server has: the event loop, the thread pool, the CLI entry point
+SCAFFOLD = frozenset(
+    {
+        "<module>",
+        "main",
+        "run",
+        "cmd_serve",
+        "serve",
+        "asyncio_run",
+        "Runner.run",
+        "Server.run",
+        "Server.serve",
+        "BaseEventLoop.run_until_complete",
+        "BaseEventLoop.run_forever",
+        "BaseEventLoop._run_once",
+        "Handle._run",
+        "Thread._bootstrap",
+        "Thread._bootstrap_inner",
+        "Thread.run",
+        "WorkerThread.run",
+    }
+)
+
+
+def summarise_profile(raw: Path, top: int = 10) -> list[tuple[str, float]]:
+    """Functions by inclusive share of samples (a stack counts once per function)."""
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        total += n
+        frames = {_short(f) for f in stack.split(";") if f}
+        for frame in frames:
+            inclusive[frame] += n
+    if not total:
+        return []
+    ranked = [
+        (f, 100 * n / total) for f, n in inclusive.most_common() if f.split(" ")[0] not in SCAFFOLD
+    ]
+    return ranked[:top]
+
+
+def _short(frame: str) -> str:
+    """'func (path/to/mod.py:12)' → 'func (mod.py)'."""
+    name, _, where = frame.partition(" (")
+    module = where.rsplit("/", 1)[-1].split(":", 1)[0]
+    return f"{name} ({module})" if module else name

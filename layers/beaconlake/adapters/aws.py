@@ -1,0 +1,339 @@
+"""AWS adapters: Firehose sink, SSM salt store, DynamoDB key store, Athena query engine.
+
+Every external call has a connect/read timeout and a bounded number of attempts, so a
+request is answered (or refused with a clear 503) instead of hanging.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from beaconlake.adapters.file_salts import days_to_keep
+from beaconlake.model import Event
+from beaconlake.ports import ApiKey, QueryFailed, SinkUnavailable
+
+logger = Logger(service="beaconlake-aws")
+
+CLIENT_CONFIG = Config(
+    connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}
+)
+METRICS_NAMESPACE = "Beaconlake"
+
+# PutRecordBatch limits: 500 records and 4 MiB per call.
+MAX_BATCH_RECORDS = 500
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+
+
+def count_metric(name: str, value: float) -> None:
+    """Emit one CloudWatch metric now (EMF on stdout), independent of the handler."""
+    with single_metric(
+        name=name, unit=MetricUnit.Count, value=value, namespace=METRICS_NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="component", value="collector")
+
+
+def firehose_batches(records: Sequence[bytes]) -> Iterator[list[bytes]]:
+    """Split records into PutRecordBatch-sized batches."""
+    batch: list[bytes] = []
+    size = 0
+    for record in records:
+        if batch and (len(batch) == MAX_BATCH_RECORDS or size + len(record) > MAX_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(record)
+        size += len(record)
+    if batch:
+        yield batch
+
+
+class FirehoseSink:
+    """PutRecordBatch of JSON lines. Only the records Firehose reports as failed are sent
+    again, with exponential backoff and jitter; what still fails after the last attempt is
+    counted (`EventsRejected`), logged without content, and the request gets a 503."""
+
+    def __init__(
+        self,
+        stream: str,
+        client: Any = None,
+        attempts: int = 4,
+        base_delay: float = 0.05,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.stream = stream
+        self.client = client or boto3.client("firehose", config=CLIENT_CONFIG)
+        self.attempts = attempts
+        self.base_delay = base_delay
+        self.sleep = sleep
+
+    def put(self, events: Sequence[Event]) -> None:
+        records = [
+            (json.dumps(e.as_json_record(), separators=(",", ":")) + "\n").encode() for e in events
+        ]
+        failed = 0
+        for batch in firehose_batches(records):
+            failed += len(self._send(batch))
+        if failed:
+            count_metric("EventsRejected", failed)
+            logger.error("firehose rejected events after retries", extra={"count": failed})
+            raise SinkUnavailable(f"{failed} events were not accepted by Firehose")
+
+    def _send(self, batch: list[bytes]) -> list[bytes]:
+        """Send a batch; return the records still failing after the last attempt."""
+        pending = batch
+        for attempt in range(self.attempts):
+            if attempt:
+                self.sleep(self.base_delay * 2**attempt * (0.5 + random.random()))
+                count_metric("FirehoseRetries", len(pending))
+            try:
+                reply = self.client.put_record_batch(
+                    DeliveryStreamName=self.stream, Records=[{"Data": r} for r in pending]
+                )
+            except (ClientError, BotoCoreError) as exc:
+                logger.warning("firehose call failed", extra={"error": type(exc).__name__})
+                continue
+            if not reply.get("FailedPutCount"):
+                return []
+            pending = [
+                record
+                for record, result in zip(pending, reply["RequestResponses"], strict=True)
+                if result.get("ErrorCode")
+            ]
+        return pending
+
+    def flush(self) -> None:
+        """Nothing is buffered in the function: Firehose buffers."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class ParameterSaltStore:
+    """Daily salts as SecureString parameters `<prefix>/<YYYY-MM-DD>` in SSM Parameter Store.
+
+    Salts are cached in the container; if SSM cannot be reached, a cached salt of the day is
+    used. A day whose salt was never seen cannot be served without SSM: that is a 503,
+    because inventing a salt would split one visitor into several."""
+
+    def __init__(self, prefix: str, client: Any = None) -> None:
+        self.prefix = prefix.rstrip("/")
+        self.client = client or boto3.client("ssm", config=CLIENT_CONFIG)
+        self._cache: dict[str, bytes] = {}
+
+    def _name(self, day: str) -> str:
+        return f"{self.prefix}/{day}"
+
+    def salt_for(self, day: str) -> bytes:
+        keep = days_to_keep(datetime.now(UTC)) | {day}
+        self._cache = {d: s for d, s in self._cache.items() if d in keep}
+        if day in self._cache:
+            return self._cache[day]
+        try:
+            salt = self._read(day) or self._create(day)
+        except (ClientError, BotoCoreError) as exc:
+            logger.error("salt store unreachable", extra={"error": type(exc).__name__})
+            raise SinkUnavailable("the salt store cannot be reached") from exc
+        self._cache[day] = salt
+        return salt
+
+    def _read(self, day: str) -> bytes | None:
+        try:
+            reply = self.client.get_parameter(Name=self._name(day), WithDecryption=True)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ParameterNotFound":
+                return None
+            raise
+        return bytes.fromhex(reply["Parameter"]["Value"])
+
+    def _create(self, day: str) -> bytes:
+        try:
+            self.client.put_parameter(
+                Name=self._name(day),
+                Value=secrets.token_hex(32),
+                Type="SecureString",
+                Overwrite=False,
+                Description="Beaconlake daily visitor-id salt; deleted after 48 h",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ParameterAlreadyExists":
+                raise
+        salt = self._read(day)
+        if salt is None:
+            raise SinkUnavailable("the salt of the day could not be stored")
+        return salt
+
+    def rotate(self, now: datetime) -> None:
+        keep = days_to_keep(now)
+        self.salt_for(now.date().isoformat())
+        stale = [day for day in self.days() if day not in keep]
+        for start in range(0, len(stale), 10):
+            self.client.delete_parameters(Names=[self._name(d) for d in stale[start : start + 10]])
+        self._cache = {d: s for d, s in self._cache.items() if d in keep}
+        logger.info("salts rotated", extra={"deleted": len(stale), "kept": sorted(keep)})
+
+    def days(self) -> list[str]:
+        days: list[str] = []
+        for page in self.client.get_paginator("get_parameters_by_path").paginate(
+            Path=self.prefix, Recursive=False
+        ):
+            days.extend(p["Name"].rsplit("/", 1)[-1] for p in page["Parameters"])
+        return sorted(days)
+
+
+class DynamoKeyStore:
+    """Stats API keys in DynamoDB (partition key `key_id`); only the secret's hash is stored."""
+
+    def __init__(self, table_name: str, resource: Any = None) -> None:
+        self.table = (resource or boto3.resource("dynamodb", config=CLIENT_CONFIG)).Table(
+            table_name
+        )
+
+    @staticmethod
+    def _key(item: dict[str, Any]) -> ApiKey:
+        return ApiKey(
+            key_id=str(item["key_id"]),
+            sites=tuple(str(s) for s in item.get("sites", [])),
+            label=str(item.get("label", "")),
+            created=str(item.get("created", "")),
+        )
+
+    def add(self, key_id: str, secret_hash: str, sites: tuple[str, ...], label: str) -> ApiKey:
+        item = {
+            "key_id": key_id,
+            "hash": secret_hash,
+            "sites": list(sites),
+            "label": label,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(key_id)")
+        return self._key(item)
+
+    def secret_hash(self, key_id: str) -> tuple[ApiKey, str] | None:
+        item = self.table.get_item(Key={"key_id": key_id}).get("Item")
+        if item is None:
+            return None
+        return self._key(item), str(item["hash"])
+
+    def list(self) -> list[ApiKey]:
+        items: list[dict[str, Any]] = []
+        args: dict[str, Any] = {}
+        while True:
+            page = self.table.scan(**args)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted((self._key(i) for i in items), key=lambda k: k.key_id)
+
+    def revoke(self, key_id: str) -> bool:
+        reply = self.table.delete_item(Key={"key_id": key_id}, ReturnValues="ALL_OLD")
+        return "Attributes" in reply
+
+
+def athena_literal(value: Any) -> str:
+    """One Athena execution parameter: the SQL literal of a value, quotes escaped.
+    Athena parses it as a literal, never as SQL text, so no value can change the query."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return f"TIMESTAMP '{value.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]}'"
+    if isinstance(value, date):
+        return f"DATE '{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+class AthenaEngine:
+    """Runs the Athena-dialect statements as they are written, with execution parameters.
+
+    The workgroup enforces the results location and the bytes-scanned cutoff; a query that
+    fails, is cancelled by the cutoff, or exceeds `timeout_seconds` raises QueryFailed."""
+
+    def __init__(
+        self,
+        workgroup: str,
+        database: str,
+        connect: Callable[..., Any] | None = None,
+        timeout_seconds: float = 25.0,
+        max_concurrency: int = 5,
+    ) -> None:
+        if connect is None:
+            from pyathena import connect as pyathena_connect
+
+            connect = pyathena_connect
+        self._connection = connect(
+            work_group=workgroup,
+            schema_name=database,
+            config=CLIENT_CONFIG,
+            poll_interval=0.25,
+        )
+        self.timeout_seconds = timeout_seconds
+        self.max_concurrency = max_concurrency
+        self._runner = ThreadPoolExecutor(max_workers=max_concurrency)
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> Any:
+        """Start the query and wait for it at most `timeout_seconds`, then cancel it."""
+        from pyathena.error import Error as AthenaError
+
+        cursor = self._connection.cursor()
+        running = self._runner.submit(
+            cursor.execute, sql, [athena_literal(p) for p in params] or None, paramstyle="qmark"
+        )
+        try:
+            running.result(timeout=self.timeout_seconds)
+        except FutureTimeout:
+            if cursor.query_id:
+                cursor.cancel()
+            logger.warning("athena query cancelled after its time budget")
+            raise QueryFailed(
+                f"the query took longer than {self.timeout_seconds:.0f} s and was cancelled"
+            ) from None
+        except AthenaError as exc:
+            raise QueryFailed(f"Athena could not run the query: {_reason(exc)}") from exc
+        return cursor
+
+    def query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        cursor = self._execute(sql, params)
+        names = [d[0] for d in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def query_many(
+        self, statements: Sequence[tuple[str, Sequence[Any]]]
+    ) -> list[list[dict[str, Any]]]:
+        if len(statements) <= 1:
+            return [self.query(sql, params) for sql, params in statements]
+        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(statements))) as pool:
+            return list(pool.map(lambda st: self.query(st[0], st[1]), statements))
+
+    def stream(
+        self, sql: str, params: Sequence[Any], batch_rows: int = 10_000
+    ) -> Iterator[list[dict[str, Any]]]:
+        cursor = self._execute(sql, params)
+        names = [d[0] for d in cursor.description or ()]
+        while rows := cursor.fetchmany(batch_rows):
+            yield [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _reason(exc: Exception) -> str:
+    """A short reason for the client: bytes-scanned cutoffs are named as such."""
+    text = str(exc)
+    if "Bytes scanned limit" in text or "BytesScannedCutoff" in text:
+        return "the query would scan more data than this workgroup allows"
+    return type(exc).__name__
