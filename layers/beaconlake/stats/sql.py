@@ -19,6 +19,7 @@ from beaconlake.stats.query import (
     DIMENSIONS,
     GOAL_DIMENSION,
     PROP_PREFIX,
+    SESSION_DIMENSIONS,
     SESSION_METRICS,
     And,
     Filter,
@@ -73,12 +74,11 @@ RANGE_WHERE = (
 )
 
 
-def sessionised_events(table: str) -> str:
-    """CTEs `sev` (each event with its session's attributes) and `sessions` (one row per
-    session). Needs the five range parameters."""
+def session_ctes(table: str) -> str:
+    """CTEs `ev` (the range's events), `numbered` (each event with its session_no) and
+    `sessions` (one row per session with its attributes and totals). Needs the five range
+    parameters."""
     attrs = ",\n    ".join(f"min_by({col}, ts) AS {alias}" for alias, col in _SESSION_ATTRS)
-    attr_cols = ", ".join(f"s.{alias}" for alias, _ in _SESSION_ATTRS)
-    channel = channel_sql("s.s_source", "s.s_utm_medium")
     return f"""ev AS (
   SELECT * FROM {table} WHERE {RANGE_WHERE}
 ),
@@ -100,12 +100,22 @@ sessions AS (
     max(ts) AS ended,
     count(*) FILTER (WHERE name = 'pageview') AS pageviews,
     count(*) FILTER (WHERE name NOT IN ('pageview', 'engagement') AND interactive) AS interactions,
+    count(*) FILTER (WHERE name <> 'engagement') AS events,
+    sum(revenue_amount) AS revenue_sum,
+    count(revenue_amount) AS revenue_count,
     min_by(pathname, ts) FILTER (WHERE name = 'pageview') AS s_entry_page,
     max_by(pathname, ts) FILTER (WHERE name = 'pageview') AS s_exit_page,
     {attrs}
   FROM numbered
   GROUP BY visitor_id, session_no
-),
+)"""
+
+
+def sessionised_events(table: str) -> str:
+    """`session_ctes` plus `sev`: each event with its session's attributes."""
+    attr_cols = ", ".join(f"s.{alias}" for alias, _ in _SESSION_ATTRS)
+    channel = channel_sql("s.s_source", "s.s_utm_medium")
+    return f"""{session_ctes(table)},
 sev AS (
   SELECT n.*, s.s_entry_page, s.s_exit_page, {attr_cols}, {channel} AS s_channel
   FROM numbered n JOIN sessions s ON n.visitor_id = s.visitor_id AND n.session_no = s.session_no
@@ -233,6 +243,9 @@ class _FilterCompiler:
         return (f"{name} = 0" if node.negated else f"{name} = 1"), ()
 
 
+FilterCompiler = _FilterCompiler  # public name for the other SQL builders (behaviour_sql)
+
+
 @dataclass(frozen=True)
 class _Group:
     key: str
@@ -302,9 +315,62 @@ ORDER_EXPRESSIONS = {
 }
 
 
+def answerable_from_sessions(q: StatsQuery) -> bool:
+    """True when every group key and filter is a session attribute and no metric looks inside
+    a session: then one row per session is enough, and the per-event join is skipped."""
+    if not needs_sessions(q) or set(q.metrics) & {
+        "scroll_depth",
+        "time_on_page",
+        "conversion_rate",
+    }:
+        return False
+    nodes = _filter_nodes(q.filters)
+    if any(isinstance(n, HasDone) for n in nodes):
+        return False
+    dims = [*q.group_by(), *(n.dimension for n in nodes if isinstance(n, Filter))]
+    return all(d in SESSION_DIMENSIONS for d in dims)
+
+
+def _build_from_sessions(q: StatsQuery, table: str) -> Statement:
+    """`build` for queries `answerable_from_sessions`: the same columns, summed per session."""
+    groups = _groups(q)
+    where, where_args = _FilterCompiler(q.goals, []).compile(And(q.filters))
+    keys = [f"k{i}" for i in range(len(groups))] or ["k0"]
+    key_exprs = [g.key for g in groups] or ["''"]
+    select_keys = ", ".join(f"{e} AS {k}" for e, k in zip(key_exprs, keys, strict=True))
+    channel = channel_sql("s_source", "s_utm_medium")
+    sql = f"""WITH {session_ctes(table)},
+ss AS (SELECT *, {channel} AS s_channel FROM sessions),
+matched AS (SELECT * FROM ss WHERE {where}),
+em AS (
+  SELECT {select_keys},
+    count(DISTINCT visitor_id) AS visitors,
+    sum(pageviews) AS pageviews,
+    sum(events) AS events,
+    count(*) AS visits,
+    count(*) FILTER (WHERE pageviews = 1 AND interactions = 0) AS bounces,
+    sum(pageviews) AS session_pageviews,
+    sum(date_diff('millisecond', started, ended)) AS duration_ms,
+    sum(revenue_sum) AS revenue_sum,
+    sum(revenue_count) AS revenue_count
+  FROM matched GROUP BY {", ".join(keys)}
+)
+SELECT {", ".join(keys)}, {", ".join(c for c in RAW_COLUMNS if not c.endswith("_avg"))},
+  NULL AS scroll_depth_avg, NULL AS engaged_ms_avg,
+  (SELECT count(DISTINCT visitor_id) FROM matched) AS total_visitors,
+  count(*) OVER () AS total_rows
+FROM em{_order(q, keys)}"""
+    if q.group_by():
+        sql += f"\nLIMIT {int(q.limit)} OFFSET {int(q.offset)}"
+    args = range_params(q) + where_args + tuple(a for g in groups for a in g.params)
+    return Statement(sql, args)
+
+
 def build(q: StatsQuery, table: str = "events") -> Statement:
     """One statement answering any stats query: raw counts per group (see RAW_COLUMNS), plus
     `total_visitors`, `base_visitors` (for percentage and conversion rate) and `total_rows`."""
+    if answerable_from_sessions(q):
+        return _build_from_sessions(q, table)
     groups = _groups(q)
     compiler = _FilterCompiler(q.goals, [])
     where, where_args = compiler.compile(And(q.filters))
