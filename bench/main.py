@@ -25,7 +25,7 @@ import pyarrow
 from beaconlake.adapters.duckdb_engine import DuckDBEngine
 from beaconlake.adapters.file_keys import FileKeyStore
 from beaconlake.keys import create_key
-from bench import coldstart, datagen, http_ingest, postgres, queries, report, storage
+from bench import coldstart, datagen, fake_aws, http_ingest, postgres, queries, report, storage
 from bench.procs import ROOT, VENV_BIN, free_port, peak_rss_mb, run_json, stop, wait_port
 
 OUT = ROOT / "bench" / "out"
@@ -69,16 +69,31 @@ def _key(data_dir: Path) -> str:
 
 
 def cold_start() -> dict[str, Any]:
+    """The handlers on the AWS back end, their AWS calls answered by `bench.fake_aws`."""
     data_dir = OUT / "coldstart-data"
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
-    events = coldstart.write_events(OUT, datagen.SITE, _key(data_dir))
-    env = {
-        "BEACONLAKE_BACKEND": "local",
-        "BEACONLAKE_DATA_DIR": str(data_dir),
-        "BEACONLAKE_SITES": datagen.SITE,
+    token = _key(data_dir)
+    key_id, row = next(iter(json.loads((data_dir / "keys.json").read_text()).items()))
+    key_item = {
+        "key_id": {"S": key_id},
+        "hash": {"S": row["hash"]},
+        "sites": {"L": [{"S": s} for s in row["sites"]]},
+        "label": {"S": row["label"]},
+        "created": {"S": row["created"]},
     }
-    return coldstart.run(events, env, COLDSTART_ROUNDS)
+    events = coldstart.write_events(OUT, datagen.SITE, token)
+    with fake_aws.serve(key_item) as endpoint:
+        env = {
+            "AWS_ENDPOINT_URL": endpoint,
+            "BEACONLAKE_BACKEND": "aws",
+            "BEACONLAKE_SITES": datagen.SITE,
+            "BEACONLAKE_FIREHOSE_STREAM": "beaconlake-events",
+            "BEACONLAKE_KEYS_TABLE": "beaconlake-keys",
+            "BEACONLAKE_ATHENA_WORKGROUP": "beaconlake",
+            "BEACONLAKE_ATHENA_DATABASE": "beaconlake",
+        }
+        return coldstart.run(events, env, COLDSTART_ROUNDS)
 
 
 def stats_handler(ds: datagen.Dataset) -> dict[str, Any]:

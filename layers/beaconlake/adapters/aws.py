@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 import boto3
@@ -198,9 +199,14 @@ class DynamoKeyStore:
     """Stats API keys in DynamoDB (partition key `key_id`); only the secret's hash is stored."""
 
     def __init__(self, table_name: str, resource: Any = None) -> None:
-        self.table = (resource or boto3.resource("dynamodb", config=CLIENT_CONFIG)).Table(
-            table_name
-        )
+        self.table_name = table_name
+        self._resource = resource
+
+    @cached_property
+    def table(self) -> Any:
+        """Built on first use: the collector never needs it, and boto3 resources load slowly."""
+        resource = self._resource or boto3.resource("dynamodb", config=CLIENT_CONFIG)
+        return resource.Table(self.table_name)
 
     @staticmethod
     def _key(item: dict[str, Any]) -> ApiKey:
