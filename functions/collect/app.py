@@ -36,8 +36,10 @@ def post_event() -> Response:
     body = (
         base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8", "surrogatepass")
     )
-    content_type = (event.headers or {}).get("content-type", "")
-    return _response(receive_event(ports(), body, content_type, _meta()))
+    headers = event.headers or {}
+    content_type = headers.get("content-type", "")
+    origin = headers.get("origin", "")
+    return _response(receive_event(ports(), body, content_type, _meta(), origin))
 
 
 @app.get("/e.gif")

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 
 from beaconlake import wiring
 from beaconlake.config import Settings
@@ -137,6 +138,63 @@ def cmd_dashboard_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    from beaconlake import erasure
+    from beaconlake.ingest.service import user_id_hash
+    from beaconlake.ports import StoreBusy
+
+    settings = _settings(args)
+    site = args.site.strip().lower()
+    user_hash = None
+    if args.user_id is not None:
+        if site not in settings.user_id_sites:
+            print(f"error: user ids are not enabled for {site!r} (BEACONLAKE_USER_ID_SITES)")
+            return 2
+        secrets = wiring.ports().user_ids
+        assert secrets is not None
+        user_hash = user_id_hash(secrets.secret_for(site), args.user_id)
+        wiring.reset()
+    try:
+        plan = erasure.Erasure(site, args.first_day, args.last_day, user_hash)
+        report = erasure.erase(wiring.event_store(), plan)
+    except (ValueError, StoreBusy) as exc:
+        print(f"error: {exc}")
+        return 2
+    who = "of that user " if user_hash else ""
+    print(
+        f"erased {report.rows_deleted} events {who}of {site} from {args.first_day} to "
+        f"{args.last_day} ({report.partitions} days, {report.files_deleted} files deleted, "
+        f"{report.files_rewritten} rewritten)"
+    )
+    return 0
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from beaconlake import erasure
+
+    _settings(args)
+    today = datetime.now(UTC).date()
+    try:
+        report = erasure.apply_retention(wiring.event_store(), today, args.days)
+    except ValueError as exc:
+        print(f"error: {exc}")
+        return 2
+    print(
+        f"deleted {report.rows_deleted} events in {report.partitions} site-days before "
+        f"{erasure.first_day_kept(today, args.days)}"
+    )
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
 def cmd_cost(args: argparse.Namespace) -> int:
     from beaconlake.cost import Usage, report
 
@@ -193,6 +251,19 @@ def parser() -> argparse.ArgumentParser:
     cost.add_argument("--events-per-record", type=int, default=1, help="events per Firehose record")
     cost.add_argument("--buffer-seconds", type=int, default=900, help="Firehose buffer interval")
     cost.set_defaults(func=cmd_cost)
+
+    erase = sub.add_parser("erase", help="delete a site's events in a date range (GDPR Art. 17)")
+    erase.add_argument("--site", required=True)
+    erase.add_argument("--from", dest="first_day", type=_day, required=True, help="YYYY-MM-DD")
+    erase.add_argument("--to", dest="last_day", type=_day, required=True, help="YYYY-MM-DD")
+    erase.add_argument("--user-id", help="only this user's events (sites with user ids)")
+    erase.add_argument("--data-dir")
+    erase.set_defaults(func=cmd_erase)
+
+    retention = sub.add_parser("retention", help="delete events older than N days")
+    retention.add_argument("--days", type=int, required=True, help="days kept, today included")
+    retention.add_argument("--data-dir")
+    retention.set_defaults(func=cmd_retention)
     return p
 
 

@@ -21,6 +21,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 def _sites(raw: str) -> frozenset[str]:
     return frozenset(normalise_domain(s) for s in raw.split(",") if s.strip())
 
@@ -36,6 +41,16 @@ class Settings:
     flush_seconds: int = 5
     duckdb_memory_limit: str = "256MB"
     client_ip_header: str = ""
+    user_id_sites: frozenset[str] = frozenset()
+    dashboard_password_hash: str = ""
+    # abuse limits (docs/SECURITY.md); a rate of 0 switches that limit off
+    check_origin: bool = False
+    ingest_ip_rate: float = 20.0
+    ingest_ip_burst: int = 200
+    ingest_site_rate: float = 2000.0
+    ingest_site_burst: int = 20000
+    auth_failures_per_minute: float = 10.0
+    auth_failures_burst: int = 10
     # AWS back end
     firehose_stream: str = ""
     salt_parameter_prefix: str = "/beaconlake/salts"
@@ -43,6 +58,8 @@ class Settings:
     athena_workgroup: str = ""
     athena_database: str = ""
     athena_table: str = "events"
+    sessions_table: str = ""
+    user_id_parameter_prefix: str = "/beaconlake/user-id-secrets"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -57,10 +74,23 @@ class Settings:
             flush_seconds=_int("BEACONLAKE_FLUSH_SECONDS", 5),
             duckdb_memory_limit=env("BEACONLAKE_DUCKDB_MEMORY_LIMIT", "256MB"),
             client_ip_header=env("BEACONLAKE_CLIENT_IP_HEADER", "").lower(),
+            user_id_sites=_sites(env("BEACONLAKE_USER_ID_SITES", "")),
+            dashboard_password_hash=env("BEACONLAKE_DASHBOARD_PASSWORD_HASH", ""),
+            check_origin=_bool("BEACONLAKE_CHECK_ORIGIN", False),
+            ingest_ip_rate=_float("BEACONLAKE_INGEST_IP_RATE", 20.0),
+            ingest_ip_burst=_int("BEACONLAKE_INGEST_IP_BURST", 200),
+            ingest_site_rate=_float("BEACONLAKE_INGEST_SITE_RATE", 2000.0),
+            ingest_site_burst=_int("BEACONLAKE_INGEST_SITE_BURST", 20000),
+            auth_failures_per_minute=_float("BEACONLAKE_AUTH_FAILURES_PER_MINUTE", 10.0),
+            auth_failures_burst=_int("BEACONLAKE_AUTH_FAILURES_BURST", 10),
             firehose_stream=env("BEACONLAKE_FIREHOSE_STREAM", ""),
             salt_parameter_prefix=env("BEACONLAKE_SALT_PREFIX", "/beaconlake/salts"),
             keys_table=env("BEACONLAKE_KEYS_TABLE", ""),
             athena_workgroup=env("BEACONLAKE_ATHENA_WORKGROUP", ""),
             athena_database=env("BEACONLAKE_ATHENA_DATABASE", ""),
             athena_table=env("BEACONLAKE_ATHENA_TABLE", "events"),
+            sessions_table=env("BEACONLAKE_SESSIONS_TABLE", ""),
+            user_id_parameter_prefix=env(
+                "BEACONLAKE_USER_ID_PARAMETER_PREFIX", "/beaconlake/user-id-secrets"
+            ),
         )

@@ -87,3 +87,75 @@ class KeyStore(Protocol):
     def list(self) -> list[ApiKey]: ...
 
     def revoke(self, key_id: str) -> bool: ...
+
+
+class SessionStore(Protocol):
+    """Dashboard sessions and shared links, each stored under the hash of its token only.
+    `kind` is "session" or "share"; `expires_at` (epoch seconds) is a TTL, or None."""
+
+    def put(
+        self, kind: str, item_id: str, record: dict[str, Any], expires_at: int | None
+    ) -> None: ...
+
+    def get(self, kind: str, item_id: str) -> dict[str, Any] | None:
+        """The record, or None if there is none or it has expired."""
+        ...
+
+    def delete(self, kind: str, item_id: str) -> bool: ...
+
+    def list(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every unexpired (id, record) of a kind (shared links: a handful per site)."""
+        ...
+
+
+class UserIdSecrets(Protocol):
+    """One random secret per site, created on first use, that keys the user-id hash."""
+
+    def secret_for(self, site_id: str) -> bytes: ...
+
+
+@dataclass(frozen=True, order=True)
+class Partition:
+    site_id: str
+    dt: str
+
+
+@dataclass(frozen=True)
+class StoreReport:
+    """What an erasure or retention run did (counts only: safe to log)."""
+
+    partitions: int = 0
+    files_deleted: int = 0
+    files_rewritten: int = 0
+    rows_deleted: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "partitions": self.partitions,
+            "files_deleted": self.files_deleted,
+            "files_rewritten": self.files_rewritten,
+            "rows_deleted": self.rows_deleted,
+        }
+
+
+class EventStore(Protocol):
+    """The stored events, for privacy operations (S3 prefixes on AWS, Parquet files locally).
+    Changes are atomic per file: a reader sees a file before or after, never half of it."""
+
+    def partitions(self) -> list[Partition]: ...
+
+    def settle(self) -> None:
+        """Make every accepted event visible to an erasure, or raise StoreBusy."""
+        ...
+
+    def drop(self, partitions: Sequence[Partition]) -> StoreReport:
+        """Delete whole partitions."""
+        ...
+
+    def delete_rows(self, partitions: Sequence[Partition], column: str, value: str) -> StoreReport:
+        """Rewrite the partitions' files without the rows where `column` equals `value`."""
+        ...
+
+
+class StoreBusy(RuntimeError):
+    """Another process holds events not yet in the store (a running local server)."""

@@ -47,6 +47,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("interactive", "boolean", "False for events that must not affect bounce rate"),
     Column("scroll_depth", "int", "Engagement events: deepest scroll, percent 0-100"),
     Column("engaged_ms", "bigint", "Engagement events: time the page was visible and active, ms"),
+    Column(
+        "user_id",
+        "string",
+        "Site-supplied user id as a keyed hash (HMAC, per-site secret); NULL unless enabled",
+    ),
 )
 
 PARTITIONS: tuple[Column, ...] = (

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from beaconlake.config import Settings
 from beaconlake.ingest.service import CollectPolicy, CountryLookup
-from beaconlake.ports import KeyStore, QueryEngine, SaltStore, Sink
+from beaconlake.model import Event
+from beaconlake.ports import (
+    EventStore,
+    KeyStore,
+    QueryEngine,
+    SaltStore,
+    SessionStore,
+    Sink,
+    UserIdSecrets,
+)
+
+
+def _nothing_pending() -> Sequence[Event]:
+    return ()
 
 
 @dataclass
@@ -17,18 +31,26 @@ class Ports:
     salts: SaltStore
     keys: KeyStore
     country_lookup: CountryLookup | None
+    user_ids: UserIdSecrets | None = None
+    # accepted events not yet queryable (the local sink's buffer; Firehose's is out of reach)
+    pending: Callable[[], Sequence[Event]] = _nothing_pending
 
     @property
     def policy(self) -> CollectPolicy:
         s = self.settings
         return CollectPolicy(
-            sites=s.sites, honour_dnt=s.honour_dnt, drop_localhost=s.drop_localhost
+            sites=s.sites,
+            honour_dnt=s.honour_dnt,
+            drop_localhost=s.drop_localhost,
+            user_id_sites=s.user_id_sites,
+            user_id_secret=self.user_ids.secret_for if self.user_ids else None,
         )
 
 
 def build_ports(settings: Settings) -> Ports:
     if settings.backend == "aws":
         from beaconlake.adapters import aws
+        from beaconlake.adapters.aws_user_ids import ParameterUserIdSecrets
 
         return Ports(
             settings,
@@ -36,19 +58,26 @@ def build_ports(settings: Settings) -> Ports:
             salts=aws.ParameterSaltStore(settings.salt_parameter_prefix),
             keys=aws.DynamoKeyStore(settings.keys_table),
             country_lookup=None,
+            user_ids=ParameterUserIdSecrets(settings.user_id_parameter_prefix)
+            if settings.user_id_sites
+            else None,
         )
     if settings.backend == "local":
         from beaconlake.adapters.file_keys import FileKeyStore
         from beaconlake.adapters.file_salts import FileSaltStore
+        from beaconlake.adapters.file_user_ids import FileUserIdSecrets
         from beaconlake.adapters.geoip import geoip_country
         from beaconlake.adapters.parquet_sink import ParquetSink
 
+        sink = ParquetSink(settings.data_dir, settings.flush_rows, settings.flush_seconds)
         return Ports(
             settings,
-            sink=ParquetSink(settings.data_dir, settings.flush_rows, settings.flush_seconds),
+            sink=sink,
             salts=FileSaltStore(settings.data_dir / "salts.json"),
             keys=FileKeyStore(settings.data_dir / "keys.json"),
             country_lookup=geoip_country,
+            user_ids=FileUserIdSecrets(settings.data_dir / "user_id_secrets.json"),
+            pending=sink.pending,
         )
     raise ValueError(f"BEACONLAKE_BACKEND must be 'local' or 'aws', not {settings.backend!r}")
 
@@ -74,9 +103,36 @@ def engine() -> QueryEngine:
     return build_engine(Settings.from_env())
 
 
+@lru_cache(maxsize=1)
+def session_store() -> SessionStore:
+    """Dashboard sessions and shared links (DynamoDB with TTL on AWS, a 0600 file locally)."""
+    settings = Settings.from_env()
+    if settings.backend == "aws":
+        from beaconlake.adapters.aws_sessions import DynamoSessionStore
+
+        return DynamoSessionStore(settings.sessions_table)
+    from beaconlake.adapters.file_sessions import FileSessionStore
+
+    return FileSessionStore(settings.data_dir / "dashboard.json")
+
+
+def event_store() -> EventStore:
+    """The stored events, for erasure and retention."""
+    settings = Settings.from_env()
+    if settings.backend == "local":
+        from beaconlake.adapters.parquet_sink import ParquetEventStore
+
+        return ParquetEventStore(settings.data_dir)
+    raise NotImplementedError(
+        "erasure and retention on AWS are S3 prefix deletions and a lifecycle rule: "
+        "see docs/PRIVACY.md"
+    )
+
+
 def reset() -> None:
     """Forget the process-wide ports (tests and the local server's shutdown)."""
     if ports.cache_info().currsize:
         ports().sink.close()
     ports.cache_clear()
     engine.cache_clear()
+    session_store.cache_clear()

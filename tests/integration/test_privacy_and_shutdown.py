@@ -6,6 +6,7 @@ import json
 import signal
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,8 @@ DISTINCT_UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.6778.86 Safari/537.36 ZephyrQuokka/7.3"
 )
+NEEDLES = [DISTINCT_IP, DISTINCT_UA, "ZephyrQuokka", "203.0.113"]
+NO_LIMITS = {"BEACONLAKE_INGEST_IP_RATE": "0", "BEACONLAKE_INGEST_SITE_RATE": "0"}
 
 
 def scan(root: Path, needles: list[str]) -> list[str]:
@@ -32,7 +35,13 @@ def scan(root: Path, needles: list[str]) -> list[str]:
 
 
 def test_no_ip_or_user_agent_in_any_file_or_log(tmp_path) -> None:
-    srv = start_server(tmp_path / "data", tmp_path / "logs", POWERTOOLS_LOG_LEVEL="DEBUG")
+    srv = start_server(
+        tmp_path / "data",
+        tmp_path / "logs",
+        POWERTOOLS_LOG_LEVEL="DEBUG",
+        BEACONLAKE_FLUSH_SECONDS="3600",
+        **NO_LIMITS,
+    )
     try:
         headers = {
             "user-agent": DISTINCT_UA,
@@ -69,13 +78,16 @@ def test_no_ip_or_user_agent_in_any_file_or_log(tmp_path) -> None:
                 headers=headers,
             )
             client.get(f"{srv.base}/e.gif", params={"d": "example.com"}, headers=headers)
+        # before the flush, the accepted events are only in the spool: scan it now
+        spooled = list((tmp_path / "data" / "spool").glob("seg-*.jsonl"))
+        assert spooled and b"/p19" in b"".join(p.read_bytes() for p in spooled)
+        assert scan(tmp_path, NEEDLES) == []
         assert srv.stop() in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after a clean stop
     finally:
         srv.stop()
     rows = parquet_rows(tmp_path / "data")
     assert len(rows) == 21 and {r["browser"] for r in rows} == {"Chrome"}
-    needles = [DISTINCT_IP, DISTINCT_UA, "ZephyrQuokka", "203.0.113"]
-    assert scan(tmp_path, needles) == []
+    assert scan(tmp_path, NEEDLES) == []
     assert "DEBUG" in srv.log_text() or "beacon dropped" in srv.log_text()
 
 
@@ -85,6 +97,7 @@ def test_sigterm_during_load_loses_no_accepted_event(tmp_path) -> None:
         tmp_path / "logs",
         BEACONLAKE_FLUSH_SECONDS="3600",
         BEACONLAKE_FLUSH_ROWS="1000000",
+        **NO_LIMITS,
     )
     accepted: list[str] = []
     lock = threading.Lock()
@@ -115,7 +128,7 @@ def test_sigterm_during_load_loses_no_accepted_event(tmp_path) -> None:
                     with lock:
                         accepted.append(path)
 
-    threads = [threading.Thread(target=sender, args=(w,)) for w in range(4)]
+    threads = [threading.Thread(target=sender, args=(w,)) for w in range(8)]
     for t in threads:
         t.start()
     deadline = time.monotonic() + 30
@@ -125,7 +138,9 @@ def test_sigterm_during_load_loses_no_accepted_event(tmp_path) -> None:
     stop_sending.set()
     for t in threads:
         t.join(timeout=20)
-    stored = {r["pathname"] for r in parquet_rows(tmp_path / "data")}
+    stored = Counter(r["pathname"] for r in parquet_rows(tmp_path / "data"))
     assert len(accepted) >= 300
-    missing = set(accepted) - stored
+    missing = set(accepted) - set(stored)
     assert not missing, f"{len(missing)} accepted events were lost"
+    assert max(stored.values()) == 1, "an event was stored twice"
+    assert not list((tmp_path / "data" / "spool").glob("seg-*")), "a graceful stop left a spool"

@@ -19,20 +19,26 @@ from beaconlake.sqldialect import athena_to_duckdb
 
 
 def events_view_sql(events_dir: Path) -> str:
-    """The DuckDB `events` view, derived from the schema module."""
+    """The DuckDB `events` view, derived from the schema module. Files written before a column
+    was added lack it; the typed empty row set supplies it as NULL, as Athena reads them."""
     cols = duckdb_columns()
     pattern = str(events_dir / "site_id=*" / "dt=*" / "*.parquet").replace("'", "''")
     select = ", ".join(f'CAST("{name}" AS {typ}) AS "{name}"' for name, typ in cols.items())
     return (
-        f"CREATE OR REPLACE VIEW events AS SELECT {select} FROM read_parquet('{pattern}', "
-        "hive_partitioning = true, hive_types = {'site_id': VARCHAR, 'dt': VARCHAR}, "
-        "union_by_name = true)"
+        f"CREATE OR REPLACE VIEW events AS SELECT {select} FROM (SELECT * FROM read_parquet("
+        f"'{pattern}', hive_partitioning = true, "
+        "hive_types = {'site_id': VARCHAR, 'dt': VARCHAR}, union_by_name = true) "
+        f"UNION ALL BY NAME {_typed_empty_rows()})"
     )
 
 
-def empty_view_sql() -> str:
+def _typed_empty_rows() -> str:
     cols = ", ".join(f'CAST(NULL AS {typ}) AS "{name}"' for name, typ in duckdb_columns().items())
-    return f"CREATE OR REPLACE VIEW events AS SELECT {cols} WHERE false"
+    return f"SELECT {cols} WHERE false"
+
+
+def empty_view_sql() -> str:
+    return f"CREATE OR REPLACE VIEW events AS {_typed_empty_rows()}"
 
 
 class DuckDBEngine:

@@ -1,14 +1,21 @@
 """Local stand-in for Firehose → S3: buffers rows and writes ZSTD Parquet files in the same
 `events/site_id=<site>/dt=<day>/` layout, flushed on row count, on age and on close.
 
-Each file is written to a temporary name, fsync'd, then renamed, so a reader (DuckDB) sees
-either the whole file or nothing. A failed write (disk full) keeps the rows buffered and is
-retried; past `max_buffered_rows` the sink refuses new events (the collector answers 503).
+Every accepted batch is first appended to an fsync'd spool segment (beaconlake.adapters.spool),
+so a 202 survives kill -9; a flush turns one segment into Parquet and only then deletes it,
+and a new sink replays the segments of a process that died. Each Parquet file is written to
+a hidden temporary name, fsync'd, then renamed, so a reader (DuckDB) sees the whole file or
+nothing; its name comes from the segment, so a replay overwrites rather than duplicates.
+A failed write (disk full) answers 503 for new events and keeps the sealed segments, which
+the background thread retries until space returns.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -17,11 +24,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from aws_lambda_powertools import Logger
 
+from beaconlake.adapters.spool import Segment, Spool, Write, fsync_dir
 from beaconlake.model import Event
-from beaconlake.ports import SinkUnavailable
+from beaconlake.ports import Partition, SinkUnavailable, StoreBusy, StoreReport
 from beaconlake.schema import COLUMN_NAMES, arrow_schema
 
 logger = Logger(service="beaconlake-sink")
@@ -33,22 +42,31 @@ def events_to_table(events: Sequence[Event]) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=arrow_schema())
 
 
-def write_parquet_atomically(table: pa.Table, directory: Path) -> Path:
+def write_parquet_atomically(table: pa.Table, directory: Path, name: str | None = None) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    name = f"part-{time.time_ns() // 1_000_000}-{uuid.uuid4().hex[:12]}.parquet"
+    name = name or f"part-{time.time_ns() // 1_000_000}-{uuid.uuid4().hex[:12]}.parquet"
     final = directory / name
     tmp = directory / f".{name}.tmp"
-    with open(tmp, "wb") as fh:
-        pq.write_table(table, fh, compression="zstd", compression_level=6)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
-    dir_fd = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        with open(tmp, "wb") as fh:
+            pq.write_table(table, fh, compression="zstd", compression_level=6)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(directory)
     return final
+
+
+def partition_dir(events_dir: Path, site_id: str, dt: str) -> Path:
+    return events_dir / f"site_id={site_id}" / f"dt={dt}"
+
+
+def describe(exc: OSError) -> str:
+    """'ENOSPC: No space left on device' (no file names: they are ours, but not the client's)."""
+    return f"{errno.errorcode.get(exc.errno or 0, 'OSError')}: {exc.strerror or exc}"
 
 
 class ParquetSink:
@@ -58,77 +76,116 @@ class ParquetSink:
         flush_rows: int = 5000,
         flush_seconds: float = 5.0,
         max_buffered_rows: int = 500_000,
+        spool_write: Write = os.write,
     ) -> None:
         self.events_dir = Path(root) / "events"
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self.max_buffered_rows = max_buffered_rows
+        self.spool = Spool(Path(root) / "spool", spool_write)
         self._buffer: list[Event] = []
+        self._sealed: list[tuple[Segment, list[Event]]] = self.spool.adopt_orphans()
+        self._held = sum(len(rows) for _, rows in self._sealed)
         self._oldest = 0.0
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = False
+        if self._sealed:
+            logger.info("replaying the spool of a previous process", extra={"rows": self._held})
+            with contextlib.suppress(SinkUnavailable):  # logged; the background thread retries
+                self.flush()
         self._thread = threading.Thread(target=self._run, name="parquet-sink", daemon=True)
         self._thread.start()
 
     def put(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
         with self._lock:
             if self._closed:
                 raise SinkUnavailable("the sink is shutting down")
-            if len(self._buffer) + len(events) > self.max_buffered_rows:
-                raise SinkUnavailable("the local event store cannot write (is the disk full?)")
+            if self._held + len(events) > self.max_buffered_rows:
+                raise SinkUnavailable("the local event store is behind on writing (disk full?)")
+            try:
+                ticket = self.spool.append(events)
+            except OSError as exc:
+                logger.error(
+                    "could not append to the spool; answering 503 until it can",
+                    extra={"rows": len(events), "error": describe(exc)},
+                )
+                raise SinkUnavailable(
+                    f"the local event store cannot write ({describe(exc)})"
+                ) from exc
             if not self._buffer:
                 self._oldest = time.monotonic()
             self._buffer.extend(events)
+            self._held += len(events)
             full = len(self._buffer) >= self.flush_rows
+        try:
+            self.spool.sync(ticket)
+        except OSError as exc:
+            # the rows may still reach Parquet: a 503 means "maybe stored", a 202 "stored"
+            logger.error("could not fsync the spool; answering 503", extra={"error": describe(exc)})
+            raise SinkUnavailable(f"the local event store cannot write ({describe(exc)})") from exc
         if full:
             self._wake.set()
 
     def pending(self) -> list[Event]:
         """Accepted events not yet in Parquet (for realtime queries)."""
         with self._lock:
-            return list(self._buffer)
+            return [e for _, rows in self._sealed for e in rows] + self._buffer
 
     def flush(self) -> None:
         with self._write_lock:
             with self._lock:
-                batch, self._buffer = self._buffer, []
-            if not batch:
-                return
-            try:
-                self._write(batch)
-            except OSError as exc:
+                segment = self.spool.seal()
+                if segment is not None:
+                    self._sealed.append((segment, self._buffer))
+                    self._buffer = []
+                queue = list(self._sealed)
+            for segment, rows in queue:
+                try:
+                    self._write(segment.id, rows)
+                except OSError as exc:
+                    logger.error(
+                        "could not write Parquet; the events stay in the spool and are retried",
+                        extra={"rows": len(rows), "error": describe(exc)},
+                    )
+                    raise SinkUnavailable(
+                        f"the local event store cannot write ({describe(exc)})"
+                    ) from exc
                 with self._lock:
-                    self._buffer[:0] = batch
-                    self._oldest = time.monotonic()
-                logger.error(
-                    "could not write Parquet; events stay buffered and will be retried",
-                    extra={"rows": len(batch), "errno": exc.errno, "reason": exc.strerror},
-                )
-                raise SinkUnavailable(str(exc.strerror)) from exc
+                    self._sealed.pop(0)
+                    self._held -= len(rows)
+                self.spool.discard(segment)
 
-    def _write(self, batch: list[Event]) -> None:
+    def _write(self, segment_id: str, batch: list[Event]) -> None:
         partitions: dict[tuple[str, str], list[Event]] = defaultdict(list)
         for event in batch:
             partitions[(event.site_id, event.dt)].append(event)
-        for (site_id, dt), rows in partitions.items():
-            directory = self.events_dir / f"site_id={site_id}" / f"dt={dt}"
-            write_parquet_atomically(events_to_table(rows), directory)
+        for (site_id, dt), rows in sorted(partitions.items()):
+            directory = partition_dir(self.events_dir, site_id, dt)
+            write_parquet_atomically(events_to_table(rows), directory, f"part-{segment_id}.parquet")
 
     def _run(self) -> None:
         while not self._closed:
             self._wake.wait(timeout=min(1.0, self.flush_seconds))
             self._wake.clear()
             with self._lock:
-                due = bool(self._buffer) and (
-                    len(self._buffer) >= self.flush_rows
-                    or time.monotonic() - self._oldest >= self.flush_seconds
+                due = bool(self._sealed) or (
+                    bool(self._buffer)
+                    and (
+                        len(self._buffer) >= self.flush_rows
+                        or time.monotonic() - self._oldest >= self.flush_seconds
+                    )
                 )
             if due:
                 try:
                     self.flush()
                 except SinkUnavailable:
+                    time.sleep(1.0)
+                except Exception as exc:  # the flusher thread must outlive any error
+                    logger.error("unexpected error writing Parquet", extra={"error": repr(exc)})
                     time.sleep(1.0)
 
     def close(self) -> None:
@@ -136,4 +193,75 @@ class ParquetSink:
             self._closed = True
         self._wake.set()
         self._thread.join(timeout=5)
-        self.flush()
+        try:
+            self.flush()
+        except SinkUnavailable:
+            logger.error(
+                "shutting down with events not yet in Parquet; the next start writes them",
+                extra={"rows": self._held},
+            )
+        for segment, _ in self._sealed:
+            os.close(segment.fd)
+            segment.closed = True
+        self.spool.close()
+
+
+class ParquetEventStore:
+    """The local EventStore over the Parquet tree. A partition is dropped by renaming its
+    directory out of the readers' glob, then deleting it; a file losing rows is rewritten
+    under its own name with the write-then-rename above."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.events_dir = self.root / "events"
+
+    def partitions(self) -> list[Partition]:
+        return sorted(
+            Partition(d.parent.name.removeprefix("site_id="), d.name.removeprefix("dt="))
+            for d in self.events_dir.glob("site_id=*/dt=*")
+            if d.is_dir()
+        )
+
+    def settle(self) -> None:
+        """Write out what dead processes left in the spool; refuse if a live one holds some."""
+        ParquetSink(self.root, flush_seconds=3600).close()
+        if any((self.root / "spool").glob("seg-*.jsonl")):
+            raise StoreBusy(
+                "a running beaconlake process (serve) holds events not yet in Parquet; "
+                "stop it and run this again"
+            )
+
+    def drop(self, partitions: Sequence[Partition]) -> StoreReport:
+        files = rows = 0
+        for p in partitions:
+            directory = partition_dir(self.events_dir, p.site_id, p.dt)
+            parts = list(directory.glob("*.parquet"))
+            files += len(parts)
+            rows += sum(pq.read_metadata(f).num_rows for f in parts)
+            doomed = directory.with_name(f".{directory.name}.deleting-{uuid.uuid4().hex[:8]}")
+            os.replace(directory, doomed)
+            fsync_dir(directory.parent)
+            shutil.rmtree(doomed)
+        return StoreReport(len(partitions), files_deleted=files, rows_deleted=rows)
+
+    def delete_rows(self, partitions: Sequence[Partition], column: str, value: str) -> StoreReport:
+        deleted = rewritten = rows = 0
+        for p in partitions:
+            for path in sorted(partition_dir(self.events_dir, p.site_id, p.dt).glob("*.parquet")):
+                table = pq.ParquetFile(path).read()
+                if column not in table.column_names:
+                    continue
+                match = pc.fill_null(pc.equal(table[column], value), False)
+                hits = int(pc.sum(match).as_py() or 0)
+                if not hits:
+                    continue
+                rows += hits
+                kept = table.filter(pc.invert(match))
+                if kept.num_rows:
+                    write_parquet_atomically(kept, path.parent, path.name)
+                    rewritten += 1
+                else:
+                    path.unlink()
+                    fsync_dir(path.parent)
+                    deleted += 1
+        return StoreReport(len(partitions), deleted, rewritten, rows)

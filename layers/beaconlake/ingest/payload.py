@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +23,7 @@ MAX_PROP_KEY_BYTES = 300
 MAX_PROP_VALUE_BYTES = 2000
 MAX_DOMAIN_CHARS = 253
 MAX_REVENUE = Decimal("1e13")
+MAX_USER_ID_CHARS = 256
 
 _ALIASES = {
     "n": "name",
@@ -37,6 +39,7 @@ _ALIASES = {
     "hashMode": "hash_mode",
     "sd": "scroll_depth",
     "e": "engagement_time",
+    "uid": "user_id",
 }
 _CURRENCIES = frozenset(c.code for c in iso4217.Currency)
 
@@ -70,6 +73,7 @@ class Beacon:
     interactive: bool = True
     scroll_depth: int | None = None
     engaged_ms: int | None = None
+    user_id: str | None = None  # raw; the collector keeps only a keyed hash of it
 
 
 def decode_body(body: bytes | str) -> dict[str, Any]:
@@ -123,7 +127,7 @@ def parse_beacon(data: dict[str, Any]) -> Beacon:
     interactive = d.get("interactive", True)
     if not isinstance(interactive, bool):
         interactive = _truthy(interactive)
-    return Beacon(
+    beacon = Beacon(
         name=name,
         domains=domains,
         hostname=hostname,
@@ -136,7 +140,29 @@ def parse_beacon(data: dict[str, Any]) -> Beacon:
         interactive=interactive,
         scroll_depth=_bounded_int(d, "scroll_depth", 0, 100),
         engaged_ms=_bounded_int(d, "engagement_time", 0, 24 * 3600 * 1000),
+        user_id=_user_id(d.get("user_id")),
     )
+    _check_text(beacon)
+    return beacon
+
+
+# a lone surrogate (JSON allows "\ud800") cannot be written as UTF-8, so it would poison a
+# Parquet file or a Firehose record; NUL ends strings in C tools downstream
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+_SOURCE_FIELD = {"domains": "domain", "hostname": "url", "pathname": "url", "query": "url"}
+
+
+def _check_text(beacon: Beacon) -> None:
+    for f in fields(beacon):
+        value = getattr(beacon, f.name)
+        texts = value.items() if isinstance(value, dict) else [value]
+        for text in texts:
+            joined = "".join(text) if isinstance(text, tuple) else text
+            if isinstance(joined, str) and _BAD_TEXT.search(joined):
+                name = _SOURCE_FIELD.get(f.name, f.name)
+                raise PayloadError(
+                    name, "unicode", f"{name} contains a NUL or an unpaired surrogate"
+                )
 
 
 def _truthy(value: Any) -> bool:
@@ -284,3 +310,16 @@ def _bounded_int(d: dict[str, Any], key: str, low: int, high: int) -> int | None
     if not math.isfinite(value) or not low <= value <= high:
         raise PayloadError(key, "range", f"{key} must be between {low} and {high}")
     return int(value)
+
+
+def _user_id(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise PayloadError("user_id", "type", "user_id must be a string or an integer")
+    text = str(value)
+    if len(text) > MAX_USER_ID_CHARS:
+        raise PayloadError(
+            "user_id", "max_length", f"user_id must be at most {MAX_USER_ID_CHARS} characters"
+        )
+    return text

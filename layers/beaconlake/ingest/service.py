@@ -6,6 +6,8 @@ are used for the hash and the UA fields, and go no further.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from beaconlake.model import Event, RequestMeta
 
 CountryLookup = Callable[[str], str | None]
 SaltFor = Callable[[str], bytes]
+UserIdSecret = Callable[[str], bytes]
 
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 
@@ -29,6 +32,9 @@ class CollectPolicy:
     sites: frozenset[str]
     honour_dnt: bool = True
     drop_localhost: bool = True
+    # sites whose beacons may carry a user_id, and the per-site secret its hash is keyed with
+    user_id_sites: frozenset[str] = frozenset()
+    user_id_secret: UserIdSecret | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,19 @@ def _country(meta: RequestMeta, lookup: CountryLookup | None) -> str | None:
     if len(header) == 2 and header.isalpha() and header != "XX":
         return header
     return lookup(meta.ip) if lookup else None
+
+
+def user_id_hash(secret: bytes, user_id: str) -> str:
+    """HMAC-SHA256 keyed with the site's secret, 128 bits as hex. Pseudonymous: whoever holds
+    the secret and a user id can recompute it, so the secret never leaves its store."""
+    digest = hmac.new(secret, user_id.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+def _user_id(user_id: str | None, site: str, policy: CollectPolicy) -> str | None:
+    if user_id is None or policy.user_id_secret is None or site not in policy.user_id_sites:
+        return None
+    return user_id_hash(policy.user_id_secret(site), user_id)
 
 
 def collect(
@@ -91,6 +110,7 @@ def collect(
             interactive=beacon.interactive,
             scroll_depth=beacon.scroll_depth,
             engaged_ms=beacon.engaged_ms,
+            user_id=_user_id(beacon.user_id, site, policy),
             site_id=site,
             dt=day,
             **utm,

@@ -3,11 +3,49 @@
 from __future__ import annotations
 
 import mimetypes
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger
 
 from beaconlake import wiring
-from beaconlake.local.asgi import LocalGateway, StaticFile
+from beaconlake.local.asgi import Handler, LocalGateway, StaticFile
+from beaconlake.ports import SaltStore
+
+logger = Logger(service="beaconlake-serve")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def keep_salts_rotated(
+    salts: SaltStore,
+    stop: threading.Event,
+    every_s: float = 60.0,
+    clock: Callable[[], datetime] = utc_now,
+) -> threading.Thread:
+    """What the daily rotate_salt Lambda does on AWS: once a UTC day begins, create its salt
+    and delete those older than 48 h, so a long-running server never keeps an old salt."""
+
+    def run() -> None:
+        rotated = clock().date()  # the caller has rotated for today
+        while not stop.wait(every_s):
+            now = clock()
+            if now.date() != rotated:
+                try:
+                    salts.rotate(now)
+                    rotated = now.date()
+                    logger.info("rotated the daily salt", extra={"day": rotated.isoformat()})
+                except OSError as exc:
+                    logger.error("could not rotate the daily salt", extra={"reason": exc.strerror})
+
+    thread = threading.Thread(target=run, name="salt-rotation", daemon=True)
+    thread.start()
+    return thread
 
 
 def repo_root() -> Path:
@@ -35,16 +73,38 @@ def static_files() -> dict[str, StaticFile]:
     return files
 
 
+def one_at_a_time(handler: Handler) -> Handler:
+    """Powertools' resolver keeps the request being handled in `app.current_event`, one per
+    process, as a Lambda container runs one request at a time. The gateway calls handlers
+    from several threads, where two requests could swap bodies (one event stored twice,
+    the other lost after its 202); so the collector's calls take turns."""
+    lock = threading.Lock()
+
+    def call(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with lock:
+            return handler(event, context)
+
+    return call
+
+
 def build_gateway() -> LocalGateway:
     from functions.collect.app import handler as collect_handler
     from functions.stats.app import handler as stats_handler
 
-    wiring.ports().salts.rotate(datetime.now(UTC))
+    salts = wiring.ports().salts
+    salts.rotate(utc_now())
+    stop = threading.Event()
+    keep_salts_rotated(salts, stop)
+
+    def shutdown() -> None:
+        stop.set()
+        wiring.reset()
+
     return LocalGateway(
-        collect=collect_handler,
+        collect=one_at_a_time(collect_handler),
         stats=stats_handler,
         files=static_files(),
-        on_shutdown=wiring.reset,
+        on_shutdown=shutdown,
     )
 
 

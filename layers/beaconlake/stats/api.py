@@ -5,6 +5,7 @@ Every route needs `Authorization: Bearer <key>`; a key is scoped to one or more 
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any
@@ -14,6 +15,9 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from beaconlake.dashboard.sessions import SESSION_COOKIE, session_key
+from beaconlake.ingest.http import client_ip
+from beaconlake.ingest.ratelimit import hashed, limits_for
 from beaconlake.keys import verify_key
 from beaconlake.ports import ApiKey, QueryFailed
 from beaconlake.stats import service
@@ -33,19 +37,47 @@ logger = Logger(service="beaconlake-stats")
 
 
 class AuthError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         self.status = status
         self.message = message
+        self.headers = headers
 
 
-def require_key(authorization: Annotated[str | None, Header()] = None) -> ApiKey:
+_KEY_ID = re.compile(r"^bl_([0-9a-f]{12})_")
+
+
+def _too_many(retry_after: int) -> AuthError:
+    return AuthError(
+        429, "too many failed API key attempts; retry later", {"retry-after": str(retry_after)}
+    )
+
+
+def require_key(request: Request, authorization: Annotated[str | None, Header()] = None) -> ApiKey:
+    """The request's key. Failed attempts are limited per client (checked before the key is)
+    and per key id (a valid key still passes, so no one can lock its owner out)."""
+    if not authorization and (session := session_key(request.cookies.get(SESSION_COOKIE))):
+        return session
+    settings = ports().settings
+    limits = limits_for(settings)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    client = hashed(
+        client_ip(headers, request.client.host if request.client else "", settings.client_ip_header)
+    )
+    if limits.auth_client is not None and limits.auth_client.blocked(client):
+        raise _too_many(limits.auth_client.retry_after(client))
     if not authorization or not authorization.lower().startswith("bearer "):
         raise AuthError(401, "send your stats API key as 'Authorization: Bearer <key>'")
-    api_key = verify_key(ports().keys, authorization[7:].strip())
-    if api_key is None:
-        logger.info("stats request with an invalid key")
-        raise AuthError(401, "the API key is not valid")
-    return api_key
+    token = authorization[7:].strip()
+    api_key = verify_key(ports().keys, token)
+    if api_key is not None:
+        return api_key
+    logger.info("stats request with an invalid key")
+    if limits.auth_client is not None:
+        limits.auth_client.allow(client)
+    key_id = m.group(1) if (m := _KEY_ID.match(token)) else None
+    if limits.auth_key is not None and key_id and not limits.auth_key.allow(key_id):
+        raise _too_many(limits.auth_key.retry_after(key_id))
+    raise AuthError(401, "the API key is not valid")
 
 
 def check_site(api_key: ApiKey, site_id: str) -> str:
@@ -104,7 +136,7 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(AuthError)
     async def _auth(_: Request, exc: AuthError) -> JSONResponse:
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(QueryFailed)
     async def _failed(_: Request, exc: QueryFailed) -> JSONResponse:
@@ -179,4 +211,10 @@ def create_app() -> FastAPI:
     from beaconlake.stats.query_api import router as query_router
 
     app.include_router(query_router)
+    from beaconlake.stats.behaviour_api import router as behaviour_router
+
+    app.include_router(behaviour_router)
+    from beaconlake.dashboard.routes import router as dashboard_router
+
+    app.include_router(dashboard_router)
     return app

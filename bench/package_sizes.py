@@ -1,0 +1,114 @@
+"""Lambda package sizes: each function asset and layer, unzipped and zipped, as the CDK app
+builds them (arm64, the stack's Python), checked against Lambda's limits and written into
+docs/BENCHMARKS.md between the package-sizes markers.
+
+Run: `.venv/bin/python bench/package_sizes.py` (builds the dependency layer into
+.layer-cache/ first if it is not cached; that needs PyPI once).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "layers")]
+
+from infra_cdk.layers import PYTHON_VERSION, dependency_layer, package_layer  # noqa: E402
+
+PKG_START, PKG_END = "<!-- package-sizes:start -->", "<!-- package-sizes:end -->"
+FUNCTIONS = ("collect", "stats", "rotate_salt")
+UNZIPPED_LIMIT = 262_144_000  # function + all its layers, unzipped ("250 MB")
+ZIPPED_LIMIT = 52_428_800  # one zip uploaded directly ("50 MB")
+MB = 1_000_000
+SKIP = {"__pycache__", ".complete"}
+
+
+def human(size: int) -> str:
+    return f"{size / MB:.2f} MB" if size >= 100_000 else f"{size / 1000:.1f} kB"
+
+
+def files(directory: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in directory.rglob("*")
+        if p.is_file() and not SKIP & set(p.relative_to(directory).parts) and p.suffix != ".pyc"
+    )
+
+
+def sizes(directory: Path) -> tuple[int, int, int]:
+    """(files, unzipped bytes, zipped bytes) of a directory zipped like a CDK asset."""
+    members = files(directory)
+    with tempfile.TemporaryFile() as handle:
+        with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+            for path in members:
+                archive.write(path, path.relative_to(directory))
+        zipped = handle.tell()
+    return len(members), sum(p.stat().st_size for p in members), zipped
+
+
+def largest_packages(layer: Path, top: int = 6) -> list[tuple[str, int]]:
+    site = layer / "python"
+    totals = {
+        entry.name: sum(p.stat().st_size for p in files(entry)) if entry.is_dir() else 0
+        for entry in site.iterdir()
+        if not entry.name.endswith(".dist-info")
+    }
+    return sorted(totals.items(), key=lambda item: -item[1])[:top]
+
+
+def main() -> int:
+    deps = dependency_layer(PYTHON_VERSION)
+    assets = {
+        "layer: third-party dependencies": deps,
+        "layer: beaconlake package": package_layer(),
+        **{f"function: {name}": ROOT / "functions" / name for name in FUNCTIONS},
+    }
+    measured = {name: sizes(path) for name, path in assets.items()}
+    layers_unzipped = sum(u for name, (_, u, _) in measured.items() if name.startswith("layer"))
+    lines = [
+        PKG_START,
+        "## Lambda package sizes",
+        "",
+        f"`.venv/bin/python bench/package_sizes.py`: the assets `npx aws-cdk synth` builds "
+        f"(arm64, Python {PYTHON_VERSION}, wheels for manylinux2014_aarch64), zipped with "
+        "deflate level 9. MB = 10^6 bytes.",
+        "",
+        "| Asset | Files | Unzipped | Zipped |",
+        "|---|---|---|---|",
+    ]
+    for name, (count, unzipped, zipped) in measured.items():
+        lines.append(f"| {name} | {count:,} | {human(unzipped)} | {human(zipped)} |")
+    lines += ["", "| Function | Function + layers, unzipped | Limit 262.14 MB |", "|---|---|---|"]
+    ok = True
+    for fn in FUNCTIONS:
+        total = measured[f"function: {fn}"][1] + layers_unzipped
+        ok &= total <= UNZIPPED_LIMIT
+        verdict = "within" if total <= UNZIPPED_LIMIT else "**over**"
+        lines.append(f"| {fn} | {human(total)} | {verdict} |")
+    biggest = max(measured.items(), key=lambda item: item[1][2])
+    ok &= biggest[1][2] <= ZIPPED_LIMIT
+    lines += [
+        "",
+        f"Largest zip: {biggest[0]}, {human(biggest[1][2])} of the 52.43 MB direct-upload "
+        "limit (the CDK uploads assets through S3 anyway). Largest packages in the dependency "
+        "layer, unzipped: "
+        + ", ".join(f"{n} {b / MB:.1f} MB" for n, b in largest_packages(deps))
+        + ".",
+        PKG_END,
+    ]
+    section = "\n".join(lines)
+    print(section)
+    bench_md = ROOT / "docs" / "BENCHMARKS.md"
+    text = bench_md.read_text("utf-8") if bench_md.exists() else ""
+    pattern = re.compile(re.escape(PKG_START) + r".*?" + re.escape(PKG_END), re.S)
+    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text + "\n" + section
+    bench_md.write_text(text.rstrip("\n") + "\n", "utf-8")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""Bounded soak on loopback: `beaconlake serve` takes steady ingest plus dashboard-style
+`POST /api/v2/query` calls for a few minutes. Reported: the server's RSS over time, ingest
+latency (p50/p99), error rates, and every event that got a 202 looked for in the Parquet
+files after a graceful stop.
+
+    .venv/bin/python -m bench.soak --minutes 2 [--rate 200] [--write-docs]
+
+Rate limits stay at their defaults: each sender cycles through 2,000 client addresses
+(x-forwarded-for), so no address goes over its limit. With --write-docs the figures replace
+the `soak` sections of docs/BENCHMARKS.md and docs/RELIABILITY.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+import httpx
+import pyarrow.dataset as ds
+
+from beaconlake.schema import arrow_schema
+from bench.procs import ROOT, VENV_BIN, free_port, stop, wait_port
+
+SITE = "soak.example"
+START, END = "<!-- soak:start -->", "<!-- soak:end -->"
+PAGES = ["/", "/pricing", "/blog/a", "/blog/b", "/docs", "/docs/install", "/signup", "/about"]
+AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
+]
+DASHBOARD = [
+    {"metrics": ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration"]},
+    {"metrics": ["visitors", "pageviews"], "dimensions": ["time:hour"]},
+    {"metrics": ["visitors"], "dimensions": ["event:page"], "pagination": {"limit": 10}},
+    {"metrics": ["visitors", "bounce_rate"], "dimensions": ["visit:source"]},
+    {"metrics": ["visitors"], "dimensions": ["visit:browser"]},
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Soak:
+    def __init__(self, base: str, key: str, rate: float, senders: int, query_every: float):
+        self.base, self.key = base, key
+        self.rate, self.senders, self.query_every = rate, senders, query_every
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.accepted: list[str] = []
+        self.ingest_ms: list[float] = []
+        self.ingest_status: dict[int, int] = {}
+        self.query_ms: list[float] = []
+        self.query_status: dict[int, int] = {}
+
+    def sender(self, worker: int) -> None:
+        interval = self.senders / self.rate
+        start = time.monotonic()
+        with httpx.Client(timeout=10) as client:
+            i = 0
+            while not self.stop.is_set():
+                delay = start + i * interval - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                seq = f"{worker}-{i}"
+                body: dict[str, Any] = {
+                    "n": "pageview",
+                    "u": f"https://{SITE}{PAGES[i % len(PAGES)]}",
+                    "d": SITE,
+                    "p": {"seq": seq},
+                }
+                if i % 3 == 0:
+                    body["r"] = "https://www.google.com/"
+                headers = {
+                    "content-type": "application/json",
+                    "user-agent": AGENTS[(worker + i) % len(AGENTS)],
+                    "x-forwarded-for": f"10.{worker}.{i % 250}.{(i // 250) % 8 + 1}",
+                }
+                t = time.perf_counter()
+                try:
+                    res = client.post(f"{self.base}/api/event", json=body, headers=headers)
+                    status = res.status_code
+                except httpx.HTTPError:
+                    status = 0
+                elapsed = (time.perf_counter() - t) * 1000
+                with self.lock:
+                    self.ingest_ms.append(elapsed)
+                    self.ingest_status[status] = self.ingest_status.get(status, 0) + 1
+                    if status == 202:
+                        self.accepted.append(seq)
+                i += 1
+
+    def dashboard(self) -> None:
+        headers = {"authorization": f"Bearer {self.key}"}
+        with httpx.Client(timeout=60) as client:
+            while not self.stop.wait(self.query_every):
+                for query in DASHBOARD:
+                    body = {"site_id": SITE, "date_range": "day", **query}
+                    t = time.perf_counter()
+                    try:
+                        status = client.post(
+                            f"{self.base}/api/v2/query", json=body, headers=headers
+                        ).status_code
+                    except httpx.HTTPError:
+                        status = 0
+                    with self.lock:
+                        self.query_ms.append((time.perf_counter() - t) * 1000)
+                        self.query_status[status] = self.query_status.get(status, 0) + 1
+
+
+def stored_seqs(data_dir: Path) -> list[str]:
+    files = [str(f) for f in (data_dir / "events").glob("site_id=*/dt=*/*.parquet")]
+    if not files:
+        return []
+    props = ds.dataset(files, schema=arrow_schema()).to_table(columns=["props"]).column(0)
+    return [dict(p)["seq"] for p in props.to_pylist()]
+
+
+def run(minutes: float, rate: float, senders: int, query_every: float, out: Path) -> dict[str, Any]:
+    data_dir = out / "data"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    port = free_port()
+    log = open(out / "serve.log", "wb")  # noqa: SIM115 - the child writes to it
+    env = {
+        **os.environ,
+        "BEACONLAKE_BACKEND": "local",
+        "BEACONLAKE_SITES": SITE,
+        "BEACONLAKE_CLIENT_IP_HEADER": "x-forwarded-for",
+    }
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "beaconlake"), "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        wait_port(port, proc)
+        found = re.search(r"(bl_[0-9a-f]{12}_[A-Za-z0-9_-]+)", (out / "serve.log").read_text())
+        assert found, "serve did not print a stats API key"
+        soak = Soak(f"http://127.0.0.1:{port}", found.group(1), rate, senders, query_every)
+        threads = [threading.Thread(target=soak.sender, args=(w,)) for w in range(senders)]
+        threads.append(threading.Thread(target=soak.dashboard))
+        began = time.monotonic()
+        for t in threads:
+            t.start()
+        rss: list[tuple[float, float]] = []
+        while time.monotonic() - began < minutes * 60:
+            rss.append((round(time.monotonic() - began, 1), round(rss_mb(proc.pid), 1)))
+            time.sleep(5)
+        soak.stop.set()
+        for t in threads:
+            t.join(timeout=70)
+        duration = time.monotonic() - began
+    finally:
+        exit_code = stop(proc)
+        log.close()
+    stored = stored_seqs(data_dir)
+    accepted = set(soak.accepted)
+    sent = sum(soak.ingest_status.values())
+    queries = sum(soak.query_status.values())
+    minute = [mb for t, mb in rss if t <= 60]
+    last = [mb for t, mb in rss if t >= rss[-1][0] - 60]
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": os.cpu_count(),
+        "minutes": round(duration / 60, 2),
+        "target_rate": rate,
+        "senders": senders,
+        "sent": sent,
+        "events_per_s": round(sent / duration, 1),
+        "accepted": len(accepted),
+        "ingest_status": soak.ingest_status,
+        "ingest_error_rate": round(1 - len(accepted) / sent, 5) if sent else 0.0,
+        "ingest_p50_ms": round(percentile(soak.ingest_ms, 0.5), 1),
+        "ingest_p99_ms": round(percentile(soak.ingest_ms, 0.99), 1),
+        "queries": queries,
+        "query_status": soak.query_status,
+        "query_p50_ms": round(percentile(soak.query_ms, 0.5), 1),
+        "query_p99_ms": round(percentile(soak.query_ms, 0.99), 1),
+        "rss_mb": rss,
+        "rss_first_minute_mb": round(mean(minute), 1),
+        "rss_last_minute_mb": round(mean(last), 1),
+        "rss_max_mb": max(mb for _, mb in rss),
+        "stored": len(stored),
+        "stored_twice": len(stored) - len(set(stored)),
+        "lost": len(accepted - set(stored)),
+        "exit_code": exit_code,
+    }
+
+
+def markdown(r: dict[str, Any], command: str) -> str:
+    errors = r["sent"] - r["accepted"]
+    query_errors = r["queries"] - r["query_status"].get(200, 0)
+    rss = ", ".join(f"{mb:.0f}" for _, mb in r["rss_mb"][:: max(1, len(r["rss_mb"]) // 12)])
+    return (
+        f"{START}\n"
+        f"### Soak ({r['minutes']} min, {r['date']}, {r['cores']} cores)\n\n"
+        f"`{command}`: {r['senders']} senders paced to {r['target_rate']:.0f} events/s in all "
+        f"(2,000 client addresses each, default rate limits), plus a 5-query dashboard "
+        f"(`POST /api/v2/query`) every few seconds, against one `beaconlake serve` on 127.0.0.1.\n\n"
+        "| figure | value |\n|---|---|\n"
+        f"| events sent / answered 202 | {r['sent']:,} / {r['accepted']:,} "
+        f"({r['events_per_s']} events/s) |\n"
+        f"| ingest errors (not 202) | {errors} ({100 * r['ingest_error_rate']:.3f} %) "
+        f"{r['ingest_status']} |\n"
+        f"| ingest latency p50 / p99 | {r['ingest_p50_ms']} ms / {r['ingest_p99_ms']} ms |\n"
+        f"| dashboard queries / errors | {r['queries']:,} / {query_errors} |\n"
+        f"| query latency p50 / p99 | {r['query_p50_ms']} ms / {r['query_p99_ms']} ms |\n"
+        f"| server RSS first minute / last minute / max | {r['rss_first_minute_mb']} / "
+        f"{r['rss_last_minute_mb']} / {r['rss_max_mb']} MB |\n"
+        f"| RSS samples (MB, every ~{5 * max(1, len(r['rss_mb']) // 12)} s) | {rss} |\n"
+        f"| accepted events found in Parquet after SIGTERM | {r['accepted'] - r['lost']:,} "
+        f"of {r['accepted']:,} (lost: {r['lost']}, stored twice: {r['stored_twice']}) |\n"
+        f"{END}"
+    )
+
+
+def write_section(path: Path, section: str) -> None:
+    text = path.read_text()
+    pattern = re.escape(START) + r".*?" + re.escape(END)
+    if re.search(pattern, text, re.S):
+        text = re.sub(pattern, lambda _: section, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=2.0)
+    parser.add_argument("--rate", type=float, default=200.0, help="events/s, all senders")
+    parser.add_argument("--senders", type=int, default=8)
+    parser.add_argument("--query-every", type=float, default=3.0, help="seconds between dashboards")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "soak")
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    result = run(args.minutes, args.rate, args.senders, args.query_every, args.out)
+    (args.out / "soak.json").write_text(json.dumps(result, indent=1))
+    command = f".venv/bin/python -m bench.soak --minutes {args.minutes:g} --rate {args.rate:g}"
+    section = markdown(result, command)
+    print(section)
+    if args.write_docs:
+        for doc in ("BENCHMARKS.md", "RELIABILITY.md"):
+            write_section(ROOT / "docs" / doc, section)
+    if result["lost"]:
+        raise SystemExit(f"{result['lost']} accepted events were lost")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""The Lambdas (collect, stats, rotate_salt), the HTTP API in front of them, and the daily
+salt rotation schedule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra_cdk.catalog import Catalog
+from infra_cdk.common import log_group
+from infra_cdk.delivery import Delivery
+from infra_cdk.layers import PYTHON_VERSION, ROOT, dependency_layer, package_layer
+from infra_cdk.settings import DeploySettings
+from infra_cdk.storage import Storage
+
+RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, "PYTHON_" + PYTHON_VERSION.replace(".", "_"))
+ARCHITECTURE = lambda_.Architecture.ARM_64
+METRICS_NAMESPACE = "Beaconlake"
+ASSET_EXCLUDE = ["__pycache__", "*.pyc", ".complete"]
+# No IP address, no User-Agent, no query string (the pixel's page URL): only what operators
+# need to see traffic and failures.
+ACCESS_LOG_FORMAT = (
+    '{"requestId":"$context.requestId","time":"$context.requestTime",'
+    '"route":"$context.routeKey","status":"$context.status",'
+    '"latencyMs":"$context.responseLatency","integrationLatencyMs":"$context.integrationLatency",'
+    '"bytes":"$context.responseLength","error":"$context.integrationErrorMessage"}'
+)
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: DeploySettings,
+        storage: Storage,
+        catalog: Catalog,
+        delivery: Delivery,
+    ) -> None:
+        super().__init__(scope, id)
+        self.salt_prefix = f"/{settings.stack_name.lower()}/salts"
+        self.user_id_prefix = f"/{settings.stack_name.lower()}/user-id-secrets"
+        deps_dir = (
+            Path(settings.dependency_layer_dir)
+            if settings.dependency_layer_dir
+            else dependency_layer(PYTHON_VERSION)
+        )
+        layers = [
+            self._layer("Dependencies", deps_dir, "Third-party packages (pyproject.toml)"),
+            self._layer("Package", package_layer(), "The beaconlake package"),
+        ]
+        environment = {
+            "BEACONLAKE_BACKEND": "aws",
+            "BEACONLAKE_SITES": ",".join(settings.sites),
+            "BEACONLAKE_HONOUR_DNT": str(settings.honour_dnt).lower(),
+            "BEACONLAKE_CHECK_ORIGIN": str(settings.check_origin).lower(),
+            "BEACONLAKE_USER_ID_SITES": ",".join(settings.user_id_sites),
+            "BEACONLAKE_USER_ID_PARAMETER_PREFIX": self.user_id_prefix,
+            # Behind CloudFront the source address is an edge server's; the viewer's is here.
+            "BEACONLAKE_CLIENT_IP_HEADER": "cloudfront-viewer-address"
+            if settings.cloudfront
+            else "",
+            "BEACONLAKE_FIREHOSE_STREAM": delivery.stream_name,
+            "BEACONLAKE_SALT_PREFIX": self.salt_prefix,
+            "BEACONLAKE_KEYS_TABLE": storage.keys.table_name,
+            "BEACONLAKE_SESSIONS_TABLE": storage.sessions.table_name,
+            "BEACONLAKE_ATHENA_WORKGROUP": catalog.workgroup_name,
+            "BEACONLAKE_ATHENA_DATABASE": catalog.database_name,
+            "BEACONLAKE_ATHENA_TABLE": catalog.table_name,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "LOG_LEVEL": settings.log_level,
+        }
+        if settings.dashboard_password_hash:
+            environment["BEACONLAKE_DASHBOARD_PASSWORD_HASH"] = settings.dashboard_password_hash
+
+        def function(name: str, memory: int, timeout: int, **extra: int) -> lambda_.Function:
+            return lambda_.Function(
+                self,
+                name.title().replace("_", ""),
+                description=f"Beaconlake {name}",
+                runtime=RUNTIME,
+                architecture=ARCHITECTURE,
+                handler="app.handler",
+                code=lambda_.Code.from_asset(str(ROOT / "functions" / name), exclude=ASSET_EXCLUDE),
+                layers=layers,
+                memory_size=memory,
+                timeout=Duration.seconds(timeout),
+                tracing=lambda_.Tracing.ACTIVE,
+                environment={**environment, "POWERTOOLS_SERVICE_NAME": f"beaconlake-{name}"},
+                log_group=log_group(self, f"{name}-logs", settings.log_retention_days),
+                **extra,  # type: ignore[arg-type]
+            )
+
+        reserved = (
+            {"reserved_concurrent_executions": settings.reserved_concurrency}
+            if settings.reserved_concurrency
+            else {}
+        )
+        self.collect = function("collect", settings.collector_memory_mb, 10, **reserved)
+        self.stats = function("stats", settings.stats_memory_mb, 29)
+        self.rotate_salt = function("rotate_salt", 256, 60)
+        self.functions = (self.collect, self.stats, self.rotate_salt)
+        self._grant(storage, catalog, delivery)
+
+        events.Rule(
+            self,
+            "DailySaltRotation",
+            description="New visitor-hash salt at 00:00 UTC; salts older than 48 h deleted",
+            schedule=events.Schedule.cron(minute="0", hour="0"),
+            targets=[targets.LambdaFunction(self.rotate_salt, retry_attempts=4)],
+        )
+
+        self.http_api = apigw.HttpApi(
+            self,
+            "HttpApi",
+            api_name=settings.stack_name,
+            description="Beaconlake: ingest (/api/event, /e.gif) and the stats API (/api/*)",
+            create_default_stage=False,
+            cors_preflight=apigw.CorsPreflightOptions(
+                allow_origins=list(settings.allowed_origins),
+                allow_methods=[
+                    apigw.CorsHttpMethod.GET,
+                    apigw.CorsHttpMethod.POST,
+                    apigw.CorsHttpMethod.DELETE,
+                    apigw.CorsHttpMethod.OPTIONS,
+                ],
+                allow_headers=["content-type", "authorization"],
+                max_age=Duration.days(1),
+            ),
+        )
+        self.stage = apigw.HttpStage(
+            self,
+            "DefaultStage",
+            http_api=self.http_api,
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigw.ThrottleSettings(
+                rate_limit=settings.throttle_rate, burst_limit=settings.throttle_burst
+            ),
+        )
+        access_logs = log_group(self, "access-logs", settings.log_retention_days)
+        stage_resource = self.stage.node.default_child
+        assert isinstance(stage_resource, apigw.CfnStage)
+        stage_resource.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(
+            destination_arn=access_logs.log_group_arn, format=ACCESS_LOG_FORMAT
+        )
+        collect = integrations.HttpLambdaIntegration("Collect", self.collect)
+        stats = integrations.HttpLambdaIntegration("Stats", self.stats)
+        self.ingest_routes = [
+            *self.http_api.add_routes(
+                path="/api/event", methods=[apigw.HttpMethod.POST], integration=collect
+            ),
+            *self.http_api.add_routes(
+                path="/e.gif", methods=[apigw.HttpMethod.GET], integration=collect
+            ),
+        ]
+        self.stats_routes = self.http_api.add_routes(
+            path="/api/{proxy+}",
+            methods=[apigw.HttpMethod.GET, apigw.HttpMethod.POST, apigw.HttpMethod.DELETE],
+            integration=stats,
+        )
+        self.endpoint = f"{self.http_api.api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}"
+
+    def _layer(self, id: str, directory: Path, description: str) -> lambda_.LayerVersion:
+        return lambda_.LayerVersion(
+            self,
+            id,
+            code=lambda_.Code.from_asset(str(directory), exclude=ASSET_EXCLUDE),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description=description,
+        )
+
+    def _grant(self, storage: Storage, catalog: Catalog, delivery: Delivery) -> None:
+        salts = f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:parameter{self.salt_prefix}"
+        user_ids = salts.replace(self.salt_prefix, self.user_id_prefix)
+        salt_read = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
+        self.collect.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["firehose:PutRecord", "firehose:PutRecordBatch"],
+                resources=[delivery.stream_arn],
+            )
+        )
+        # The collector creates the day's salt if the schedule has not run yet (first deploy),
+        # and a site's user-id secret the first time that site sends a user id.
+        self.collect.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[*salt_read, "ssm:PutParameter"],
+                resources=[salts, f"{salts}/*", f"{user_ids}/*"],
+            )
+        )
+        self.rotate_salt.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    *salt_read,
+                    "ssm:PutParameter",
+                    "ssm:DeleteParameter",
+                    "ssm:DeleteParameters",
+                ],
+                resources=[salts, f"{salts}/*"],
+            )
+        )
+        self.stats.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "athena:StartQueryExecution",
+                    "athena:GetQueryExecution",
+                    "athena:GetQueryResults",
+                    "athena:StopQueryExecution",
+                    "athena:GetWorkGroup",
+                ],
+                resources=[catalog.workgroup_arn],
+            )
+        )
+        self.stats.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "glue:GetDatabase",
+                    "glue:GetTable",
+                    "glue:GetPartition",
+                    "glue:GetPartitions",
+                ],
+                resources=[catalog.catalog_arn, catalog.database_arn, catalog.table_arn],
+            )
+        )
+        storage.events.grant_read(self.stats)
+        storage.athena_results.grant_read_write(self.stats)
+        storage.keys.grant_read_data(self.stats)
+        storage.sessions.grant_read_write_data(self.stats)

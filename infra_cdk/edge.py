@@ -1,0 +1,63 @@
+"""CloudFront in front of everything: the tracker script from S3 (long-cached, CORS `*`),
+/api/* and /e.gif forwarded uncached to the HTTP API with the viewer's country and address."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from constructs import Construct
+
+from infra_cdk.layers import ROOT
+
+TRACKER_PATH = "tracker.js"
+TRACKER_SOURCE = ROOT / "tracker_js" / "dist" / "tracker.min.js"
+TRACKER_CACHE_CONTROL = "public, max-age=86400, stale-while-revalidate=604800"
+
+
+class Edge(Construct):
+    def __init__(
+        self, scope: Construct, id: str, *, api_endpoint: str, tracker_bucket: s3.IBucket
+    ) -> None:
+        super().__init__(scope, id)
+        to_api = cloudfront.BehaviorOptions(
+            origin=origins.HttpOrigin(
+                api_endpoint, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY
+            ),
+            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+            allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+            cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+            # Every viewer header but Host (API Gateway routes on its own host name), plus
+            # CloudFront's: CloudFront-Viewer-Country (the country, no GeoIP database) and
+            # CloudFront-Viewer-Address (the client address for the daily visitor hash).
+            origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+        )
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment="Beaconlake: tracker script, ingest and stats API",
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origins.S3BucketOrigin.with_origin_access_control(tracker_bucket),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=cloudfront.ResponseHeadersPolicy.CORS_ALLOW_ALL_ORIGINS_AND_SECURITY_HEADERS,
+                compress=True,
+            ),
+            additional_behaviors={"/api/*": to_api, "/e.gif": to_api},
+            price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+        )
+        self.domain = self.distribution.distribution_domain_name
+        s3deploy.BucketDeployment(
+            self,
+            "Tracker",
+            sources=[s3deploy.Source.data(TRACKER_PATH, TRACKER_SOURCE.read_text("utf-8"))],
+            destination_bucket=tracker_bucket,
+            content_type="text/javascript; charset=utf-8",
+            cache_control=[s3deploy.CacheControl.from_string(TRACKER_CACHE_CONTROL)],
+            distribution=self.distribution,
+            distribution_paths=[f"/{TRACKER_PATH}"],
+            memory_limit=256,
+            prune=False,
+        )

@@ -1,0 +1,110 @@
+"""The one Beaconlake stack: storage, catalog, delivery, API, edge, monitoring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Stack
+from constructs import Construct
+
+from infra_cdk import nag
+from infra_cdk.api import Api
+from infra_cdk.catalog import Catalog
+from infra_cdk.delivery import Delivery
+from infra_cdk.edge import TRACKER_PATH, Edge
+from infra_cdk.monitoring import Monitoring
+from infra_cdk.settings import DeploySettings
+from infra_cdk.storage import Storage
+
+
+class BeaconlakeStack(Stack):
+    def __init__(
+        self, scope: Construct, id: str, *, settings: DeploySettings, **kwargs: Any
+    ) -> None:
+        super().__init__(
+            scope,
+            id,
+            description="Beaconlake: privacy-first, cookie-less web analytics",
+            **kwargs,
+        )
+        storage = Storage(self, "Storage", settings=settings)
+        catalog = Catalog(
+            self,
+            "Catalog",
+            settings=settings,
+            events=storage.events,
+            results=storage.athena_results,
+        )
+        delivery = Delivery(
+            self, "Delivery", settings=settings, bucket=storage.events, catalog=catalog
+        )
+        api = Api(
+            self, "Api", settings=settings, storage=storage, catalog=catalog, delivery=delivery
+        )
+        Monitoring(
+            self,
+            "Monitoring",
+            settings=settings,
+            functions=api.functions,
+            stream_name=delivery.stream_name,
+            api_id=api.http_api.api_id,
+        )
+        if settings.cloudfront:
+            edge = Edge(self, "Edge", api_endpoint=api.endpoint, tracker_bucket=storage.tracker)
+            base = f"https://{edge.domain}"
+            tracker = f"{base}/{TRACKER_PATH}"
+            self._acknowledge_edge(edge, storage)
+        else:
+            base = f"https://{api.endpoint}"
+            tracker = "(needs cloudfront=true; or host tracker_js/dist/tracker.min.js yourself)"
+        site = settings.sites[0]
+        self._output(
+            "TrackerSnippet", f'<script defer data-domain="{site}" src="{tracker}"></script>'
+        )
+        self._output("TrackerUrl", tracker)
+        self._output("IngestUrl", f"{base}/api/event")
+        self._output("PixelUrl", f"{base}/e.gif?d={site}&u=https://{site}/")
+        self._output("StatsApiUrl", f"{base}/api/v1/stats")
+        self._output("DashboardUrl", f"{base}/api/dashboard")
+        self._output("AthenaWorkgroup", catalog.workgroup_name)
+        self._output("AthenaDatabase", catalog.database_name)
+        self._output("ApiKeysTable", storage.keys.table_name)
+        self._output(
+            "FirstApiKeyCommand",
+            f"BEACONLAKE_BACKEND=aws AWS_DEFAULT_REGION={Aws.REGION} "
+            f"BEACONLAKE_KEYS_TABLE={storage.keys.table_name} "
+            f".venv/bin/beaconlake keys create --site {site}",
+        )
+        self._acknowledge(storage, delivery, api)
+
+    def _acknowledge(self, storage: Storage, delivery: Delivery, api: Api) -> None:
+        nag.acknowledge_role(self, delivery.role, buckets=(storage.events,))
+        for fn, paths, buckets in (
+            (api.collect, (api.salt_prefix, api.user_id_prefix), ()),
+            (api.rotate_salt, (api.salt_prefix,), ()),
+            (api.stats, (), (storage.events, storage.athena_results)),
+        ):
+            nag.acknowledge_role(
+                self, fn, basic_role=True, xray=True, ssm_paths=paths, buckets=buckets
+            )
+        for route in api.ingest_routes:
+            nag.ack(route, "APIG4", nag.WHY_PUBLIC_INGEST)
+        for route in api.stats_routes:
+            nag.ack(route, "APIG4", nag.WHY_APP_AUTH)
+
+    def _acknowledge_edge(self, edge: Edge, storage: Storage) -> None:
+        distribution = edge.distribution
+        nag.ack(distribution, "CFR1", nag.WHY_NO_GEO_RESTRICTION)
+        nag.ack(distribution, "CFR2", nag.WHY_NO_WAF)
+        nag.ack(distribution, "CFR3", nag.WHY_NO_CLOUDFRONT_LOGS)
+        nag.ack(distribution, "CFR4", nag.WHY_DEFAULT_CERTIFICATE)
+        handler = next(
+            c for c in self.node.children if c.node.id.startswith("Custom::CDKBucketDeployment")
+        )
+        assets = "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*"
+        for rule in ("L1", f"IAM5[Resource::{assets}]"):
+            nag.ack(handler, rule, nag.WHY_DEPLOYMENT_HANDLER)
+        nag.acknowledge_role(self, handler, basic_role=True, xray=True, buckets=(storage.tracker,))
+
+    def _output(self, name: str, value: str) -> None:
+        CfnOutput(self, name, value=value)

@@ -1,0 +1,219 @@
+"""The local sink's write-ahead spool: every accepted batch is appended to an fsync'd file
+before the collector answers 202, and the file is deleted only once its rows are in an
+fsync'd Parquet file. After a crash (kill -9, power loss) the next process replays it.
+
+Layout: `<data>/spool/seg-<id>.jsonl`, one JSON array of event records per line. A segment
+is created under a hidden name, locked (flock) and only then renamed, so another process
+sees only locked segments of live writers or unlocked orphans of dead ones. The `<id>` also
+names the segment's Parquet files, so replaying a segment twice overwrites, never duplicates.
+
+Durability uses group commit: a writer appends under the sink's lock, then waits for an
+fsync that covers its bytes; whoever fsyncs covers every writer queued behind it, so
+concurrent requests share one fsync and a 202 is never sent before its bytes are on disk.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from beaconlake.model import Event
+
+logger = Logger(service="beaconlake-sink")
+
+Write = Callable[[int, bytes], int]
+TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def encode(events: Sequence[Event]) -> bytes:
+    return (json.dumps([e.as_json_record() for e in events], separators=(",", ":")) + "\n").encode()
+
+
+def decode_record(record: dict[str, Any]) -> Event:
+    record["ts"] = datetime.strptime(record["ts"], TS_FORMAT)
+    if record.get("revenue_amount") is not None:
+        record["revenue_amount"] = Decimal(record["revenue_amount"])
+    return Event(**record)
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Segment:
+    def __init__(self, segment_id: str, path: Path, fd: int) -> None:
+        self.id = segment_id
+        self.path = path
+        self.fd = fd
+        self.written = 0
+        self.synced = 0
+        self.rows = 0
+        self.closed = False
+        self.torn = False
+        self.sync_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Ticket:
+    segment: Segment
+    end: int
+
+
+class Spool:
+    def __init__(self, directory: Path, write: Write = os.write) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._write = write
+        self._current: Segment | None = None
+
+    def _open_segment(self) -> Segment:
+        segment_id = f"{time.time_ns() // 1_000_000}-{uuid.uuid4().hex[:12]}"
+        hidden = self.directory / f".seg-{segment_id}.jsonl.new"
+        final = self.directory / f"seg-{segment_id}.jsonl"
+        fd = os.open(hidden, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.replace(hidden, final)
+            fsync_dir(self.directory)
+        except OSError:
+            os.close(fd)
+            hidden.unlink(missing_ok=True)
+            raise
+        return Segment(segment_id, final, fd)
+
+    def append(self, events: Sequence[Event]) -> Ticket:
+        """Write one batch (the caller holds the sink's lock; no fsync here). On an error
+        the segment is cut back to its last whole line; if even that fails, the next batch
+        starts on a new line, so a torn line (never acknowledged) is skipped on replay."""
+        if self._current is None:
+            self._current = self._open_segment()
+        segment = self._current
+        data = encode(events)
+        if segment.torn:
+            data = b"\n" + data
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[self._write(segment.fd, bytes(view)) :]
+        except OSError:
+            try:
+                os.ftruncate(segment.fd, segment.written)
+            except OSError:
+                segment.torn = True
+            raise
+        segment.torn = False
+        segment.written = os.lseek(segment.fd, 0, os.SEEK_END)
+        segment.rows += len(events)
+        return Ticket(segment, segment.written)
+
+    @staticmethod
+    def sync(ticket: Ticket) -> None:
+        """Return once the ticket's bytes are on disk (or the segment is already in Parquet)."""
+        segment = ticket.segment
+        if segment.synced >= ticket.end:
+            return
+        with segment.sync_lock:
+            if segment.closed or segment.synced >= ticket.end:
+                return
+            target = segment.written
+            os.fdatasync(segment.fd)
+            segment.synced = max(segment.synced, target)
+
+    def seal(self) -> Segment | None:
+        """End the current segment (the caller holds the sink's lock); the next append opens
+        a new one. The sealed segment stays locked until `discard`."""
+        segment, self._current = self._current, None
+        return segment
+
+    @staticmethod
+    def discard(segment: Segment) -> None:
+        """Its rows are in fsync'd Parquet: delete it."""
+        with segment.sync_lock:
+            if segment.closed:
+                return
+            segment.path.unlink(missing_ok=True)
+            os.close(segment.fd)
+            segment.closed = True
+
+    def adopt_orphans(self) -> list[tuple[Segment, list[Event]]]:
+        """Segments left by a process that died, now locked by this one, with their events.
+        Segments of live processes are locked by them and skipped."""
+        for stale in self.directory.glob(".seg-*.jsonl.new"):
+            _unlink_if_unlocked(stale)  # created but never renamed: never written to
+        adopted = []
+        for path in sorted(self.directory.glob("seg-*.jsonl")):
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if os.stat(path).st_ino != os.fstat(fd).st_ino:
+                    raise FileNotFoundError(path)
+                events, torn = read_segment(path)
+            except (BlockingIOError, FileNotFoundError):
+                os.close(fd)
+                continue
+            except BaseException:
+                os.close(fd)
+                raise
+            if torn:
+                logger.warning(
+                    "spool segment has torn lines (never acknowledged); skipped them",
+                    extra={"segment": path.name, "torn_lines": torn},
+                )
+            segment = Segment(path.name.removeprefix("seg-").removesuffix(".jsonl"), path, fd)
+            segment.rows = len(events)
+            adopted.append((segment, events))
+        return adopted
+
+    def close(self) -> None:
+        segment, self._current = self._current, None
+        if segment is not None and not segment.closed:
+            os.close(segment.fd)
+            segment.closed = True
+
+
+def _unlink_if_unlocked(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        path.unlink(missing_ok=True)
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def read_segment(path: Path) -> tuple[list[Event], int]:
+    """The events of a segment and the number of lines that did not parse (a torn tail)."""
+    events: list[Event] = []
+    torn = 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            try:
+                records = json.loads(line)
+            except ValueError:
+                torn += 1
+                continue
+            events.extend(decode_record(r) for r in records)
+    return events, torn

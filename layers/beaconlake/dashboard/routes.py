@@ -1,0 +1,301 @@
+"""The dashboard's routes, part of the stats app so Lambda and the local server serve it alike:
+the page and its files, log-in and log-out, the sites a session may read, shared links.
+
+Everything lives under /api/ (the page at /api/dashboard, shared links at /api/share/<token>),
+the prefix the gateway already sends to the stats function and the session cookie's path."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from fastapi import APIRouter, Cookie, FastAPI, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from beaconlake.dashboard.passwords import verify_password
+from beaconlake.dashboard.sessions import (
+    SESSION_COOKIE,
+    SHARE_KEY_PREFIX,
+    Share,
+    create_share,
+    end_session,
+    find_share,
+    is_shared,
+    list_shares,
+    password_key,
+    revoke_share,
+    share_key,
+    start_session,
+)
+from beaconlake.keys import verify_key
+from beaconlake.ports import ApiKey
+from beaconlake.stats.api import AuthError, Key, check_site
+from beaconlake.stats.goals import load_goals
+from beaconlake.stats.query import Goal, StatsQuery, today_utc
+from beaconlake.stats.sql import RANGE_WHERE, range_params
+from beaconlake.stats.v2 import parse_date_range
+from beaconlake.wiring import engine, ports, session_store
+
+logger = Logger(service="beaconlake-dashboard")
+router = APIRouter(tags=["dashboard"])
+
+PAGE = "/api/dashboard"
+SHARE_PAGE = "/api/share"
+STATIC = Path(__file__).parent / "static"
+TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+}
+# Optional API routes the dashboard has views for; it shows "not available" for missing ones.
+FEATURES = {
+    "funnel": "/api/v2/funnel",
+    "journeys": "/api/v2/journeys",
+    "retention": "/api/v2/retention",
+    "realtime": "/api/v2/realtime",
+}
+PROP_KEYS_SQL = (
+    "SELECT k AS prop, count(*) AS events FROM events CROSS JOIN UNNEST(map_keys(props)) AS t(k) "
+    f"WHERE {RANGE_WHERE} GROUP BY k ORDER BY events DESC, prop LIMIT 50"
+)
+SessionCookie = Annotated[str | None, Cookie(alias=SESSION_COOKIE)]
+
+
+def _error(status: int, field: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "field": field}, status_code=status)
+
+
+def _page(share: str = "", locked: bool = False, status: int = 200) -> HTMLResponse:
+    """index.html; on a shared link, <body> says which link and whether it wants a password."""
+    html = (STATIC / "index.html").read_text("utf-8")
+    if share:
+        html = html.replace("<body>", f'<body data-share="{share}" data-locked="{int(locked)}">')
+    return HTMLResponse(html, status, headers={**SECURITY_HEADERS, "cache-control": "no-store"})
+
+
+def _set_session(response: Response, request: Request, token: str, seconds: int) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=seconds,
+        path="/api",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def _sites(api_key: ApiKey) -> list[str]:
+    return sorted(s for s in ports().settings.sites if api_key.allows(s))
+
+
+def _share_json(share: Share) -> dict[str, Any]:
+    return {
+        "id": share.share_id,
+        "site_id": share.site,
+        "label": share.label,
+        "has_password": share.has_password,
+        "created": share.created,
+    }
+
+
+def _goal_json(goal: Goal) -> dict[str, str]:
+    return {"name": goal.name, "event": goal.event or "", "page": goal.page or ""}
+
+
+def _writable(api_key: ApiKey) -> None:
+    if is_shared(api_key):
+        raise AuthError(403, "a shared link is read-only")
+
+
+class LoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str | None = Field(default=None, max_length=200, description="A stats API key")
+    password: str | None = Field(default=None, max_length=1024, description="The operator's")
+
+
+class ShareBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    site_id: str = Field(min_length=1, max_length=253)
+    password: str | None = Field(default=None, min_length=8, max_length=1024)
+    label: str = Field(default="", max_length=100)
+
+
+class ShareLoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+@router.get(PAGE, include_in_schema=False)
+@router.get(PAGE + "/", include_in_schema=False)
+def dashboard_page() -> HTMLResponse:
+    return _page()
+
+
+@router.get(PAGE + "/static/{name:path}", include_in_schema=False)
+def static_file(name: str, request: Request) -> Response:
+    path = (STATIC / name).resolve()
+    if not path.is_relative_to(STATIC.resolve()) or not path.is_file() or path.suffix not in TYPES:
+        return JSONResponse({"error": "not found"}, status_code=404)
+    data = path.read_bytes()
+    etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+    headers = {
+        **SECURITY_HEADERS,
+        "content-type": TYPES[path.suffix],
+        "cache-control": "public, max-age=300",
+        "etag": etag,
+    }
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(data, headers=headers)
+
+
+@router.get(SHARE_PAGE + "/{token}", include_in_schema=False)
+def shared_page(token: str, request: Request) -> HTMLResponse:
+    found = find_share(session_store(), token)
+    if found is None:
+        return _page("invalid", status=404)
+    share, password_hash = found
+    response = _page(share.share_id, locked=bool(password_hash))
+    if not password_hash:
+        session, seconds = start_session(
+            session_store(), share_key(share.share_id, share.site), "share"
+        )
+        _set_session(response, request, session, seconds)
+    return response
+
+
+@router.post("/api/dashboard/login")
+def login(body: LoginBody, request: Request) -> JSONResponse:
+    """Open a dashboard session with a stats API key or the operator's password."""
+    if (body.key is None) == (body.password is None):
+        return _error(400, "key", "send either a stats API key (key) or the password (password)")
+    settings = ports().settings
+    if body.key is not None:
+        found = verify_key(ports().keys, body.key.strip())
+        if found is None:
+            logger.info("dashboard log-in with an invalid key")
+            return _error(401, "key", "this stats API key is not valid")
+        api_key, via = found, "key"
+    else:
+        if not settings.dashboard_password_hash:
+            return _error(
+                400,
+                "password",
+                "password log-in is off: log in with a stats API key, or set "
+                "BEACONLAKE_DASHBOARD_PASSWORD_HASH (beaconlake dashboard-password)",
+            )
+        try:
+            ok = verify_password(body.password or "", settings.dashboard_password_hash)
+        except ValueError:
+            logger.error("BEACONLAKE_DASHBOARD_PASSWORD_HASH is not a valid hash")
+            return _error(503, "password", "password log-in is misconfigured on the server")
+        if not ok:
+            logger.info("dashboard log-in with a wrong password")
+            return _error(401, "password", "the password is not right")
+        api_key, via = password_key(), "password"
+    token, seconds = start_session(session_store(), api_key, via)
+    logger.info("dashboard session opened", extra={"via": via, "key_id": api_key.key_id})
+    response = JSONResponse({"sites": _sites(api_key), "via": via})
+    _set_session(response, request, token, seconds)
+    return response
+
+
+@router.post("/api/dashboard/share-login")
+def share_login(body: ShareLoginBody, request: Request) -> JSONResponse:
+    """Open a password-protected shared link."""
+    found = find_share(session_store(), body.token)
+    if found is None:
+        return _error(404, "token", "this shared link does not exist or has been revoked")
+    share, password_hash = found
+    if password_hash and not verify_password(body.password, password_hash):
+        logger.info("shared link opened with a wrong password")
+        return _error(401, "password", "the password is not right")
+    api_key = share_key(share.share_id, share.site)
+    token, seconds = start_session(session_store(), api_key, "share")
+    response = JSONResponse({"sites": [share.site], "via": "share"})
+    _set_session(response, request, token, seconds)
+    return response
+
+
+@router.post("/api/dashboard/logout")
+def logout(session: SessionCookie = None) -> JSONResponse:
+    end_session(session_store(), session)
+    response = JSONResponse({"logged_out": True})
+    response.delete_cookie(SESSION_COOKIE, path="/api", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/api/dashboard/sites")
+def sites(key: Key, request: Request) -> dict[str, Any]:
+    """The sites this session (or key) may read, today's date (UTC) and the optional views."""
+    app: FastAPI = request.app
+    paths = set(app.openapi()["paths"])  # cached by FastAPI after the first call
+    goals = load_goals(ports().settings.data_dir)
+    return {
+        "sites": _sites(key),
+        "goals": {site: [_goal_json(g) for g in goals.get(site, ())] for site in _sites(key)},
+        "read_only": is_shared(key),
+        "share_id": key.key_id.removeprefix(SHARE_KEY_PREFIX) if is_shared(key) else None,
+        "today": today_utc().isoformat(),
+        "features": {name: path in paths for name, path in FEATURES.items()},
+    }
+
+
+@router.get("/api/dashboard/props")
+def prop_keys(
+    key: Key,
+    site_id: Annotated[str, Query(min_length=1, max_length=253)],
+    date_range: Annotated[str, Query(description="'30d', or 'YYYY-MM-DD,YYYY-MM-DD'")] = "30d",
+) -> dict[str, Any]:
+    """The custom property keys used in a range, most used first (for the props panel)."""
+    site = check_site(key, site_id)
+    raw: str | list[str] = date_range.split(",") if "," in date_range else date_range
+    q = StatsQuery(site_id=site, date_range=parse_date_range(raw), metrics=("events",))
+    rows = engine().query(PROP_KEYS_SQL, range_params(q))
+    return {"props": [str(r["prop"]) for r in rows]}
+
+
+@router.post("/api/dashboard/shares", status_code=201)
+def add_share(body: ShareBody, key: Key) -> dict[str, Any]:
+    """A read-only link to one site's dashboard, optionally password-protected. The link is
+    shown once; only its hash is stored."""
+    _writable(key)
+    site = check_site(key, body.site_id)
+    token, share = create_share(session_store(), site, body.password, body.label.strip())
+    logger.info("shared link created", extra={"share_id": share.share_id, "site": site})
+    return {**_share_json(share), "path": f"{SHARE_PAGE}/{token}"}
+
+
+@router.get("/api/dashboard/shares")
+def get_shares(key: Key) -> dict[str, Any]:
+    _writable(key)
+    return {"shares": [_share_json(s) for s in list_shares(session_store(), key)]}
+
+
+@router.delete("/api/dashboard/shares/{share_id}", response_model=None)
+def delete_share(share_id: str, key: Key) -> dict[str, Any] | JSONResponse:
+    _writable(key)
+    if not revoke_share(session_store(), key, share_id):
+        return _error(404, "share_id", f"no shared link with id {share_id!r}")
+    logger.info("shared link revoked", extra={"share_id": share_id})
+    return {"revoked": share_id}

@@ -1,0 +1,140 @@
+"""Dashboard sessions and read-only shared links.
+
+A session is a random token in an HttpOnly cookie; the store holds only its SHA-256, what it
+was opened with (a stats API key, the operator password, or a shared link) and when it ends.
+Every request re-checks the source, so revoking the key or the link ends its sessions too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from beaconlake import wiring
+from beaconlake.dashboard.passwords import hash_password
+from beaconlake.ports import ApiKey, SessionStore
+
+SESSION_COOKIE = "bl_dashboard"
+SESSION_SECONDS = 14 * 24 * 3600
+SHARE_SESSION_SECONDS = 24 * 3600
+OPERATOR_KEY_ID = "dashboard-operator"
+SHARE_KEY_PREFIX = "share-"
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+
+
+@dataclass(frozen=True)
+class Share:
+    share_id: str
+    site: str
+    label: str
+    has_password: bool
+    created: str
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def is_shared(api_key: ApiKey) -> bool:
+    """A session opened from a shared link: it may read its one site and change nothing."""
+    return api_key.key_id.startswith(SHARE_KEY_PREFIX)
+
+
+def start_session(store: SessionStore, api_key: ApiKey, via: str) -> tuple[str, int]:
+    """A new session for what `api_key` may read; returns (token, lifetime in seconds)."""
+    token = secrets.token_urlsafe(32)
+    seconds = SHARE_SESSION_SECONDS if via == "share" else SESSION_SECONDS
+    record = {"via": via, "key_id": api_key.key_id}
+    store.put("session", _digest(token), record, int(time.time()) + seconds)
+    return token, seconds
+
+
+def end_session(store: SessionStore, token: str | None) -> None:
+    if token and _TOKEN.match(token):
+        store.delete("session", _digest(token))
+
+
+def session_key(token: str | None) -> ApiKey | None:
+    """The access a session cookie grants, or None (no, unknown, expired or revoked)."""
+    if not token or not _TOKEN.match(token):
+        return None
+    store = wiring.session_store()
+    record = store.get("session", _digest(token))
+    if record is None:
+        return None
+    via, key_id = record.get("via"), str(record.get("key_id", ""))
+    if via == "key":
+        found = wiring.ports().keys.secret_hash(key_id)
+        return found[0] if found else None
+    if via == "password":
+        return password_key() if wiring.ports().settings.dashboard_password_hash else None
+    if via == "share":
+        share = store.get("share", key_id[len(SHARE_KEY_PREFIX) :])
+        return share_key(key_id[len(SHARE_KEY_PREFIX) :], str(share["site"])) if share else None
+    return None
+
+
+def password_key() -> ApiKey:
+    return ApiKey(key_id=OPERATOR_KEY_ID, sites=("*",), label="dashboard password", created="")
+
+
+def share_key(share_id: str, site: str) -> ApiKey:
+    return ApiKey(
+        key_id=SHARE_KEY_PREFIX + share_id, sites=(site,), label="shared link", created=""
+    )
+
+
+def create_share(
+    store: SessionStore, site: str, password: str | None, label: str
+) -> tuple[str, Share]:
+    """A new shared link for one site; the token (the link) is returned once."""
+    token = secrets.token_urlsafe(24)
+    digest = _digest(token)
+    record = {
+        "hash": digest,
+        "site": site,
+        "label": label,
+        "password": hash_password(password) if password else "",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    store.put("share", digest[:16], record, None)
+    return token, _share(digest[:16], record)
+
+
+def _share(share_id: str, record: Mapping[str, object]) -> Share:
+    return Share(
+        share_id=share_id,
+        site=str(record["site"]),
+        label=str(record.get("label", "")),
+        has_password=bool(record.get("password")),
+        created=str(record.get("created", "")),
+    )
+
+
+def find_share(store: SessionStore, token: str) -> tuple[Share, str] | None:
+    """The link a token opens and its password hash ("" if none), or None."""
+    if not _TOKEN.match(token):
+        return None
+    digest = _digest(token)
+    record = store.get("share", digest[:16])
+    if record is None or not hmac.compare_digest(str(record["hash"]), digest):
+        return None
+    return _share(digest[:16], record), str(record.get("password", ""))
+
+
+def list_shares(store: SessionStore, api_key: ApiKey) -> list[Share]:
+    shares = (_share(share_id, record) for share_id, record in store.list("share"))
+    return [s for s in shares if api_key.allows(s.site)]
+
+
+def revoke_share(store: SessionStore, api_key: ApiKey, share_id: str) -> bool:
+    record = store.get("share", share_id)
+    if record is None or not api_key.allows(str(record["site"])):
+        return False
+    return store.delete("share", share_id)

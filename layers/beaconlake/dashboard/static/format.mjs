@@ -1,0 +1,170 @@
+// Pure helpers: numbers and durations for people, date ranges, and the view's state in the URL.
+
+const UNITS = ["k", "M", "B"];
+
+/** 950 → "950", 1234 → "1.2k", 56789 → "57k", 1500000 → "1.5M". */
+export function num(n) {
+  if (n == null || !Number.isFinite(n)) return "–";
+  const sign = n < 0 ? "-" : "";
+  let a = Math.abs(n);
+  if (a < 1000) return sign + String(Math.round(a * 100) / 100);
+  let unit = -1;
+  while (a >= 999.5 && unit < UNITS.length - 1) {
+    a /= 1000;
+    unit += 1;
+  }
+  const text = a < 9.95 ? a.toFixed(1).replace(/\.0$/, "") : String(Math.round(a));
+  return sign + text + UNITS[unit];
+}
+
+/** 45 → "45s", 200 → "3m 20s", 3725 → "1h 2m". */
+export function duration(seconds) {
+  if (seconds == null || !Number.isFinite(seconds)) return "–";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+}
+
+export function percent(v) {
+  if (v == null || !Number.isFinite(v)) return "–";
+  return `${Math.abs(v) < 10 && !Number.isInteger(v) ? v.toFixed(1) : Math.round(v)}%`;
+}
+
+const RATES = ["bounce_rate", "conversion_rate", "percentage"];
+const DURATIONS = ["visit_duration", "time_on_page"];
+
+export function metric(name, v) {
+  if (RATES.includes(name)) return percent(v);
+  if (DURATIONS.includes(name)) return duration(v);
+  if (name === "views_per_visit") return v == null ? "–" : (Math.round(v * 100) / 100).toFixed(2);
+  return num(v);
+}
+
+/** A change against the comparison: "+12%", "−3 pt"; `good` says whether it is good news. */
+export function change(name, c) {
+  if (c == null || !Number.isFinite(c)) return null;
+  const unit = RATES.includes(name) ? " pt" : "%";
+  const sign = c > 0 ? "+" : c < 0 ? "−" : "±";
+  const good = name === "bounce_rate" ? c < 0 : c > 0;
+  return { text: `${sign}${num(Math.abs(c))}${unit}`, good, bad: c !== 0 && !good };
+}
+
+// --- dates (UTC days as "YYYY-MM-DD") ---
+
+export function addDays(day, n) {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+
+function daysBetween(first, last) {
+  return Math.round((Date.parse(`${last}T00:00:00Z`) - Date.parse(`${first}T00:00:00Z`)) / 864e5);
+}
+
+export const PERIODS = [
+  ["day", "Today"],
+  ["7d", "7 days"],
+  ["30d", "30 days"],
+  ["month", "This month"],
+  ["custom", "Custom"],
+];
+
+/** The first and last day the period covers, given today (UTC). */
+export function rangeDays(state, today) {
+  switch (state.period) {
+    case "day":
+      return [today, today];
+    case "7d":
+      return [addDays(today, -6), today];
+    case "month":
+      return [`${today.slice(0, 8)}01`, today];
+    case "custom":
+      return [state.from || today, state.to || today];
+    default:
+      return [addDays(today, -29), today];
+  }
+}
+
+/** The date_range of a stats API query. */
+export function dateRange(state) {
+  if (state.period === "custom") return [state.from, state.to];
+  return state.period;
+}
+
+/** The range the comparison covers ("previous_period" or "year_over_year"). */
+export function comparisonDays([first, last], mode) {
+  if (mode === "year_over_year") {
+    const back = (d) => `${Number(d.slice(0, 4)) - 1}${d.slice(4)}`.replace(/-02-29$/, "-02-28");
+    return [back(first), back(last)];
+  }
+  const n = daysBetween(first, last) + 1;
+  return [addDays(first, -n), addDays(last, -n)];
+}
+
+export function intervalFor(state, [first, last]) {
+  const n = daysBetween(first, last) + 1;
+  if (state.interval === "hour" && n <= 31) return "hour";
+  if (state.interval === "day" || state.interval === "week") return state.interval;
+  return n <= 1 ? "hour" : n <= 92 ? "day" : "week";
+}
+
+// --- the URL: ?site=&period=&from=&to=&compare=&interval=&view=&f=dim==value&s=page:/ ---
+
+const FILTER = /^([A-Za-z0-9_:.-]+)(==|!=)([\s\S]*)$/;
+const DEFAULTS = { period: "30d", compare: "previous_period", view: "overview" };
+
+export function readState(search) {
+  const p = new URLSearchParams(search);
+  const filters = p
+    .getAll("f")
+    .map((f) => FILTER.exec(f))
+    .filter(Boolean)
+    .map(([, dim, op, value]) => ({ dim, op: op === "==" ? "is" : "is_not", value }));
+  const steps = p
+    .getAll("s")
+    .map((s) => /^(page|event):([\s\S]+)$/.exec(s))
+    .filter(Boolean)
+    .map(([, kind, value]) => ({ kind, value }));
+  return {
+    site: p.get("site") || "",
+    period: p.get("period") || DEFAULTS.period,
+    from: p.get("from") || "",
+    to: p.get("to") || "",
+    compare: p.get("compare") || DEFAULTS.compare,
+    interval: p.get("interval") || "",
+    view: p.get("view") || DEFAULTS.view,
+    filters,
+    steps,
+    page: p.get("page") || "",
+    direction: p.get("direction") || "next",
+    retention: p.get("retention") || "week",
+  };
+}
+
+export function writeState(state) {
+  const p = new URLSearchParams();
+  for (const key of ["site", "period", "from", "to", "compare", "interval", "view", "page"]) {
+    if (state[key] && state[key] !== DEFAULTS[key]) p.set(key, state[key]);
+  }
+  if (state.period !== "custom") {
+    p.delete("from");
+    p.delete("to");
+  }
+  if (state.direction !== "next") p.set("direction", state.direction);
+  if (state.retention !== "week") p.set("retention", state.retention);
+  for (const f of state.filters) p.append("f", `${f.dim}${f.op === "is" ? "==" : "!="}${f.value}`);
+  for (const s of state.steps) p.append("s", `${s.kind}:${s.value}`);
+  const text = p.toString();
+  return text ? `?${text}` : "";
+}
+
+/** The stats API's filter list for the state's chips. */
+export function apiFilters(filters) {
+  return filters.map((f) => [f.op, f.dim, [f.value]]);
+}
+
+/** "2026-11-25" or "2026-11-25 13:00:00" → epoch seconds (UTC), for the chart's x axis. */
+export function labelSeconds(label) {
+  return Date.parse(`${label.replace(" ", "T").slice(0, 19)}${label.length > 10 ? "" : "T00:00:00"}Z`) / 1000;
+}

@@ -1,0 +1,166 @@
+"""Property-based fuzzing of the collector: the parser and validator on their own, and the whole
+Lambda handler fed API Gateway HTTP API v2 events.
+
+The properties: no input makes the collector answer 5xx or raise; every rejection is a 4xx with
+a JSON body naming the field; whatever is accepted can be written to Parquet (a row that cannot
+be encoded would poison a whole batch) and respects the documented limits.
+`--hypothesis-show-statistics` shows how the cases split between statuses (docs/SECURITY.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from beaconlake import wiring
+from beaconlake.adapters.parquet_sink import events_to_table
+from beaconlake.ingest import payload
+from beaconlake.ingest.payload import PayloadError, decode_body, parse_beacon
+from beaconlake.model import Event
+from functions.collect.app import handler as collect
+from tests.apigw import Context, http_event
+from tests.fuzz import strategies as s
+
+FUZZ = settings(
+    max_examples=1500,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=False,
+    database=None,
+)
+REJECTIONS = {400, 413, 415, 429}
+
+
+@pytest.fixture(scope="module")
+def fuzz_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One local back end for the module (Hypothesis runs many cases per test)."""
+    data_dir = tmp_path_factory.mktemp("fuzz")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BEACONLAKE_BACKEND", "local")
+        mp.setenv("BEACONLAKE_DATA_DIR", str(data_dir))
+        mp.setenv("BEACONLAKE_SITES", "example.com,shop.test")
+        mp.setenv("BEACONLAKE_FLUSH_SECONDS", "3600")
+        mp.setenv("BEACONLAKE_CLIENT_IP_HEADER", "x-forwarded-for")
+        mp.setenv("BEACONLAKE_CHECK_ORIGIN", "1")
+        # the limits have their own tests; here every case must reach the parser
+        mp.setenv("BEACONLAKE_INGEST_IP_RATE", "0")
+        mp.setenv("BEACONLAKE_INGEST_SITE_RATE", "0")
+        wiring.reset()
+        ports = wiring.ports()
+        ports.sink.close()
+        ports.sink = CheckingSink()
+        yield data_dir
+        wiring.reset()
+
+
+class CheckingSink:
+    """Converts each accepted batch to the Parquet schema (a lone surrogate would fail there)
+    and keeps only a count: the fuzz cases test the parser, not the disk."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def put(self, events: Sequence[Event]) -> None:
+        self.rows += events_to_table(events).num_rows
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _check_accepted(beacon: payload.Beacon) -> None:
+    assert len(beacon.name) <= payload.MAX_NAME_CHARS
+    assert len(beacon.props) <= payload.MAX_PROPS
+    assert all(len(k.encode()) <= payload.MAX_PROP_KEY_BYTES for k in beacon.props)
+    assert all(len(v.encode()) <= payload.MAX_PROP_VALUE_BYTES for v in beacon.props.values())
+    texts = [beacon.name, beacon.hostname, beacon.pathname, beacon.referrer or "", *beacon.domains]
+    texts += [*beacon.props, *beacon.props.values(), *beacon.query, *beacon.query.values()]
+    for text in texts:
+        text.encode("utf-8")  # raises on a lone surrogate
+        assert "\x00" not in text
+
+
+@FUZZ
+@given(body=s.bodies)
+def test_decode_and_parse_raise_only_payload_errors(body: bytes) -> None:
+    try:
+        beacon = parse_beacon(decode_body(body))
+    except PayloadError as exc:
+        event(f"rejected: {exc.field}/{exc.rule}")
+        assert exc.as_body()["field"] and exc.as_body()["rule"]
+        json.dumps(exc.as_body())
+        return
+    event("valid")
+    _check_accepted(beacon)
+
+
+@FUZZ
+@given(data=s.beacon_dicts)
+def test_parse_beacon_on_hostile_fields(data: dict[str, Any]) -> None:
+    try:
+        beacon = parse_beacon(data)
+    except PayloadError as exc:
+        event(f"rejected: {exc.field}/{exc.rule}")
+        return
+    event("valid")
+    _check_accepted(beacon)
+    assert beacon.hostname and beacon.pathname.startswith("/")
+
+
+def _reply(res: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    status = res["statusCode"]
+    assert status < 500, res
+    body = json.loads(res["body"])
+    assert isinstance(body, dict)
+    return status, body
+
+
+def _post_event(body: bytes, headers: dict[str, str], as_text: bool) -> dict[str, Any]:
+    if as_text:
+        # API Gateway hands over a text body as a JSON string, which may hold lone surrogates
+        ev = http_event("POST", "/api/event", headers=headers)
+        ev["body"] = body.decode("utf-8", "surrogatepass")
+    else:
+        ev = http_event("POST", "/api/event", body=body, headers=headers, base64_body=True)
+    return collect(ev, Context())
+
+
+@FUZZ
+@given(body=s.bodies, headers=s.headers, as_text=st.booleans())
+def test_post_event_handler_never_fails(
+    fuzz_env: Path, body: bytes, headers: dict[str, str], as_text: bool
+) -> None:
+    try:
+        body.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        as_text = False
+    status, reply = _reply(_post_event(body, headers, as_text))
+    if status in REJECTIONS:
+        event(f"{status} {reply.get('field')}/{reply.get('rule')}")
+        assert reply["error"] and reply["field"] and reply["rule"]
+        return
+    assert status == 202, (status, reply)
+    event(f"202 {reply.get('reason', 'accepted')}")
+    if reply["status"] == "accepted":
+        assert wiring.ports().sink.rows > 0  # type: ignore[attr-defined]
+
+
+@settings(FUZZ, max_examples=500)
+@given(query=s.query_params, headers=s.headers)
+def test_pixel_handler_always_answers_the_gif(
+    fuzz_env: Path, query: dict[str, str], headers: dict[str, str]
+) -> None:
+    res = collect(http_event("GET", "/e.gif", headers=headers, query=query), Context())
+    assert res["statusCode"] == 200, res
+    assert base64.b64decode(res["body"]).startswith(b"GIF89a")
+    dropped = res["headers"].get("x-beaconlake-dropped")
+    event(f"pixel {dropped or 'accepted'}")

@@ -1,0 +1,76 @@
+"""One synthesis of the whole app per test session (it takes ~10 s), shared by the tests.
+
+The dependency layer is replaced by a small placeholder directory (`dependency_layer_dir`),
+so the tests need neither the network nor pip; the real layer is built by `npx aws-cdk synth`
+and measured by bench/package_sizes.py."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
+
+ROOT = Path(__file__).resolve().parents[2]
+SITES = "example.com,blog.example.com"
+
+
+def cdk_context(**overrides: Any) -> dict[str, Any]:
+    """cdk.json's context (what the CLI passes), with overrides like `-c name=value`."""
+    context = json.loads((ROOT / "cdk.json").read_text("utf-8"))["context"]
+    context.update(overrides)
+    return context
+
+
+@dataclass
+class Synth:
+    template: dict[str, Any]
+    assertions: Any  # aws_cdk.assertions.Template
+    outdir: Path
+
+    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.template["Resources"].items() if v["Type"] == kind}
+
+    def one(self, kind: str) -> dict[str, Any]:
+        (resource,) = self.resources(kind).values()
+        return resource["Properties"]
+
+
+@pytest.fixture(scope="session")
+def placeholder_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("deps-layer")
+    (directory / "python").mkdir()
+    (directory / "python" / "placeholder.py").write_text("# test stand-in\n")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def synth(placeholder_layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from infra_cdk.app import build
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = cdk.App(
+        outdir=str(outdir),
+        context=cdk_context(
+            sites=SITES,
+            retention_days="400",
+            bytes_scanned_cutoff_mb=250,
+            throttle_rate=50,
+            throttle_burst=80,
+            reserved_concurrency=20,
+            dependency_layer_dir=str(placeholder_layer),
+        ),
+    )
+    stack = build(app)
+    app.synth()  # runs cdk-nag's AwsSolutions pack; raises on any unacknowledged finding
+    template = json.loads((outdir / f"{stack.stack_name}.template.json").read_text("utf-8"))
+    return Synth(template, Template.from_json(template), outdir)

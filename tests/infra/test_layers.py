@@ -1,0 +1,59 @@
+"""The Docker-free layer builder: cache keys, the package layer, and a clear offline error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from infra_cdk.layers import (
+    LayerBuildError,
+    cache_key,
+    dependency_layer,
+    layer_requirements,
+    package_layer,
+)
+
+
+def test_requirements_are_the_runtime_and_aws_dependencies() -> None:
+    requirements = layer_requirements()
+    assert any(r.startswith("aws-lambda-powertools") for r in requirements)
+    assert any(r.startswith("pyathena") for r in requirements)
+    assert not any(r.startswith(("duckdb", "pyarrow", "pytest")) for r in requirements)
+
+
+def test_cache_key_changes_with_requirements_and_python() -> None:
+    base = cache_key(["a==1"], "3.14")
+    assert base == cache_key(["a==1"], "3.14")
+    assert base != cache_key(["a==2"], "3.14")
+    assert base != cache_key(["a==1"], "3.13")
+
+
+def test_a_cached_layer_is_used_without_pip(tmp_path: Path) -> None:
+    key = cache_key(layer_requirements(), "3.14")
+    cached = tmp_path / f"deps-cp314-{key}"
+    (cached / "python").mkdir(parents=True)
+    (cached / ".complete").write_text("")
+    assert dependency_layer("3.14", cache=tmp_path, pip_args=("--no-index",)) == cached
+
+
+def test_no_wheels_offline_is_one_clear_sentence(tmp_path: Path) -> None:
+    with pytest.raises(LayerBuildError) as error:
+        dependency_layer("3.14", cache=tmp_path, pip_args=("--no-index",))
+    message = str(error.value)
+    assert "pip could not build it" in message and "cached" in message
+    assert "\n" not in message
+    assert not any(tmp_path.iterdir())  # no half-built layer left behind
+
+
+def test_package_layer_holds_the_package_without_bytecode(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    (source / "__pycache__").mkdir(parents=True)
+    (source / "__init__.py").write_text("X = 1\n")
+    (source / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    layer = package_layer(source, cache=tmp_path / "cache")
+    assert (layer / "python" / "beaconlake" / "__init__.py").read_text() == "X = 1\n"
+    assert not (layer / "python" / "beaconlake" / "__pycache__").exists()
+    assert package_layer(source, cache=tmp_path / "cache") == layer
+    (source / "__init__.py").write_text("X = 2\n")
+    assert package_layer(source, cache=tmp_path / "cache") != layer

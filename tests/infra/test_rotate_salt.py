@@ -1,0 +1,49 @@
+"""functions/rotate_salt, as EventBridge invokes it, against SSM in moto."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from beaconlake import wiring
+from functions.rotate_salt.app import handler
+from tests.apigw import Context
+
+PREFIX = "/beaconlake/salts"
+SCHEDULED_EVENT = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+
+
+@pytest.fixture
+def ssm(monkeypatch: pytest.MonkeyPatch):
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "BEACONLAKE_BACKEND": "aws",
+        "BEACONLAKE_SALT_PREFIX": PREFIX,
+        "BEACONLAKE_FIREHOSE_STREAM": "unused",
+        "BEACONLAKE_KEYS_TABLE": "unused",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        wiring.reset()
+        yield boto3.client("ssm")
+        wiring.reset()
+
+
+def test_creates_todays_salt_and_deletes_those_older_than_48_hours(ssm) -> None:
+    today = datetime.now(UTC).date()
+    for age in (1, 3, 10):
+        day = (today - timedelta(days=age)).isoformat()
+        ssm.put_parameter(Name=f"{PREFIX}/{day}", Value="00" * 32, Type="SecureString")
+
+    result = handler(SCHEDULED_EVENT, Context())
+
+    names = {
+        p["Name"].rsplit("/", 1)[1] for p in ssm.get_parameters_by_path(Path=PREFIX)["Parameters"]
+    }
+    assert names == {today.isoformat(), (today - timedelta(days=1)).isoformat()}
+    assert sorted(result["days"]) == sorted(names)

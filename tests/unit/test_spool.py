@@ -1,0 +1,138 @@
+"""The spool: a batch is on disk before put() returns, replays are idempotent, torn tails
+and failed writes never corrupt acknowledged batches."""
+
+from __future__ import annotations
+
+import errno
+import os
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from beaconlake.adapters.parquet_sink import ParquetSink
+from beaconlake.adapters.spool import Spool, read_segment
+from beaconlake.model import Event
+from beaconlake.ports import SinkUnavailable
+from tests.server import parquet_rows
+
+
+def event(i: int, dt: str = "2026-06-01", site: str = "example.com") -> Event:
+    return Event(
+        ts=datetime.fromisoformat(f"{dt}T12:00:00.{i % 1000:03d}"),
+        name="Purchase",
+        hostname=site,
+        pathname=f"/p{i}",
+        referrer_source=None,
+        referrer=None,
+        utm_source="news",
+        utm_medium=None,
+        utm_campaign=None,
+        utm_content=None,
+        utm_term=None,
+        visitor_id=-(2**62) + i,
+        browser="Firefox",
+        browser_version="132.0",
+        os="Linux",
+        os_version=None,
+        device="desktop",
+        country="DE",
+        props={"plan": "pro", "n": str(i)},
+        revenue_amount=Decimal("9.9900"),
+        revenue_currency="EUR",
+        scroll_depth=40,
+        engaged_ms=1234,
+        site_id=site,
+        dt=dt,
+    )
+
+
+def spool_files(root: Path) -> list[Path]:
+    return sorted((root / "spool").glob("*"))
+
+
+def test_put_is_in_the_spool_before_it_returns_and_gone_after_flush(tmp_path) -> None:
+    sink = ParquetSink(tmp_path, flush_rows=10**6, flush_seconds=3600)
+    sink.put([event(1), event(2)])
+    sink.put([event(3, "2026-06-02")])
+    [segment] = spool_files(tmp_path)
+    events, torn = read_segment(segment)
+    assert events == [event(1), event(2), event(3, "2026-06-02")] and torn == 0
+    assert os.stat(segment).st_mode & 0o777 == 0o600
+    sink.flush()
+    assert spool_files(tmp_path) == []
+    assert sorted(r["pathname"] for r in parquet_rows(tmp_path)) == ["/p1", "/p2", "/p3"]
+    sink.close()
+
+
+def test_a_new_sink_replays_what_a_dead_one_left_exactly_once(tmp_path) -> None:
+    crashed = ParquetSink(tmp_path, flush_rows=10**6, flush_seconds=3600)
+    crashed.put([event(i) for i in range(5)])
+    crashed.put([event(i, "2026-06-02") for i in range(5, 8)])
+    # the crash came after the Parquet files were written but before the segment was deleted
+    [segment] = spool_files(tmp_path)
+    segment_id = segment.name.removeprefix("seg-").removesuffix(".jsonl")
+    crashed._write(segment_id, read_segment(segment)[0])
+    crashed.spool.close()  # like a dead process: the lock goes, the file stays
+    # a torn, never acknowledged line at the end of the segment
+    with open(segment, "ab") as fh:
+        fh.write(b'[{"ts":"2026-06-01 12:')
+    sink = ParquetSink(tmp_path, flush_rows=10**6, flush_seconds=3600)
+    rows = parquet_rows(tmp_path)
+    assert sorted(r["pathname"] for r in rows) == [f"/p{i}" for i in range(8)]
+    assert (
+        rows[0]["revenue_amount"] == Decimal("9.9900") and dict(rows[0]["props"])["plan"] == "pro"
+    )
+    assert spool_files(tmp_path) == []
+    assert not list(tmp_path.rglob("*.tmp"))
+    sink.close()
+
+
+def test_a_live_writers_segment_is_left_alone(tmp_path) -> None:
+    live = Spool(tmp_path / "spool")
+    Spool.sync(live.append([event(1)]))
+    assert Spool(tmp_path / "spool").adopt_orphans() == []
+    assert len(spool_files(tmp_path)) == 1
+    live.close()
+    [(segment, events)] = Spool(tmp_path / "spool").adopt_orphans()
+    assert events == [event(1)] and segment.rows == 1
+
+
+class FullDisk:
+    """An os.write that runs out of space: it writes part of the buffer, then fails."""
+
+    def __init__(self) -> None:
+        self.full = False
+
+    def __call__(self, fd: int, data: bytes) -> int:
+        if self.full:
+            os.write(fd, data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return os.write(fd, data)
+
+
+def test_a_failed_append_is_cut_back_and_refused(tmp_path) -> None:
+    disk = FullDisk()
+    sink = ParquetSink(tmp_path, flush_rows=10**6, flush_seconds=3600, spool_write=disk)
+    sink.put([event(1)])
+    disk.full = True
+    with pytest.raises(SinkUnavailable, match="ENOSPC"):
+        sink.put([event(2)])
+    disk.full = False
+    sink.put([event(3)])
+    [segment] = spool_files(tmp_path)
+    assert read_segment(segment) == ([event(1), event(3)], 0)
+    sink.close()
+    assert sorted(r["pathname"] for r in parquet_rows(tmp_path)) == ["/p1", "/p3"]
+
+
+def test_parquet_files_are_whole_and_named_after_their_segment(tmp_path) -> None:
+    sink = ParquetSink(tmp_path, flush_rows=10**6, flush_seconds=3600)
+    sink.put([event(i) for i in range(3)])
+    [segment] = spool_files(tmp_path)
+    sink.close()
+    [part] = (tmp_path / "events").rglob("*.parquet")
+    assert part.name == segment.name.replace("seg-", "part-").replace(".jsonl", ".parquet")
+    assert pq.read_table(part).num_rows == 3
