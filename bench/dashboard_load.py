@@ -18,6 +18,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,14 @@ def _loaded(driver: webdriver.Chrome) -> float:
     return float(ms)
 
 
-def measure(base: str, token: str, site: str, first: str, last: str, runs: int) -> dict[str, Any]:
+def new_data(events_dir: Path) -> None:
+    """What a flush of new events does to the engine's result cache: the tree changed."""
+    os.utime(events_dir)
+
+
+def measure(
+    base: str, token: str, site: str, first: str, last: str, runs: int, events_dir: Path
+) -> dict[str, Any]:
     url = f"{base}/api/dashboard?site={site}&period=custom&from={first}&to={last}"
     with tempfile.TemporaryDirectory() as profile:
         driver = browser(Path(profile))
@@ -87,10 +95,16 @@ def measure(base: str, token: str, site: str, first: str, last: str, runs: int) 
             driver.find_element(By.ID, "secret").send_keys(token)
             driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
             first_ms = _loaded(driver)
-            times = []
+            times, cached = [], []
             for _ in range(runs):
+                new_data(events_dir)
                 driver.get(url)
                 times.append(_loaded(driver))
+                time.sleep(1.1)  # answers are cached once the newest change is a second old
+                driver.get(url)
+                _loaded(driver)
+                driver.get(url)
+                cached.append(_loaded(driver))
             numbers = driver.execute_script(
                 "return [...document.querySelectorAll('.card[data-metric]')]"
                 ".map(c => [c.dataset.metric, c.dataset.value]);"
@@ -101,6 +115,8 @@ def measure(base: str, token: str, site: str, first: str, last: str, runs: int) 
         "first_after_login_ms": first_ms,
         "runs_ms": times,
         "median_ms": statistics.median(times),
+        "cached_runs_ms": cached,
+        "cached_median_ms": statistics.median(cached),
         "cards": numbers,
     }
 
@@ -122,7 +138,13 @@ def run(events: int, runs: int) -> dict[str, Any]:
         wait_port(port, proc)
         load_before = os.getloadavg()[0]
         result = measure(
-            f"http://127.0.0.1:{port}", token, ds.site, str(ds.first), str(ds.last), runs
+            f"http://127.0.0.1:{port}",
+            token,
+            ds.site,
+            str(ds.first),
+            str(ds.last),
+            runs,
+            root / "events",
         )
     finally:
         stop(proc)
@@ -171,10 +193,18 @@ are cached by the browser after the first load (as for a returning user); every 
 | | time |
 |---|---|
 | first load, right after log-in (cold DuckDB) | {r["first_after_login_ms"]:,.0f} ms |
-| **median of {len(r["runs_ms"])} reloads** | **{r["median_ms"]:,.0f} ms** |
-| all reloads | {runs} ms |
+| **median of {len(r["runs_ms"])} reloads after new data arrived** (every query runs) | **{r["median_ms"]:,.0f} ms** |
+| all those reloads | {runs} ms |
+| median of {len(r["cached_runs_ms"])} reloads with no new data (answers from the engine's result cache) | {r["cached_median_ms"]:,.0f} ms |
 
-Target "loads in under a second locally on 1M events": {verdict}.
+Target "loads in under a second locally on 1M events", judged on the reloads after new data
+(every query runs): {verdict}. With no new data since the last load the engine answers from its
+result cache (`ResultCache` in `duckdb_engine.py`: keyed by statement, parameters and the
+Parquet tree's signature, so never stale), which is what a returning visitor of a quiet site
+sees. Each uncached load runs ten SQL
+statements in DuckDB (two per comparison); the ones that rebuild visits from events (top cards
+and their comparison, the sources panel) take most of the time, as in figure 4's
+"dashboard set", so the load is bound by the query engine on {r["cpus"]} CPUs, not the page.
 Machine: {r["cpus"]} CPUs ({r["cpu"]}), Python {r["python"]}, {r["chromium"]}; {r["date"]};
 1-minute load average {load[0]:.1f} before and {load[1]:.1f} after the runs (other work on the
 machine slows every figure here).

@@ -50,12 +50,16 @@ def usage(r: dict[str, Any], events: int) -> cost.Usage:
     )
 
 
-def _package_section(path: Path) -> str:
+def _other_sections(path: Path) -> str:
+    """The `<!-- name:start -->…<!-- name:end -->` sections other bench scripts write
+    (package sizes, dashboard load, soak), kept as they are; a placeholder for package sizes."""
     old = path.read_text() if path.exists() else ""
-    found = re.search(re.escape(PKG_START) + r".*?" + re.escape(PKG_END), old, re.S)
-    if found:
-        return found.group(0)
-    return f"{PKG_START}\n(written by bench/package_sizes.py)\n{PKG_END}"
+    found = [
+        m.group(0) for m in re.finditer(r"<!-- ([a-z-]+):start -->.*?<!-- \1:end -->", old, re.S)
+    ]
+    if not any(f.startswith(PKG_START) for f in found):
+        found.insert(0, f"{PKG_START}\n(written by bench/package_sizes.py)\n{PKG_END}")
+    return "\n\n".join(found)
 
 
 def targets(r: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
@@ -593,7 +597,7 @@ def cost_md(r: dict[str, Any]) -> str:
 def write(r: dict[str, Any], docs: Path) -> None:
     r = {**r, "queries": {int(n): q for n, q in r["queries"].items()}}
     bench_md = docs / "BENCHMARKS.md"
-    section = _package_section(bench_md)
+    section = _other_sections(bench_md)
     bench_md.write_text(benchmarks_md(r, section))
     (docs / "COST.md").write_text(cost_md(r))
 

@@ -7,7 +7,9 @@ site_id and dt restrictions every statement carries prune whole directories, as 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +43,54 @@ def empty_view_sql() -> str:
     return f"CREATE OR REPLACE VIEW events AS {_typed_empty_rows()}"
 
 
+class ResultCache:
+    """Answers of recent statements, valid while the Parquet tree is unchanged: every file
+    the sink, erasure or compaction writes lands by a rename into a `dt=` directory, which
+    changes that directory's mtime, so the key (statement, parameters, tree signature) can
+    never return an answer computed before the data changed. Answers are only kept once the
+    newest change is a second old, beyond the coarseness of file timestamps."""
+
+    def __init__(self, events_dir: Path, entries: int = 256, max_rows: int = 10_000) -> None:
+        self.events_dir = events_dir
+        self.entries = entries
+        self.max_rows = max_rows
+        self._answers: OrderedDict[Hashable, list[dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def signature(self) -> tuple[int, int]:
+        """(number of day directories, newest mtime among them and their parents)."""
+        dirs = [self.events_dir, *self.events_dir.glob("site_id=*")]
+        dirs += [d for site in dirs[1:] for d in site.glob("dt=*")]
+        mtimes = [d.stat().st_mtime_ns for d in dirs if d.exists()]
+        return len(mtimes), max(mtimes, default=0)
+
+    def get(self, key: Hashable) -> list[dict[str, Any]] | None:
+        with self._lock:
+            rows = self._answers.get(key)
+            if rows is None:
+                return None
+            self._answers.move_to_end(key)
+        return [dict(r) for r in rows]
+
+    def put(self, key: Hashable, signature: tuple[int, int], rows: list[dict[str, Any]]) -> None:
+        if len(rows) > self.max_rows or time.time_ns() - signature[1] < 1_000_000_000:
+            return
+        with self._lock:
+            self._answers[key] = [dict(r) for r in rows]
+            while len(self._answers) > self.entries:
+                self._answers.popitem(last=False)
+
+
 class DuckDBEngine:
-    def __init__(self, data_dir: Path, memory_limit: str = "256MB", threads: int = 2) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        memory_limit: str = "256MB",
+        threads: int = 2,
+        cached_answers: int = 256,
+    ) -> None:
         self.events_dir = Path(data_dir) / "events"
+        self.cache = ResultCache(self.events_dir, entries=cached_answers)
         self._db = duckdb.connect(
             ":memory:", config={"memory_limit": memory_limit, "threads": threads}
         )
@@ -60,13 +107,20 @@ class DuckDBEngine:
             self._has_files = has_files
 
     def query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        signature = self.cache.signature()
+        key = (sql, tuple(params), signature)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
         if not self._has_files:
             self._refresh_view()
         cursor = self._db.cursor()
         try:
             result = cursor.execute(athena_to_duckdb(sql), list(params))
             names = [d[0] for d in result.description or ()]
-            return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+            rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+            self.cache.put(key, signature, rows)
+            return rows
         except duckdb.Error as exc:
             raise QueryFailed(f"the local query engine failed: {type(exc).__name__}") from exc
         finally:

@@ -1,0 +1,74 @@
+"""The local query engine: old files without newer columns, and its result cache."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from time import time_ns
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from beaconlake.adapters.duckdb_engine import DuckDBEngine
+from beaconlake.schema import arrow_schema
+
+
+def test_files_missing_a_newer_column_read_it_as_null(tmp_path: Path) -> None:
+    newest = arrow_schema().names[-1]
+    old_schema = pa.schema([f for f in arrow_schema() if f.name != newest])
+    row = {f.name: [None] for f in old_schema}
+    row |= {"ts": [datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)], "name": ["pageview"]}
+    row |= {"pathname": ["/old"], "visitor_id": [7], "props": [[]], "interactive": [True]}
+    part = tmp_path / "events" / "site_id=example.com" / "dt=2026-01-02"
+    part.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pydict(row, schema=old_schema), part / "part-old.parquet")
+
+    rows = DuckDBEngine(tmp_path).query(
+        f'SELECT pathname, "{newest}" AS newest FROM events WHERE site_id = ? AND dt = ?',
+        ["example.com", "2026-01-02"],
+    )
+    assert rows == [{"pathname": "/old", "newest": None}]
+
+
+def test_cached_answers_never_outlive_a_change_to_the_files(tmp_path: Path) -> None:
+    """A repeated statement is answered from the cache until a file lands or goes."""
+    from beaconlake.adapters.parquet_sink import ParquetSink
+    from beaconlake.ingest.service import CollectPolicy, collect
+    from beaconlake.model import RequestMeta
+
+    def store(path: str, when: datetime) -> None:
+        sink = ParquetSink(tmp_path)
+        outcome = collect(
+            {"n": "pageview", "u": f"https://example.com{path}", "d": "example.com"},
+            RequestMeta(ip="192.0.2.1", user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"),
+            CollectPolicy(sites=frozenset({"example.com"}), honour_dnt=True, drop_localhost=True),
+            lambda _: b"s" * 32,
+            when,
+            None,
+        )
+        sink.put(outcome.events)
+        sink.close()
+
+    day = datetime(2026, 1, 2, 12, tzinfo=UTC)
+    engine = DuckDBEngine(tmp_path)
+    sql = "SELECT count(*) AS n FROM events WHERE site_id = ? AND dt = ?"
+    params = ["example.com", "2026-01-02"]
+    store("/a", day)
+    first = engine.query(sql, params)
+    assert first == [{"n": 1}]
+    store("/b", day)  # within the second: the answer above was not kept
+    assert engine.query(sql, params) == [{"n": 2}]
+
+    day_dir = tmp_path / "events" / "site_id=example.com" / "dt=2026-01-02"
+    old = time_ns() - 5_000_000_000
+    for d in (day_dir, day_dir.parent, day_dir.parent.parent):
+        os.utime(d, ns=(old, old))
+    assert engine.query(sql, params) == [{"n": 2}]
+    assert engine.cache.get((sql, tuple(params), engine.cache.signature())) == [{"n": 2}]
+    store("/c", day)
+    assert engine.query(sql, params) == [{"n": 3}]
+    for f in day_dir.glob("*.parquet"):
+        f.unlink()
+        break
+    assert engine.query(sql, params) == [{"n": 2}]
