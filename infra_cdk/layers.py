@@ -50,10 +50,11 @@ def dependency_layer(
     target = cache / f"deps-{tag}-{cache_key(requirements, python_version)}"
     if (target / ".complete").exists():
         return target
-    staging = target.with_name(target.name + ".partial")
+    staging = target.with_name(f".{target.name}-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "--no-compile", "--no-color",
         "--platform", PLATFORM, "--only-binary=:all:", "--implementation", "cp",
         "--python-version", python_version, "--target", str(staging / "python"),
         *pip_args, *requirements,
@@ -69,8 +70,10 @@ def dependency_layer(
         )
     shutil.rmtree(staging / "python" / "bin", ignore_errors=True)  # console scripts: unused
     (staging / ".complete").write_text("\n".join(requirements) + "\n", "utf-8")
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+    try:
+        staging.rename(target)
+    except OSError:  # another process finished the same build first
+        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
@@ -91,4 +94,7 @@ def package_layer(source: Path = ROOT / "layers" / "beaconlake", cache: Path = C
         staging.rename(target)
     except OSError:  # another process finished the same copy first
         shutil.rmtree(staging, ignore_errors=True)
+    for old in cache.glob("package-*"):
+        if old != target:
+            shutil.rmtree(old, ignore_errors=True)
     return target

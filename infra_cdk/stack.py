@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Stack
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra_cdk import nag
@@ -49,19 +50,21 @@ class BeaconlakeStack(Stack):
             stream_name=delivery.stream_name,
             api_id=api.http_api.api_id,
         )
-        if settings.cloudfront:
+        site = settings.sites[0]
+        if storage.tracker is not None:
             edge = Edge(self, "Edge", api_endpoint=api.endpoint, tracker_bucket=storage.tracker)
             base = f"https://{edge.domain}"
             tracker = f"{base}/{TRACKER_PATH}"
-            self._acknowledge_edge(edge, storage)
+            snippet = f'<script defer data-domain="{site}" src="{tracker}"></script>'
+            self._output("TrackerUrl", tracker)
+            self._acknowledge_edge(edge, storage.tracker)
         else:
             base = f"https://{api.endpoint}"
-            tracker = "(needs cloudfront=true; or host tracker_js/dist/tracker.min.js yourself)"
-        site = settings.sites[0]
-        self._output(
-            "TrackerSnippet", f'<script defer data-domain="{site}" src="{tracker}"></script>'
-        )
-        self._output("TrackerUrl", tracker)
+            snippet = (
+                f'<script defer data-domain="{site}" data-api="{base}/api/event" '
+                'src="https://YOUR-HOST/tracker.js"></script> (host tracker_js/dist/tracker.min.js)'
+            )
+        self._output("TrackerSnippet", snippet)
         self._output("IngestUrl", f"{base}/api/event")
         self._output("PixelUrl", f"{base}/e.gif?d={site}&u=https://{site}/")
         self._output("StatsApiUrl", f"{base}/api/v1/stats")
@@ -92,7 +95,7 @@ class BeaconlakeStack(Stack):
         for route in api.stats_routes:
             nag.ack(route, "APIG4", nag.WHY_APP_AUTH)
 
-    def _acknowledge_edge(self, edge: Edge, storage: Storage) -> None:
+    def _acknowledge_edge(self, edge: Edge, tracker: s3.IBucket) -> None:
         distribution = edge.distribution
         nag.ack(distribution, "CFR1", nag.WHY_NO_GEO_RESTRICTION)
         nag.ack(distribution, "CFR2", nag.WHY_NO_WAF)
@@ -104,7 +107,7 @@ class BeaconlakeStack(Stack):
         assets = "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*"
         for rule in ("L1", f"IAM5[Resource::{assets}]"):
             nag.ack(handler, rule, nag.WHY_DEPLOYMENT_HANDLER)
-        nag.acknowledge_role(self, handler, basic_role=True, xray=True, buckets=(storage.tracker,))
+        nag.acknowledge_role(self, handler, basic_role=True, xray=True, buckets=(tracker,))
 
     def _output(self, name: str, value: str) -> None:
         CfnOutput(self, name, value=value)

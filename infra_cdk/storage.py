@@ -28,7 +28,7 @@ class Storage(Construct):
             event_rules.append(_expire(settings.retention_days, "retention", EVENTS_PREFIX))
         self.events = self._bucket("Events", event_rules)
         self.athena_results = self._bucket("AthenaResults", [_expire(settings.athena_results_days)])
-        self.tracker = self._bucket("Tracker", [])
+        self.tracker = self._bucket("Tracker", []) if settings.cloudfront else None
         self.keys = self._table("ApiKeys", "key_id", ttl=None)
         self.sessions = self._table("DashboardSessions", "pk", ttl="expires_at")
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs whatever is missing: a virtualenv in .venv with the package and its extras,
-# and (with --test) the tracker's npm packages and Debian's Chromium for browser tests.
+# and (with `dev`) the npm packages (tracker, CDK CLI) and Debian's Chromium for browser tests.
 # Idempotent and quick when nothing changed. Sourced by start.sh and test.sh.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,18 +20,22 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-if [ "$EXTRAS" = "dev" ]; then
-  if [ -f "$ROOT/tracker_js/package.json" ]; then
-    lock="$ROOT/tracker_js/package-lock.json"
-    nstamp="$ROOT/tracker_js/node_modules/.installed"
-    nwant="$(cat "$ROOT/tracker_js/package.json" "$lock" 2>/dev/null | sha256sum | cut -c1-16)"
-    if [ ! -f "$nstamp" ] || [ "$(cat "$nstamp")" != "$nwant" ]; then
-      echo "==> installing tracker_js npm packages"
-      if [ -f "$lock" ]; then (cd "$ROOT/tracker_js" && npm ci --no-audit --no-fund --loglevel=error)
-      else (cd "$ROOT/tracker_js" && npm install --no-audit --no-fund --loglevel=error); fi
-      echo "$nwant" > "$nstamp"
-    fi
+npm_install() {  # $1: a directory with package.json; re-runs only when it or its lock changed
+  local dir="$1" lock="$1/package-lock.json" nstamp="$1/node_modules/.installed" nwant
+  nwant="$(cat "$dir/package.json" "$lock" 2>/dev/null | sha256sum | cut -c1-16)"
+  if [ ! -f "$nstamp" ] || [ "$(cat "$nstamp")" != "$nwant" ]; then
+    echo "==> installing npm packages in ${dir#"$ROOT"/}"
+    if [ -f "$lock" ]; then (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    else (cd "$dir" && npm install --no-audit --no-fund --loglevel=error); fi
+    echo "$nwant" > "$nstamp"
   fi
+}
+
+if [ "$EXTRAS" = "dev" ]; then
+  # the tracker's build and tests; the pinned CDK CLI at the root (`npx aws-cdk ...`)
+  for dir in "$ROOT/tracker_js" "$ROOT"; do
+    if [ -f "$dir/package.json" ]; then npm_install "$dir"; fi
+  done
   if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
     echo "==> installing Debian's chromium and chromium-driver (browser tests)"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

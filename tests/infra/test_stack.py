@@ -253,3 +253,34 @@ def test_template_has_no_cfn_lint_errors(synth: Synth) -> None:
     regions = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"]
     errors = [m for m in lint(template, regions=regions) if m.rule.id.startswith("E")]
     assert errors == []
+
+
+def test_without_cloudfront_urls_are_api_gateways_and_nag_still_passes(
+    placeholder_layer: Path, tmp_path: Path
+) -> None:
+    import json
+
+    import aws_cdk as cdk
+
+    from infra_cdk.app import build
+    from tests.infra.conftest import cdk_context
+
+    app = cdk.App(
+        outdir=str(tmp_path),
+        context=cdk_context(
+            sites="example.com", cloudfront="false", dependency_layer_dir=str(placeholder_layer)
+        ),
+    )
+    stack = build(app)
+    app.synth()
+    template = json.loads((tmp_path / f"{stack.stack_name}.template.json").read_text())
+    kinds = {r["Type"] for r in template["Resources"].values()}
+    assert "AWS::CloudFront::Distribution" not in kinds
+    assert "execute-api" in json.dumps(template["Outputs"]["IngestUrl"])
+    assert "TrackerUrl" not in template["Outputs"]
+    for props in (
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "app.handler"
+    ):
+        assert props["Environment"]["Variables"]["BEACONLAKE_CLIENT_IP_HEADER"] == ""

@@ -218,3 +218,5 @@ def test_server_serves_openapi_docs_and_rejects_unknown_routes(server: Server) -
     assert "/api/v1/stats/aggregate" in spec["paths"]
     assert httpx.get(f"{server.base}/api/docs").status_code == 200
     assert httpx.get(f"{server.base}/nope").status_code == 404
+    root = httpx.get(f"{server.base}/")
+    assert root.status_code == 302 and root.headers["location"] == "/api/dashboard"

@@ -193,6 +193,9 @@ class LocalGateway:
             status, out_headers, data = static.response(headers.get("if-none-match", ""))
             await _send(send, status, out_headers, data)
             return
+        if path == "/" and scope["method"] in ("GET", "HEAD"):
+            await _send(send, 302, {"location": "/api/dashboard"}, b"")
+            return
         handler = self.route(scope["method"], path)
         if handler is None:
             await _send(send, 404, {"content-type": "application/json"}, b'{"error":"not found"}')
