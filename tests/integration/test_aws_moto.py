@@ -198,7 +198,7 @@ def test_salts_live_in_ssm_rotate_after_48h_and_fall_back_to_the_cache(aws_env: 
 
             return fail
 
-    store.client = Unreachable()
+    store.parameters.client = Unreachable()
     assert store.salt_for(today) == salt  # cached
     with pytest.raises(SinkUnavailable):
         store.salt_for("2999-01-01")

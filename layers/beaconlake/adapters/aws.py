@@ -123,20 +123,73 @@ class FirehoseSink:
         """Nothing to release."""
 
 
-class ParameterSaltStore:
-    """Daily salts as SecureString parameters `<prefix>/<YYYY-MM-DD>` in SSM Parameter Store.
+class SecretParameters:
+    """Random 256-bit secrets as SecureString parameters `<prefix>/<key>` in SSM Parameter
+    Store, created on first use. `Overwrite=False` makes concurrent creators agree: the
+    first value stored wins and everyone reads it back."""
 
-    Salts are cached in the container; if SSM cannot be reached, a cached salt of the day is
-    used. A day whose salt was never seen cannot be served without SSM: that is a 503,
-    because inventing a salt would split one visitor into several."""
+    def __init__(self, prefix: str, description: str, client: Any = None) -> None:
+        self.prefix = prefix.rstrip("/")
+        self.description = description
+        self.client = client or boto3.client("ssm", config=CLIENT_CONFIG)
+
+    def name(self, key: str) -> str:
+        return f"{self.prefix}/{key}"
+
+    def get_or_create(self, key: str) -> bytes:
+        """The secret of `key`; raises ClientError/BotoCoreError if SSM cannot be reached."""
+        stored = self._read(key)
+        if stored is not None:
+            return stored
+        try:
+            self.client.put_parameter(
+                Name=self.name(key),
+                Value=secrets.token_hex(32),
+                Type="SecureString",
+                Overwrite=False,
+                Description=self.description,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ParameterAlreadyExists":
+                raise
+        stored = self._read(key)
+        if stored is None:
+            raise SinkUnavailable("a secret could not be stored in SSM")
+        return stored
+
+    def _read(self, key: str) -> bytes | None:
+        try:
+            reply = self.client.get_parameter(Name=self.name(key), WithDecryption=True)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ParameterNotFound":
+                return None
+            raise
+        return bytes.fromhex(reply["Parameter"]["Value"])
+
+    def keys(self) -> list[str]:
+        found: list[str] = []
+        for page in self.client.get_paginator("get_parameters_by_path").paginate(
+            Path=self.prefix, Recursive=False
+        ):
+            found.extend(p["Name"].rsplit("/", 1)[-1] for p in page["Parameters"])
+        return sorted(found)
+
+    def delete(self, keys: Sequence[str]) -> None:
+        for start in range(0, len(keys), 10):  # DeleteParameters takes 10 names at most
+            self.client.delete_parameters(Names=[self.name(k) for k in keys[start : start + 10]])
+
+
+class ParameterSaltStore:
+    """Daily salts in SSM (`<prefix>/<YYYY-MM-DD>`), cached in the container; if SSM cannot
+    be reached, a cached salt of the day is used. A day whose salt was never seen cannot be
+    served without SSM: that is a 503, because inventing a salt would split one visitor
+    into several."""
 
     def __init__(self, prefix: str, client: Any = None) -> None:
-        self.prefix = prefix.rstrip("/")
-        self.client = client or boto3.client("ssm", config=CLIENT_CONFIG)
+        self.parameters = SecretParameters(
+            prefix, "Beaconlake daily visitor-id salt; deleted after 48 h", client
+        )
         self._cache: dict[str, bytes] = {}
-
-    def _name(self, day: str) -> str:
-        return f"{self.prefix}/{day}"
 
     def salt_for(self, day: str) -> bytes:
         keep = days_to_keep(datetime.now(UTC)) | {day}
@@ -144,55 +197,34 @@ class ParameterSaltStore:
         if day in self._cache:
             return self._cache[day]
         try:
-            salt = self._read(day) or self._create(day)
+            salt = self.parameters.get_or_create(day)
         except (ClientError, BotoCoreError) as exc:
             logger.error("salt store unreachable", extra={"error": type(exc).__name__})
             raise SinkUnavailable("the salt store cannot be reached") from exc
         self._cache[day] = salt
         return salt
 
-    def _read(self, day: str) -> bytes | None:
-        try:
-            reply = self.client.get_parameter(Name=self._name(day), WithDecryption=True)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ParameterNotFound":
-                return None
-            raise
-        return bytes.fromhex(reply["Parameter"]["Value"])
-
-    def _create(self, day: str) -> bytes:
-        try:
-            self.client.put_parameter(
-                Name=self._name(day),
-                Value=secrets.token_hex(32),
-                Type="SecureString",
-                Overwrite=False,
-                Description="Beaconlake daily visitor-id salt; deleted after 48 h",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ParameterAlreadyExists":
-                raise
-        salt = self._read(day)
-        if salt is None:
-            raise SinkUnavailable("the salt of the day could not be stored")
-        return salt
-
     def rotate(self, now: datetime) -> None:
         keep = days_to_keep(now)
         self.salt_for(now.date().isoformat())
         stale = [day for day in self.days() if day not in keep]
-        for start in range(0, len(stale), 10):
-            self.client.delete_parameters(Names=[self._name(d) for d in stale[start : start + 10]])
+        self.parameters.delete(stale)
         self._cache = {d: s for d, s in self._cache.items() if d in keep}
         logger.info("salts rotated", extra={"deleted": len(stale), "kept": sorted(keep)})
 
     def days(self) -> list[str]:
-        days: list[str] = []
-        for page in self.client.get_paginator("get_parameters_by_path").paginate(
-            Path=self.prefix, Recursive=False
-        ):
-            days.extend(p["Name"].rsplit("/", 1)[-1] for p in page["Parameters"])
-        return sorted(days)
+        return self.parameters.keys()
+
+
+def scan_all(table: Any, **args: Any) -> list[dict[str, Any]]:
+    """Every item of a DynamoDB scan, following its pages."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = table.scan(**args)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 class DynamoKeyStore:
@@ -235,15 +267,7 @@ class DynamoKeyStore:
         return self._key(item), str(item["hash"])
 
     def list(self) -> list[ApiKey]:
-        items: list[dict[str, Any]] = []
-        args: dict[str, Any] = {}
-        while True:
-            page = self.table.scan(**args)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return sorted((self._key(i) for i in items), key=lambda k: k.key_id)
+        return sorted((self._key(i) for i in scan_all(self.table)), key=lambda k: k.key_id)
 
     def revoke(self, key_id: str) -> bool:
         reply = self.table.delete_item(Key={"key_id": key_id}, ReturnValues="ALL_OLD")

@@ -13,6 +13,8 @@ from typing import Any
 import boto3
 from boto3.dynamodb.conditions import Attr
 
+from beaconlake.adapters.aws import scan_all
+
 
 class DynamoSessionStore:
     def __init__(self, table_name: str, client: Any = None) -> None:
@@ -46,14 +48,7 @@ class DynamoSessionStore:
 
     def list(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
         now = time.time()
-        items: list[dict[str, Any]] = []
-        args: dict[str, Any] = {"FilterExpression": Attr("kind").eq(kind)}
-        while True:
-            page = self.table.scan(**args)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = scan_all(self.table, FilterExpression=Attr("kind").eq(kind))
         prefix = f"{kind}#"
         return sorted(
             (str(i["pk"])[len(prefix) :], dict(json.loads(str(i["record"]))))
