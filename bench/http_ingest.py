@@ -16,7 +16,16 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from beaconlake.local import demo
-from bench.procs import VENV_BIN, free_port, peak_rss_mb, py_spy, stop, summarise_profile, wait_port
+from bench.procs import (
+    NO_RATE_LIMITS,
+    VENV_BIN,
+    free_port,
+    peak_rss_mb,
+    py_spy,
+    stop,
+    summarise_profile,
+    wait_port,
+)
 
 SITE = "bench.example"
 CONNECTIONS = 32
@@ -119,7 +128,7 @@ def run(out: Path) -> dict[str, Any]:
     )
     serve = _load(
         [str(VENV_BIN / "beaconlake"), "serve", "--host", "127.0.0.1", "--data-dir", str(data_dir)],
-        {"BEACONLAKE_SITES": SITE, "BEACONLAKE_BACKEND": "local"},
+        {"BEACONLAKE_SITES": SITE, "BEACONLAKE_BACKEND": "local", **NO_RATE_LIMITS},
         requests,
         out / "serve_profile.txt",
     )

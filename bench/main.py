@@ -26,7 +26,16 @@ from beaconlake.adapters.duckdb_engine import DuckDBEngine
 from beaconlake.adapters.file_keys import FileKeyStore
 from beaconlake.keys import create_key
 from bench import coldstart, datagen, fake_aws, http_ingest, postgres, queries, report, storage
-from bench.procs import ROOT, VENV_BIN, free_port, peak_rss_mb, run_json, stop, wait_port
+from bench.procs import (
+    NO_RATE_LIMITS,
+    ROOT,
+    VENV_BIN,
+    free_port,
+    peak_rss_mb,
+    run_json,
+    stop,
+    wait_port,
+)
 
 OUT = ROOT / "bench" / "out"
 SCALES = (1_000_000, 10_000_000)
@@ -92,6 +101,7 @@ def cold_start() -> dict[str, Any]:
             "BEACONLAKE_KEYS_TABLE": "beaconlake-keys",
             "BEACONLAKE_ATHENA_WORKGROUP": "beaconlake",
             "BEACONLAKE_ATHENA_DATABASE": "beaconlake",
+            **NO_RATE_LIMITS,
         }
         return coldstart.run(events, env, COLDSTART_ROUNDS)
 

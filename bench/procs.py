@@ -15,6 +15,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
+# Load from one loopback address would hit the collector's per-IP limit at once: off in benches.
+NO_RATE_LIMITS = {"BEACONLAKE_INGEST_IP_RATE": "0", "BEACONLAKE_INGEST_SITE_RATE": "0"}
 
 
 def free_port() -> int:

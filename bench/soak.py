@@ -4,6 +4,7 @@ latency (p50/p99), error rates, and every event that got a 202 looked for in the
 files after a graceful stop.
 
     .venv/bin/python -m bench.soak --minutes 2 [--rate 200] [--write-docs]
+    .venv/bin/python -m bench.soak --durability 3 [--write-docs]   # needs wrk, like bench/run
 
 Rate limits stay at their defaults: each sender cycles through 2,000 client addresses
 (x-forwarded-for), so no address goes over its limit. With --write-docs the figures replace
@@ -22,17 +23,20 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from statistics import mean
+from statistics import mean, median
 from typing import Any
 
 import httpx
 import pyarrow.dataset as ds
 
 from beaconlake.schema import arrow_schema
+from bench import http_ingest
 from bench.procs import ROOT, VENV_BIN, free_port, stop, wait_port
 
 SITE = "soak.example"
 START, END = "<!-- soak:start -->", "<!-- soak:end -->"
+DUR_START, DUR_END = "<!-- durability:start -->", "<!-- durability:end -->"
+WARMUP_S = 30  # imports, first DuckDB queries and caches: RSS is judged after this
 PAGES = ["/", "/pricing", "/blog/a", "/blog/b", "/docs", "/docs/install", "/signup", "/about"]
 AGENTS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -55,6 +59,15 @@ def percentile(values: list[float], q: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (t, y)."""
+    if len(points) < 2:
+        return 0.0
+    mt, my = mean(t for t, _ in points), mean(y for _, y in points)
+    var = sum((t - mt) ** 2 for t, _ in points)
+    return sum((t - mt) * (y - my) for t, y in points) / var if var else 0.0
 
 
 def rss_mb(pid: int) -> float:
@@ -181,14 +194,14 @@ def run(minutes: float, rate: float, senders: int, query_every: float, out: Path
     accepted = set(soak.accepted)
     sent = sum(soak.ingest_status.values())
     queries = sum(soak.query_status.values())
-    minute = [mb for t, mb in rss if t <= 60]
-    last = [mb for t, mb in rss if t >= rss[-1][0] - 60]
+    warm = [(t, mb) for t, mb in rss if t >= WARMUP_S] or rss
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cores": os.cpu_count(),
         "minutes": round(duration / 60, 2),
         "target_rate": rate,
         "senders": senders,
+        "query_every_s": query_every,
         "sent": sent,
         "events_per_s": round(sent / duration, 1),
         "accepted": len(accepted),
@@ -201,14 +214,81 @@ def run(minutes: float, rate: float, senders: int, query_every: float, out: Path
         "query_p50_ms": round(percentile(soak.query_ms, 0.5), 1),
         "query_p99_ms": round(percentile(soak.query_ms, 0.99), 1),
         "rss_mb": rss,
-        "rss_first_minute_mb": round(mean(minute), 1),
-        "rss_last_minute_mb": round(mean(last), 1),
+        "rss_after_warmup_mb": warm[0][1],
+        "rss_end_mb": warm[-1][1],
+        "rss_slope_mb_per_min": round(slope(warm) * 60, 1),
         "rss_max_mb": max(mb for _, mb in rss),
         "stored": len(stored),
         "stored_twice": len(stored) - len(set(stored)),
         "lost": len(accepted - set(stored)),
         "exit_code": exit_code,
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def ingest_run(sync_ms: int, requests: Path, out: Path) -> dict[str, Any]:
+    """Figure 3's wrk load (bench/http_ingest.py) on one `serve`, rate limits off; the
+    server's CPU time per request over the measured 10 s."""
+    data_dir = out / f"ingest-{sync_ms}"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    port = free_port()
+    env = {
+        **os.environ,
+        "BEACONLAKE_BACKEND": "local",
+        "BEACONLAKE_SITES": http_ingest.SITE,
+        "BEACONLAKE_INGEST_IP_RATE": "0",
+        "BEACONLAKE_INGEST_SITE_RATE": "0",
+        "BEACONLAKE_SPOOL_SYNC_MS": str(sync_ms),
+    }
+    cmd = [str(VENV_BIN / "beaconlake"), "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc)
+        http_ingest.wrk(port, http_ingest.WARMUP_S, requests)
+        before = cpu_seconds(proc.pid)
+        measured = http_ingest.wrk(port, http_ingest.MEASURE_S, requests)
+        cpu_ms = (cpu_seconds(proc.pid) - before) * 1000 / measured["completed"]
+    finally:
+        stop(proc)
+    return {**measured, "cpu_ms_per_request": cpu_ms}
+
+
+def durability(out: Path, rounds: int) -> dict[str, Any]:
+    """Ingest rate with the spool synced every 20 ms (default) and before every 202,
+    alternating, `rounds` times each; medians."""
+    requests = out / "wrk_requests.txt"
+    http_ingest.write_requests(requests)
+    runs: dict[int, list[dict[str, Any]]] = {20: [], 0: []}
+    for _ in range(rounds):
+        for sync_ms in runs:
+            runs[sync_ms].append(ingest_run(sync_ms, requests, out))
+    keys = ("events_per_s", "p50_ms", "p99_ms", "cpu_ms_per_request")
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "rounds": rounds,
+        "median": {ms: {k: median(r[k] for r in rs) for k in keys} for ms, rs in runs.items()},
+    }
+
+
+def durability_markdown(r: dict[str, Any], command: str) -> str:
+    rows = "".join(
+        f"| `{ms}` | {m['events_per_s']:,.0f} | {m['p50_ms']:.1f} ms | {m['p99_ms']:.1f} ms | "
+        f"{m['cpu_ms_per_request']:.2f} ms |\n"
+        for ms, m in r["median"].items()
+    )
+    return (
+        f"{DUR_START}\n"
+        f"`{command}` ({r['date']}): figure 3's wrk load (1 thread, "
+        f"{http_ingest.CONNECTIONS} connections, {http_ingest.MEASURE_S} s after a "
+        f"{http_ingest.WARMUP_S} s warm-up, demo beacons) on `beaconlake serve`, rate limits "
+        f"off; medians of {r['rounds']} alternating runs.\n\n"
+        "| `BEACONLAKE_SPOOL_SYNC_MS` | events/s | p50 | p99 | server CPU per request |\n"
+        "|---|---|---|---|---|\n" + rows + DUR_END
+    )
 
 
 def markdown(r: dict[str, Any], command: str) -> str:
@@ -220,17 +300,19 @@ def markdown(r: dict[str, Any], command: str) -> str:
         f"### Soak ({r['minutes']} min, {r['date']}, {r['cores']} cores)\n\n"
         f"`{command}`: {r['senders']} senders paced to {r['target_rate']:.0f} events/s in all "
         f"(2,000 client addresses each, default rate limits), plus a 5-query dashboard "
-        f"(`POST /api/v2/query`) every few seconds, against one `beaconlake serve` on 127.0.0.1.\n\n"
+        f"(`POST /api/v2/query`) every {r['query_every_s']:g} s, "
+        "against one `beaconlake serve` on 127.0.0.1.\n\n"
         "| figure | value |\n|---|---|\n"
         f"| events sent / answered 202 | {r['sent']:,} / {r['accepted']:,} "
         f"({r['events_per_s']} events/s) |\n"
-        f"| ingest errors (not 202) | {errors} ({100 * r['ingest_error_rate']:.3f} %) "
-        f"{r['ingest_status']} |\n"
+        f"| ingest errors (not 202) | {errors} ({100 * r['ingest_error_rate']:.3f} %); "
+        f"statuses {r['ingest_status']} |\n"
         f"| ingest latency p50 / p99 | {r['ingest_p50_ms']} ms / {r['ingest_p99_ms']} ms |\n"
         f"| dashboard queries / errors | {r['queries']:,} / {query_errors} |\n"
         f"| query latency p50 / p99 | {r['query_p50_ms']} ms / {r['query_p99_ms']} ms |\n"
-        f"| server RSS first minute / last minute / max | {r['rss_first_minute_mb']} / "
-        f"{r['rss_last_minute_mb']} / {r['rss_max_mb']} MB |\n"
+        f"| server RSS at {WARMUP_S} s / at the end / max | {r['rss_after_warmup_mb']} / "
+        f"{r['rss_end_mb']} / {r['rss_max_mb']} MB |\n"
+        f"| RSS trend after {WARMUP_S} s (least squares) | {r['rss_slope_mb_per_min']:+} MB/min |\n"
         f"| RSS samples (MB, every ~{5 * max(1, len(r['rss_mb']) // 12)} s) | {rss} |\n"
         f"| accepted events found in Parquet after SIGTERM | {r['accepted'] - r['lost']:,} "
         f"of {r['accepted']:,} (lost: {r['lost']}, stored twice: {r['stored_twice']}) |\n"
@@ -238,9 +320,9 @@ def markdown(r: dict[str, Any], command: str) -> str:
     )
 
 
-def write_section(path: Path, section: str) -> None:
+def write_section(path: Path, section: str, start: str = START, end: str = END) -> None:
     text = path.read_text()
-    pattern = re.escape(START) + r".*?" + re.escape(END)
+    pattern = re.escape(start) + r".*?" + re.escape(end)
     if re.search(pattern, text, re.S):
         text = re.sub(pattern, lambda _: section, text, flags=re.S)
     else:
@@ -256,8 +338,21 @@ def main() -> None:
     parser.add_argument("--query-every", type=float, default=3.0, help="seconds between dashboards")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "soak")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument(
+        "--durability", type=int, metavar="ROUNDS", help="instead: the cost of syncing the spool"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.durability:
+        cost = durability(args.out, args.durability)
+        (args.out / "durability.json").write_text(json.dumps(cost, indent=1))
+        text = durability_markdown(
+            cost, f".venv/bin/python -m bench.soak --durability {args.durability}"
+        )
+        print(text)
+        if args.write_docs:
+            write_section(ROOT / "docs" / "RELIABILITY.md", text, DUR_START, DUR_END)
+        return
     result = run(args.minutes, args.rate, args.senders, args.query_every, args.out)
     (args.out / "soak.json").write_text(json.dumps(result, indent=1))
     command = f".venv/bin/python -m bench.soak --minutes {args.minutes:g} --rate {args.rate:g}"

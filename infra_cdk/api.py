@@ -14,6 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from beaconlake.metrics import NAMESPACE as METRICS_NAMESPACE
 from infra_cdk.catalog import Catalog
 from infra_cdk.common import log_group
 from infra_cdk.delivery import Delivery
@@ -23,7 +24,6 @@ from infra_cdk.storage import Storage
 
 RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, "PYTHON_" + PYTHON_VERSION.replace(".", "_"))
 ARCHITECTURE = lambda_.Architecture.ARM_64
-METRICS_NAMESPACE = "Beaconlake"
 ASSET_EXCLUDE = ["__pycache__", "*.pyc", ".complete"]
 # No IP address, no User-Agent, no query string (the pixel's page URL): only what operators
 # need to see traffic and failures.

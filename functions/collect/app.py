@@ -9,7 +9,14 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from beaconlake.ingest.http import Reply, receive_event, receive_pixel, request_meta
+from beaconlake import metrics
+from beaconlake.ingest.http import (
+    Reply,
+    headers_too_large,
+    receive_event,
+    receive_pixel,
+    request_meta,
+)
 from beaconlake.wiring import ports
 
 logger = Logger(service="beaconlake-collect")
@@ -24,6 +31,8 @@ def _meta() -> Any:
 
 
 def _response(reply: Reply) -> Response:
+    if dropped := reply.headers.get("x-beaconlake-dropped"):
+        metrics.count("BeaconsDropped", 1, "collector", reason=dropped)
     if isinstance(reply.body, bytes):
         return Response(reply.status, "image/gif", reply.body, reply.headers)
     return Response(reply.status, "application/json", reply.body, reply.headers)
@@ -37,6 +46,8 @@ def post_event() -> Response:
         base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8", "surrogatepass")
     )
     headers = event.headers or {}
+    if too_large := headers_too_large(headers):
+        return _response(too_large)
     content_type = headers.get("content-type", "")
     origin = headers.get("origin", "")
     return _response(receive_event(ports(), body, content_type, _meta(), origin))

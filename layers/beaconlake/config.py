@@ -39,6 +39,8 @@ class Settings:
     drop_localhost: bool = True
     flush_rows: int = 5000
     flush_seconds: int = 5
+    # N: fdatasync the spool every N ms; 0: before each 202 (docs/RELIABILITY.md)
+    spool_sync_ms: int = 20
     duckdb_memory_limit: str = "256MB"
     client_ip_header: str = ""
     user_id_sites: frozenset[str] = frozenset()
@@ -72,6 +74,7 @@ class Settings:
             drop_localhost=_bool("BEACONLAKE_DROP_LOCALHOST", True),
             flush_rows=_int("BEACONLAKE_FLUSH_ROWS", 5000),
             flush_seconds=_int("BEACONLAKE_FLUSH_SECONDS", 5),
+            spool_sync_ms=_int("BEACONLAKE_SPOOL_SYNC_MS", 20),
             duckdb_memory_limit=env("BEACONLAKE_DUCKDB_MEMORY_LIMIT", "256MB"),
             client_ip_header=env("BEACONLAKE_CLIENT_IP_HEADER", "").lower(),
             user_id_sites=_sites(env("BEACONLAKE_USER_ID_SITES", "")),

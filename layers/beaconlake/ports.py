@@ -47,7 +47,12 @@ class QueryEngine(Protocol):
 
 
 class QueryFailed(RuntimeError):
-    """The engine could not answer (Athena error, bytes-scanned cutoff, timeout)."""
+    """The engine could not answer (Athena error, timeout): a 503."""
+
+
+class QueryTooLarge(QueryFailed):
+    """The query would read more than the engine allows (Athena's bytes-scanned cutoff): a
+    400, since a shorter date range or fewer breakdowns will be answered."""
 
 
 class SaltStore(Protocol):

@@ -69,7 +69,12 @@ def build_ports(settings: Settings) -> Ports:
         from beaconlake.adapters.geoip import geoip_country
         from beaconlake.adapters.parquet_sink import ParquetSink
 
-        sink = ParquetSink(settings.data_dir, settings.flush_rows, settings.flush_seconds)
+        sink = ParquetSink(
+            settings.data_dir,
+            settings.flush_rows,
+            settings.flush_seconds,
+            spool_sync_ms=settings.spool_sync_ms,
+        )
         return Ports(
             settings,
             sink=sink,

@@ -207,7 +207,7 @@ CONTENT_TYPES = [
 ]
 header_text = st.one_of(
     st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=40),
-    st.integers(1000, 16_000).map(lambda n: "A" * n),
+    st.integers(1000, 20_000).map(lambda n: "A" * n),
 )
 headers = st.fixed_dictionaries(
     {

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -23,8 +24,10 @@ from beaconlake import wiring
 from beaconlake.adapters.parquet_sink import events_to_table
 from beaconlake.ingest import payload
 from beaconlake.ingest.payload import PayloadError, decode_body, parse_beacon
+from beaconlake.local.asgi import LocalGateway
 from beaconlake.model import Event
 from functions.collect.app import handler as collect
+from functions.stats.app import handler as stats
 from tests.apigw import Context, http_event
 from tests.fuzz import strategies as s
 
@@ -35,7 +38,7 @@ FUZZ = settings(
     derandomize=False,
     database=None,
 )
-REJECTIONS = {400, 413, 415, 429}
+REJECTIONS = {400, 413, 415, 429, 431}
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +167,46 @@ def test_pixel_handler_always_answers_the_gif(
     assert base64.b64decode(res["body"]).startswith(b"GIF89a")
     dropped = res["headers"].get("x-beaconlake-dropped")
     event(f"pixel {dropped or 'accepted'}")
+
+
+@pytest.fixture(scope="module")
+def gateway(fuzz_env: Path) -> Iterator[TestClient]:
+    """The local API Gateway stand-in in front of the real handlers, over ASGI (no network)."""
+    with TestClient(LocalGateway(collect=collect, stats=stats)) as client:
+        yield client
+
+
+@settings(FUZZ, max_examples=400)
+@given(
+    route=s.mostly(
+        st.sampled_from([("POST", "/api/event"), ("GET", "/e.gif")]),
+        st.tuples(
+            st.sampled_from(["GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD"]),
+            st.sampled_from(["/api/event", "/e.gif", "/api/v1/stats/aggregate", "/api/x", "/x"]),
+        ),
+    ),
+    query=s.query_params,
+    headers=s.headers,
+    body=s.bodies,
+)
+def test_the_local_gateway_never_answers_5xx(
+    gateway: TestClient,
+    route: tuple[str, str],
+    query: dict[str, str],
+    headers: dict[str, str],
+    body: bytes,
+) -> None:
+    method, path = route
+    # what an HTTP client can put on the wire: latin-1 header bytes, UTF-8 query text
+    raw_headers = {k: v.encode("latin-1", "replace") for k, v in headers.items()}
+    params = {
+        k.encode("utf-8", "replace").decode(): v.encode("utf-8", "replace").decode()
+        for k, v in query.items()
+    }
+    res = gateway.request(method, path, params=params, headers=raw_headers, content=body)
+    assert res.status_code < 500, res.text
+    event(f"{method} {path} {res.status_code}")
+    if res.headers.get("content-type", "").startswith("image/gif") or method == "HEAD":
+        return
+    if res.status_code >= 400:
+        assert isinstance(res.json(), dict), res.text

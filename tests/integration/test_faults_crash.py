@@ -71,10 +71,16 @@ def assert_whole_files(data_dir: Path) -> None:
     assert not [p for p in data_dir.rglob("*") if p.name.endswith((".tmp", ".new"))]
 
 
-def test_kill_9_during_load_loses_no_accepted_event(tmp_path) -> None:
+@pytest.mark.parametrize("sync_ms", ["0", "20"])  # fdatasync before each 202, or every 20 ms
+def test_kill_9_during_load_loses_no_accepted_event(tmp_path, sync_ms) -> None:
     data = tmp_path / "data"
     # a Parquet file every 150 rows: the kill lands between, or during, flushes
-    env = {**NO_LIMITS, "BEACONLAKE_FLUSH_ROWS": "150", "BEACONLAKE_FLUSH_SECONDS": "3600"}
+    env = {
+        **NO_LIMITS,
+        "BEACONLAKE_FLUSH_ROWS": "150",
+        "BEACONLAKE_FLUSH_SECONDS": "3600",
+        "BEACONLAKE_SPOOL_SYNC_MS": sync_ms,
+    }
     srv = start_server(data, tmp_path / "logs1", **env)
     accepted: list[str] = []
     stop = threading.Event()

@@ -269,3 +269,24 @@ def test_sites_lists_goals_and_features_from_openapi(client: TestClient) -> None
     assert info["features"]["funnel"] == ("/api/v2/funnel" in paths)
     assert info["features"]["realtime"] == ("/api/v2/realtime" in paths)
     assert info["goals"] == {"example.com": [], "shop.test": []}
+
+
+@pytest.mark.parametrize("secret", ["key", "password", "share"])
+def test_guessing_a_login_secret_is_locked_out(
+    local_env: Path, monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    monkeypatch.setenv("BEACONLAKE_AUTH_FAILURES_PER_MINUTE", "1")
+    monkeypatch.setenv("BEACONLAKE_AUTH_FAILURES_BURST", "3")
+    monkeypatch.setenv("BEACONLAKE_DASHBOARD_PASSWORD_HASH", passwords.hash_password("right-one"))
+    wiring.reset()
+    guesses = {
+        "key": ("/api/dashboard/login", {"key": "bl_0123456789ab_" + "x" * 43}),
+        "password": ("/api/dashboard/login", {"password": "wrong-one"}),
+        "share": ("/api/dashboard/share-login", {"token": "nope", "password": "x"}),
+    }
+    path, body = guesses[secret]
+    with TestClient(create_app()) as c:
+        codes = [c.post(path, json=body).status_code for _ in range(4)]
+        assert all(code in (401, 404) for code in codes[:3]) and codes[3] == 429
+        locked = c.post("/api/dashboard/login", json={"password": "right-one"})
+        assert locked.status_code == 429 and "error" in locked.json()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
+import time
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -92,7 +94,7 @@ def test_a_new_sink_replays_what_a_dead_one_left_exactly_once(tmp_path) -> None:
 
 def test_a_live_writers_segment_is_left_alone(tmp_path) -> None:
     live = Spool(tmp_path / "spool")
-    Spool.sync(live.append([event(1)]))
+    live.sync(live.append([event(1)]))
     assert Spool(tmp_path / "spool").adopt_orphans() == []
     assert len(spool_files(tmp_path)) == 1
     live.close()
@@ -136,3 +138,25 @@ def test_parquet_files_are_whole_and_named_after_their_segment(tmp_path) -> None
     [part] = (tmp_path / "events").rglob("*.parquet")
     assert part.name == segment.name.replace("seg-", "part-").replace(".jsonl", ".parquet")
     assert pq.read_table(part).num_rows == 3
+
+
+def test_with_a_sync_window_the_request_never_waits_for_the_disk(tmp_path, monkeypatch) -> None:
+    synced_by: list[str] = []
+    real = os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        synced_by.append(threading.current_thread().name)
+        real(fd)
+
+    monkeypatch.setattr("beaconlake.adapters.spool.os.fdatasync", fdatasync)
+    sink = ParquetSink(tmp_path, flush_rows=10**6, flush_seconds=3600, spool_sync_ms=20)
+    for i in range(20):
+        sink.put([event(i)])
+    [segment] = sink.spool._open
+    deadline = time.monotonic() + 5
+    while segment.synced < segment.written and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert segment.synced == segment.written > 0
+    assert synced_by and set(synced_by) == {"spool-sync"}
+    sink.close()
+    assert len(parquet_rows(tmp_path)) == 20

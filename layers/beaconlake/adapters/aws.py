@@ -20,32 +20,25 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from beaconlake import metrics
 from beaconlake.adapters.file_salts import days_to_keep
 from beaconlake.model import Event
-from beaconlake.ports import ApiKey, QueryFailed, SinkUnavailable
+from beaconlake.ports import ApiKey, QueryFailed, QueryTooLarge, SinkUnavailable
 
 logger = Logger(service="beaconlake-aws")
 
 CLIENT_CONFIG = Config(
     connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}
 )
-METRICS_NAMESPACE = "Beaconlake"
+# Athena's StateChangeReason when the workgroup's BytesScannedCutoffPerQuery stops a query
+CUTOFF_MESSAGE = "Bytes scanned limit was exceeded"
 
 # PutRecordBatch limits: 500 records and 4 MiB per call.
 MAX_BATCH_RECORDS = 500
 MAX_BATCH_BYTES = 4 * 1024 * 1024
-
-
-def count_metric(name: str, value: float) -> None:
-    """Emit one CloudWatch metric now (EMF on stdout), independent of the handler."""
-    with single_metric(
-        name=name, unit=MetricUnit.Count, value=value, namespace=METRICS_NAMESPACE
-    ) as metric:
-        metric.add_dimension(name="component", value="collector")
 
 
 def firehose_batches(records: Sequence[bytes]) -> Iterator[list[bytes]]:
@@ -89,7 +82,7 @@ class FirehoseSink:
         for batch in firehose_batches(records):
             failed += len(self._send(batch))
         if failed:
-            count_metric("EventsRejected", failed)
+            metrics.count("EventsRejected", failed, "collector")
             logger.error("firehose rejected events after retries", extra={"count": failed})
             raise SinkUnavailable(f"{failed} events were not accepted by Firehose")
 
@@ -99,7 +92,7 @@ class FirehoseSink:
         for attempt in range(self.attempts):
             if attempt:
                 self.sleep(self.base_delay * 2**attempt * (0.5 + random.random()))
-                count_metric("FirehoseRetries", len(pending))
+                metrics.count("FirehoseRetries", len(pending), "collector")
             try:
                 reply = self.client.put_record_batch(
                     DeliveryStreamName=self.stream, Records=[{"Data": r} for r in pending]
@@ -336,7 +329,11 @@ class AthenaEngine:
                 f"the query took longer than {self.timeout_seconds:.0f} s and was cancelled"
             ) from None
         except AthenaError as exc:
-            raise QueryFailed(f"Athena could not run the query: {_reason(exc)}") from exc
+            if CUTOFF_MESSAGE in str(exc):
+                raise QueryTooLarge(
+                    "the query would scan more data than this workgroup allows"
+                ) from exc
+            raise QueryFailed(f"Athena could not run the query: {type(exc).__name__}") from exc
         return cursor
 
     def query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
@@ -359,11 +356,3 @@ class AthenaEngine:
         names = [d[0] for d in cursor.description or ()]
         while rows := cursor.fetchmany(batch_rows):
             yield [dict(zip(names, row, strict=True)) for row in rows]
-
-
-def _reason(exc: Exception) -> str:
-    """A short reason for the client: bytes-scanned cutoffs are named as such."""
-    text = str(exc)
-    if "Bytes scanned limit" in text or "BytesScannedCutoff" in text:
-        return "the query would scan more data than this workgroup allows"
-    return type(exc).__name__

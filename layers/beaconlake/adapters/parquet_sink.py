@@ -1,8 +1,8 @@
 """Local stand-in for Firehose → S3: buffers rows and writes ZSTD Parquet files in the same
 `events/site_id=<site>/dt=<day>/` layout, flushed on row count, on age and on close.
 
-Every accepted batch is first appended to an fsync'd spool segment (beaconlake.adapters.spool),
-so a 202 survives kill -9; a flush turns one segment into Parquet and only then deletes it,
+Every accepted batch is first appended to a spool segment (beaconlake.adapters.spool), so a
+202 survives kill -9; a flush turns one segment into Parquet and only then deletes it,
 and a new sink replays the segments of a process that died. Each Parquet file is written to
 a hidden temporary name, fsync'd, then renamed, so a reader (DuckDB) sees the whole file or
 nothing; its name comes from the segment, so a replay overwrites rather than duplicates.
@@ -77,12 +77,13 @@ class ParquetSink:
         flush_seconds: float = 5.0,
         max_buffered_rows: int = 500_000,
         spool_write: Write = os.write,
+        spool_sync_ms: int = 0,
     ) -> None:
         self.events_dir = Path(root) / "events"
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self.max_buffered_rows = max_buffered_rows
-        self.spool = Spool(Path(root) / "spool", spool_write)
+        self.spool = Spool(Path(root) / "spool", spool_write, spool_sync_ms / 1000)
         self._buffer: list[Event] = []
         self._sealed: list[tuple[Segment, list[Event]]] = self.spool.adopt_orphans()
         self._held = sum(len(rows) for _, rows in self._sealed)
@@ -201,8 +202,7 @@ class ParquetSink:
                 extra={"rows": self._held},
             )
         for segment, _ in self._sealed:
-            os.close(segment.fd)
-            segment.closed = True
+            self.spool.release(segment)
         self.spool.close()
 
 

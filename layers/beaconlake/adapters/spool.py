@@ -1,19 +1,25 @@
-"""The local sink's write-ahead spool: every accepted batch is appended to an fsync'd file
-before the collector answers 202, and the file is deleted only once its rows are in an
-fsync'd Parquet file. After a crash (kill -9, power loss) the next process replays it.
+"""The local sink's write-ahead spool: every accepted batch is appended to a file before
+the collector answers 202, and the file is deleted only once its rows are in an fsync'd
+Parquet file. After a crash (kill -9, power loss) the next process replays it.
 
 Layout: `<data>/spool/seg-<id>.jsonl`, one JSON array of event records per line. A segment
 is created under a hidden name, locked (flock) and only then renamed, so another process
 sees only locked segments of live writers or unlocked orphans of dead ones. The `<id>` also
 names the segment's Parquet files, so replaying a segment twice overwrites, never duplicates.
 
-Durability uses group commit: a writer appends under the sink's lock, then waits for an
-fsync that covers its bytes; whoever fsyncs covers every writer queued behind it, so
-concurrent requests share one fsync and a 202 is never sent before its bytes are on disk.
+Durability, `sync_every_s` = 0: group commit. A writer appends under the
+sink's lock, then waits for an fdatasync that covers its bytes; whoever syncs covers every
+writer queued behind it, so concurrent requests share one sync and a 202 is never sent
+before its bytes are on disk. With `sync_every_s` > 0 the 202 follows the write() (the
+bytes are in the kernel's page cache, which survives kill -9 of the process) and a
+background thread fdatasyncs at least that often: a power cut or kernel crash can lose the
+202'd events of the last `sync_every_s` seconds, nothing else can. (`beaconlake serve`:
+BEACONLAKE_SPOOL_SYNC_MS, 20 by default; docs/RELIABILITY.md has both costs.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -76,11 +82,29 @@ class Ticket:
 
 
 class Spool:
-    def __init__(self, directory: Path, write: Write = os.write) -> None:
+    def __init__(self, directory: Path, write: Write = os.write, sync_every_s: float = 0.0) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._write = write
         self._current: Segment | None = None
+        self.sync_every_s = sync_every_s
+        self._open: set[Segment] = set()
+        self._open_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._syncer: threading.Thread | None = None
+        if sync_every_s > 0:
+            self._syncer = threading.Thread(target=self._sync_loop, name="spool-sync", daemon=True)
+            self._syncer.start()
+
+    def _sync_loop(self) -> None:
+        while not self._stop.wait(self.sync_every_s):
+            with self._open_lock:
+                segments = list(self._open)
+            for segment in segments:
+                try:
+                    self._sync_to(segment, segment.written)
+                except OSError as exc:
+                    logger.error("could not fdatasync the spool", extra={"reason": exc.strerror})
 
     def _open_segment(self) -> Segment:
         segment_id = f"{time.time_ns() // 1_000_000}-{uuid.uuid4().hex[:12]}"
@@ -95,7 +119,10 @@ class Spool:
             os.close(fd)
             hidden.unlink(missing_ok=True)
             raise
-        return Segment(segment_id, final, fd)
+        segment = Segment(segment_id, final, fd)
+        with self._open_lock:
+            self._open.add(segment)
+        return segment
 
     def append(self, events: Sequence[Event]) -> Ticket:
         """Write one batch (the caller holds the sink's lock; no fsync here). On an error
@@ -122,14 +149,18 @@ class Spool:
         segment.rows += len(events)
         return Ticket(segment, segment.written)
 
+    def sync(self, ticket: Ticket) -> None:
+        """Return once the ticket's bytes are on disk (or the segment is already in Parquet);
+        at once if a background thread syncs every `sync_every_s`."""
+        if not self.sync_every_s:
+            self._sync_to(ticket.segment, ticket.end)
+
     @staticmethod
-    def sync(ticket: Ticket) -> None:
-        """Return once the ticket's bytes are on disk (or the segment is already in Parquet)."""
-        segment = ticket.segment
-        if segment.synced >= ticket.end:
+    def _sync_to(segment: Segment, end: int) -> None:
+        if segment.synced >= end:
             return
         with segment.sync_lock:
-            if segment.closed or segment.synced >= ticket.end:
+            if segment.closed or segment.synced >= end:
                 return
             target = segment.written
             os.fdatasync(segment.fd)
@@ -141,9 +172,10 @@ class Spool:
         segment, self._current = self._current, None
         return segment
 
-    @staticmethod
-    def discard(segment: Segment) -> None:
+    def discard(self, segment: Segment) -> None:
         """Its rows are in fsync'd Parquet: delete it."""
+        with self._open_lock:
+            self._open.discard(segment)
         with segment.sync_lock:
             if segment.closed:
                 return
@@ -183,11 +215,26 @@ class Spool:
             adopted.append((segment, events))
         return adopted
 
-    def close(self) -> None:
-        segment, self._current = self._current, None
-        if segment is not None and not segment.closed:
+    def release(self, segment: Segment) -> None:
+        """Close without deleting (shutdown with rows not yet in Parquet): the next process
+        replays it."""
+        with self._open_lock:
+            self._open.discard(segment)
+        with segment.sync_lock:
+            if segment.closed:
+                return
+            with contextlib.suppress(OSError):
+                os.fdatasync(segment.fd)
             os.close(segment.fd)
             segment.closed = True
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._syncer is not None:
+            self._syncer.join(timeout=5)
+        segment, self._current = self._current, None
+        if segment is not None:
+            self.release(segment)
 
 
 def _unlink_if_unlocked(path: Path) -> None:

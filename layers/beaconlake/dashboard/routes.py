@@ -32,7 +32,13 @@ from beaconlake.dashboard.sessions import (
 )
 from beaconlake.keys import verify_key
 from beaconlake.ports import ApiKey
-from beaconlake.stats.api import AuthError, Key, check_site
+from beaconlake.stats.api import (
+    AuthError,
+    Key,
+    check_site,
+    count_failed_attempt,
+    refuse_locked_out,
+)
 from beaconlake.stats.goals import load_goals
 from beaconlake.stats.query import Goal, StatsQuery, today_utc
 from beaconlake.stats.sql import RANGE_WHERE, range_params
@@ -189,10 +195,12 @@ def login(body: LoginBody, request: Request) -> JSONResponse:
     """Open a dashboard session with a stats API key or the operator's password."""
     if (body.key is None) == (body.password is None):
         return _error(400, "key", "send either a stats API key (key) or the password (password)")
+    refuse_locked_out(request)
     settings = ports().settings
     if body.key is not None:
         found = verify_key(ports().keys, body.key.strip())
         if found is None:
+            count_failed_attempt(request, body.key.strip())
             logger.info("dashboard log-in with an invalid key")
             return _error(401, "key", "this stats API key is not valid")
         api_key, via = found, "key"
@@ -210,6 +218,7 @@ def login(body: LoginBody, request: Request) -> JSONResponse:
             logger.error("BEACONLAKE_DASHBOARD_PASSWORD_HASH is not a valid hash")
             return _error(503, "password", "password log-in is misconfigured on the server")
         if not ok:
+            count_failed_attempt(request)
             logger.info("dashboard log-in with a wrong password")
             return _error(401, "password", "the password is not right")
         api_key, via = password_key(), "password"
@@ -223,11 +232,14 @@ def login(body: LoginBody, request: Request) -> JSONResponse:
 @router.post("/api/dashboard/share-login")
 def share_login(body: ShareLoginBody, request: Request) -> JSONResponse:
     """Open a password-protected shared link."""
+    refuse_locked_out(request)
     found = find_share(session_store(), body.token)
     if found is None:
+        count_failed_attempt(request)
         return _error(404, "token", "this shared link does not exist or has been revoked")
     share, password_hash = found
     if password_hash and not verify_password(body.password, password_hash):
+        count_failed_attempt(request)
         logger.info("shared link opened with a wrong password")
         return _error(401, "password", "the password is not right")
     api_key = share_key(share.share_id, share.site)

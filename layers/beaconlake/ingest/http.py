@@ -26,6 +26,8 @@ PIXEL_GIF = bytes.fromhex(
     "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
 )
 ACCEPTED_CONTENT_TYPES = ("application/json", "text/plain")
+# API Gateway refuses more than 10 KB of headers; the local server would take up to ~1 MB
+MAX_HEADER_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,21 @@ class RateLimited(Exception):
             {"error": "too many requests; retry later", "field": self.scope, "rule": "rate_limit"},
             {"retry-after": str(self.retry_after)},
         )
+
+
+def headers_too_large(headers: dict[str, str]) -> Reply | None:
+    """431 when the request's headers add up to more than MAX_HEADER_BYTES."""
+    size = sum(len(k) + len(v) + 4 for k, v in headers.items())
+    if size <= MAX_HEADER_BYTES:
+        return None
+    return Reply(
+        431,
+        {
+            "error": f"the request headers are larger than {MAX_HEADER_BYTES} bytes",
+            "field": "headers",
+            "rule": "max_bytes",
+        },
+    )
 
 
 def client_ip(headers: dict[str, str], source_ip: str, client_ip_header: str = "") -> str:

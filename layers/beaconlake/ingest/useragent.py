@@ -1,7 +1,11 @@
 """User-Agent → browser, OS, device type, and bot detection.
 
 ua-parser (uap-core's rules, with its Rust accelerator where installed) names browser and OS;
-crawlerdetect (a maintained crawler list) and uap's own "Spider" device family spot bots.
+crawlerdetect (a maintained crawler list) and uap's own "Spider" device family spot bots,
+plus two rules of our own: every browser's UA starts with "Mozilla/" (or Opera Mini's
+"Opera/"), and none carries a URL, an e-mail address or a bot/HTTP-library token. A UA longer
+than MAX_UA_CHARS is a bot unparsed: crawlerdetect's regexes take quadratic time on long
+tokens (16 KB of "A" took 40 s). Recall and false positives are measured in docs/SECURITY.md.
 Results are cached by UA string: real traffic repeats a few thousand UAs.
 """
 
@@ -14,6 +18,16 @@ from functools import lru_cache
 _TABLET = re.compile(r"iPad|Tablet|Kindle|Silk|PlayBook|Nexus (7|9|10)|SM-T\d|Tab\b", re.I)
 _MOBILE = re.compile(r"Mobi|iPhone|iPod|Android.*Mobile|Windows Phone|BlackBerry|Opera Mini", re.I)
 _HEADLESS = re.compile(r"HeadlessChrome|PhantomJS|Lighthouse|Chrome-Lighthouse", re.I)
+_BROWSER_PREFIXES = ("Mozilla/", "Opera/")
+_AUTOMATION = re.compile(
+    r"https?://|www\.|\.(com|net|org|io)\b|@|(?<!cu)(?<!power[ _])(?<!m[ _])bot\b"
+    r"|crawl|spider|scan|monitor|fetch|preview"
+    r"|python|curl|wget|java/|okhttp|axios|node-fetch|go-http|libwww|httpclient|headless"
+    r"|selenium|puppeteer|playwright|phantom|uptime|check|archive|validator"
+    r"|\(compatible; (?!MSIE)",
+    re.I,
+)
+MAX_UA_CHARS = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +70,15 @@ def device_type(ua: str, os_family: str | None, device_family: str | None) -> st
 def parse_user_agent(ua: str) -> Agent:
     from ua_parser import parse
 
-    if not ua or len(ua) < 8 or _HEADLESS.search(ua):
+    if not 8 <= len(ua) <= MAX_UA_CHARS or not ua.startswith(_BROWSER_PREFIXES):
         return Agent(None, None, None, None, "other", is_bot=True)
     result = parse(ua)
     device_family = result.device.family if result.device else None
-    is_bot = device_family == "Spider" or bool(_crawler_detect().isCrawler(ua))  # type: ignore[attr-defined]
+    is_bot = (
+        device_family == "Spider"
+        or bool(_HEADLESS.search(ua) or _AUTOMATION.search(ua))
+        or bool(_crawler_detect().isCrawler(ua))  # type: ignore[attr-defined]
+    )
     browser = result.user_agent
     os_ = result.os
     os_family = os_.family if os_ and os_.family != "Other" else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from beaconlake import wiring
+from beaconlake import metrics, wiring
 from beaconlake.local.asgi import Handler, LocalGateway, StaticFile
 from beaconlake.ports import SaltStore
 
@@ -99,6 +100,14 @@ def build_gateway() -> LocalGateway:
     def shutdown() -> None:
         stop.set()
         wiring.reset()
+        dropped = {
+            dims: n for (name, dims), n in metrics.tally().items() if name == "BeaconsDropped"
+        }
+        if dropped:
+            print(
+                "beacons dropped: "
+                + ", ".join(f"{d.split(',')[-1]} {n}" for d, n in dropped.items())
+            )
 
     return LocalGateway(
         collect=one_at_a_time(collect_handler),
@@ -110,6 +119,9 @@ def build_gateway() -> LocalGateway:
 
 def serve(host: str, port: int) -> None:
     import uvicorn
+
+    # counters go to the tally printed at shutdown, not as metric JSON on every request
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
     uvicorn.run(
         build_gateway(),

@@ -19,7 +19,7 @@ from beaconlake.dashboard.sessions import SESSION_COOKIE, session_key
 from beaconlake.ingest.http import client_ip
 from beaconlake.ingest.ratelimit import hashed, limits_for
 from beaconlake.keys import verify_key
-from beaconlake.ports import ApiKey, QueryFailed
+from beaconlake.ports import ApiKey, QueryFailed, QueryTooLarge
 from beaconlake.stats import service
 from beaconlake.stats.query import (
     INTERVALS,
@@ -48,23 +48,43 @@ _KEY_ID = re.compile(r"^bl_([0-9a-f]{12})_")
 
 def _too_many(retry_after: int) -> AuthError:
     return AuthError(
-        429, "too many failed API key attempts; retry later", {"retry-after": str(retry_after)}
+        429, "too many failed log-in attempts; retry later", {"retry-after": str(retry_after)}
     )
+
+
+def _client(request: Request) -> str:
+    settings = ports().settings
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    source = request.client.host if request.client else ""
+    return hashed(client_ip(headers, source, settings.client_ip_header))
+
+
+def refuse_locked_out(request: Request) -> None:
+    """429 for a client with too many failed key (or password) attempts; checked before the
+    secret is, so a locked-out client learns nothing, whatever it sends."""
+    bucket = limits_for(ports().settings).auth_client
+    client = _client(request)
+    if bucket is not None and bucket.blocked(client):
+        raise _too_many(bucket.retry_after(client))
+
+
+def count_failed_attempt(request: Request, token: str = "") -> None:
+    """Count a failed attempt against the client and, for a well-formed key, its key id;
+    429 once the key id's budget is spent (a valid key still passes: no lock-out of its
+    owner)."""
+    limits = limits_for(ports().settings)
+    if limits.auth_client is not None:
+        limits.auth_client.allow(_client(request))
+    key_id = m.group(1) if (m := _KEY_ID.match(token)) else None
+    if limits.auth_key is not None and key_id and not limits.auth_key.allow(key_id):
+        raise _too_many(limits.auth_key.retry_after(key_id))
 
 
 def require_key(request: Request, authorization: Annotated[str | None, Header()] = None) -> ApiKey:
-    """The request's key. Failed attempts are limited per client (checked before the key is)
-    and per key id (a valid key still passes, so no one can lock its owner out)."""
+    """The request's key (or dashboard session); failed keys are rate-limited."""
     if not authorization and (session := session_key(request.cookies.get(SESSION_COOKIE))):
         return session
-    settings = ports().settings
-    limits = limits_for(settings)
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    client = hashed(
-        client_ip(headers, request.client.host if request.client else "", settings.client_ip_header)
-    )
-    if limits.auth_client is not None and limits.auth_client.blocked(client):
-        raise _too_many(limits.auth_client.retry_after(client))
+    refuse_locked_out(request)
     if not authorization or not authorization.lower().startswith("bearer "):
         raise AuthError(401, "send your stats API key as 'Authorization: Bearer <key>'")
     token = authorization[7:].strip()
@@ -72,11 +92,7 @@ def require_key(request: Request, authorization: Annotated[str | None, Header()]
     if api_key is not None:
         return api_key
     logger.info("stats request with an invalid key")
-    if limits.auth_client is not None:
-        limits.auth_client.allow(client)
-    key_id = m.group(1) if (m := _KEY_ID.match(token)) else None
-    if limits.auth_key is not None and key_id and not limits.auth_key.allow(key_id):
-        raise _too_many(limits.auth_key.retry_after(key_id))
+    count_failed_attempt(request, token)
     raise AuthError(401, "the API key is not valid")
 
 
@@ -112,7 +128,10 @@ def _query(
 
 SiteId = Annotated[str, Query(min_length=1, max_length=253, description="The site's domain")]
 Period = Annotated[str, Query(description="day, 7d, 30d, month or custom")]
-DateParam = Annotated[date | None, Query(alias="date", description="Reference day (UTC)")]
+DateParam = Annotated[
+    date | None,
+    Query(alias="date", ge=date(2000, 1, 1), le=date(2999, 12, 31), description="Reference day"),
+]
 FromParam = Annotated[str | None, Query(alias="from", description="First day, with custom")]
 ToParam = Annotated[str | None, Query(alias="to", description="Last day, with custom")]
 Metrics = Annotated[str | None, Query(description="Comma-separated metrics")]
@@ -140,8 +159,17 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(QueryFailed)
     async def _failed(_: Request, exc: QueryFailed) -> JSONResponse:
+        if isinstance(exc, QueryTooLarge):
+            logger.info("query refused by the scan cutoff")
+            message = f"{exc}; ask for a shorter date range or fewer dimensions"
+            return JSONResponse({"error": message, "field": "date_range"}, 400)
         logger.error("query failed", extra={"reason": str(exc)})
         return JSONResponse({"error": "the query engine is unavailable; retry later"}, 503)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
+        """Date arithmetic past year 1 or 9999 (a range or comparison at the calendar's end)."""
+        return JSONResponse({"error": "a date is out of range", "field": "date_range"}, 400)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,0 +1,120 @@
+"""AthenaEngine's failure modes, with a stand-in pyathena connection: a failed query, the
+bytes-scanned cutoff and a query that never finishes each end in a clear error, never a hang."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pyathena.error import OperationalError
+
+from beaconlake import wiring
+from beaconlake.adapters.aws import AthenaEngine, athena_literal
+from beaconlake.keys import create_key
+from beaconlake.ports import QueryFailed, QueryTooLarge
+
+
+class FakeCursor:
+    def __init__(self, behaviour: str, release: threading.Event) -> None:
+        self.behaviour = behaviour
+        self.release = release
+        self.query_id: str | None = None
+        self.cancelled = False
+        self.description = [("n",)]
+        self.sent: tuple[str, Any] | None = None
+
+    def execute(self, sql: str, params: Any, paramstyle: str) -> FakeCursor:
+        self.sent = (sql, params)
+        self.query_id = "q-1"
+        if self.behaviour == "fail":
+            raise OperationalError("SYNTAX_ERROR: line 1:8: Column 'x' cannot be resolved")
+        if self.behaviour == "cutoff":
+            raise OperationalError("Query cancelled! : Bytes scanned limit was exceeded")
+        if self.behaviour == "hang":
+            self.release.wait(10)
+        return self
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.release.set()
+
+    def fetchall(self) -> list[tuple[int]]:
+        return [(3,)]
+
+
+class FakeConnection:
+    def __init__(self, behaviour: str) -> None:
+        self.behaviour = behaviour
+        self.release = threading.Event()
+        self.cursors: list[FakeCursor] = []
+
+    def cursor(self) -> FakeCursor:
+        self.cursors.append(FakeCursor(self.behaviour, self.release))
+        return self.cursors[-1]
+
+
+def engine(behaviour: str, timeout: float = 5.0) -> tuple[AthenaEngine, FakeConnection]:
+    connection = FakeConnection(behaviour)
+    return AthenaEngine("wg", "db", lambda **_: connection, timeout_seconds=timeout), connection
+
+
+def test_answers_and_sends_every_value_as_an_execution_parameter() -> None:
+    athena, connection = engine("ok")
+    assert athena.query("SELECT count(*) AS n FROM events WHERE site_id = ?", ["o'hara.com"]) == [
+        {"n": 3}
+    ]
+    assert connection.cursors[0].sent == (
+        "SELECT count(*) AS n FROM events WHERE site_id = ?",
+        ["'o''hara.com'"],
+    )
+
+
+def test_a_failed_query_is_a_query_failed() -> None:
+    athena, _ = engine("fail")
+    with pytest.raises(QueryFailed) as info:
+        athena.query("SELECT x", [])
+    assert not isinstance(info.value, QueryTooLarge)
+
+
+def test_the_bytes_scanned_cutoff_is_query_too_large() -> None:
+    athena, _ = engine("cutoff")
+    with pytest.raises(QueryTooLarge, match="more data than this workgroup allows"):
+        athena.query("SELECT 1", [])
+
+
+def test_a_query_past_its_time_budget_is_cancelled_not_awaited() -> None:
+    athena, connection = engine("hang", timeout=0.2)
+    with pytest.raises(QueryFailed, match="cancelled"):
+        athena.query("SELECT 1", [])
+    assert connection.cursors[0].cancelled
+
+
+@pytest.mark.parametrize(
+    ("value", "literal"),
+    [(None, "NULL"), (True, "true"), (7, "7"), ("a'b", "'a''b'"), ("2026-01-01", "'2026-01-01'")],
+)
+def test_literals(value: Any, literal: str) -> None:
+    assert athena_literal(value) == literal
+
+
+@pytest.mark.parametrize(("behaviour", "status"), [("cutoff", 400), ("fail", 503)])
+def test_the_stats_api_answers_400_for_the_cutoff_and_503_for_failures(
+    local_env: Any, monkeypatch: pytest.MonkeyPatch, behaviour: str, status: int
+) -> None:
+    from beaconlake.stats import api
+
+    athena, _ = engine(behaviour)
+    monkeypatch.setattr(api, "engine", lambda: athena)
+    token, _ = create_key(wiring.ports().keys, ("example.com",), "t")
+    reply = TestClient(api.create_app()).get(
+        "/api/v1/stats/aggregate",
+        params={"site_id": "example.com", "period": "7d", "metrics": "visitors"},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    assert reply.status_code == status
+    body = reply.json()
+    assert body["error"]
+    if status == 400:
+        assert body["field"] == "date_range"
