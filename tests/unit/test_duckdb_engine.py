@@ -72,3 +72,18 @@ def test_cached_answers_never_outlive_a_change_to_the_files(tmp_path: Path) -> N
         f.unlink()
         break
     assert engine.query(sql, params) == [{"n": 2}]
+
+
+def test_queries_still_answer_after_every_file_is_deleted(tmp_path: Path) -> None:
+    """Erasure or retention may remove every file while the server runs."""
+    row = {f.name: [None] for f in arrow_schema()}
+    row |= {"ts": [datetime(2026, 1, 2, tzinfo=UTC)], "name": ["pageview"], "props": [[]]}
+    part = tmp_path / "events" / "site_id=example.com" / "dt=2026-01-02"
+    part.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pydict(row, schema=arrow_schema()), part / "part-1.parquet")
+    engine = DuckDBEngine(tmp_path)
+    sql = "SELECT count(*) AS n FROM events WHERE site_id = ?"
+    assert engine.query(sql, ["example.com"]) == [{"n": 1}]
+    (part / "part-1.parquet").unlink()
+    assert engine.query(sql, ["example.com"]) == [{"n": 0}]
+    assert list(engine.stream(sql, ["example.com"])) == [[{"n": 0}]]

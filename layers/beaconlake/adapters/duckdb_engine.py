@@ -95,16 +95,23 @@ class DuckDBEngine:
             ":memory:", config={"memory_limit": memory_limit, "threads": threads}
         )
         self._lock = threading.Lock()
-        self._has_files = False
-        self._refresh_view()
+        self._has_files: bool | None = None
+        self._view_signature: tuple[int, int] | None = None
+        self._sync_view(self.cache.signature())
 
-    def _refresh_view(self) -> None:
-        has_files = any(self.events_dir.glob("site_id=*/dt=*/*.parquet"))
-        if has_files == self._has_files and has_files:
+    def _sync_view(self, signature: tuple[int, int]) -> None:
+        """Point the view at the files, or at no rows when there are none (yet, or any more:
+        erasure and retention can delete every file while the server runs)."""
+        if signature == self._view_signature:
             return
+        has_files = any(self.events_dir.glob("site_id=*/dt=*/*.parquet"))
         with self._lock:
-            self._db.execute(events_view_sql(self.events_dir) if has_files else empty_view_sql())
-            self._has_files = has_files
+            if has_files != self._has_files:
+                self._db.execute(
+                    events_view_sql(self.events_dir) if has_files else empty_view_sql()
+                )
+                self._has_files = has_files
+            self._view_signature = signature
 
     def query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         signature = self.cache.signature()
@@ -112,8 +119,7 @@ class DuckDBEngine:
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        if not self._has_files:
-            self._refresh_view()
+        self._sync_view(signature)
         cursor = self._db.cursor()
         try:
             result = cursor.execute(athena_to_duckdb(sql), list(params))
@@ -129,8 +135,7 @@ class DuckDBEngine:
     def stream(
         self, sql: str, params: Sequence[Any], batch_rows: int = 10_000
     ) -> Iterator[list[dict[str, Any]]]:
-        if not self._has_files:
-            self._refresh_view()
+        self._sync_view(self.cache.signature())
         cursor = self._db.cursor()
         try:
             result = cursor.execute(athena_to_duckdb(sql), list(params))
