@@ -1,4 +1,4 @@
-"""The `beaconlake` command: serve, demo, keys."""
+"""The `beaconlake` command: the local server, demo traffic, API keys, costs and erasure."""
 
 from __future__ import annotations
 
