@@ -8,7 +8,7 @@ const { build, SOURCE, OUTPUT } = require('../scripts/build');
 const { sri } = require('../scripts/sri');
 
 const MAX_GZIP_BYTES = 1500;
-const DOCS = path.join(__dirname, '..', '..', 'docs', 'TRACKER.md');
+const DOCS = ['docs/TRACKER.md', 'README.md'].map((f) => path.join(__dirname, '..', '..', f));
 
 test('dist/tracker.min.js is a fresh build of src/tracker.js (run `npm run build`)', async () => {
   assert.equal(fs.readFileSync(OUTPUT, 'utf8'), await build());
@@ -21,9 +21,11 @@ test(`the built tracker is at most ${MAX_GZIP_BYTES} bytes gzipped`, (t) => {
   assert.ok(gzipped <= MAX_GZIP_BYTES, `${gzipped} bytes gzipped is over ${MAX_GZIP_BYTES}`);
 });
 
-test('docs/TRACKER.md gives the current SRI hash (run `npm run sri`)', () => {
+test('docs/TRACKER.md and README.md give the current SRI hash (run `npm run sri`)', () => {
   const hash = sri(fs.readFileSync(OUTPUT));
-  assert.ok(fs.readFileSync(DOCS, 'utf8').includes(hash), `docs/TRACKER.md lacks ${hash}`);
+  for (const doc of DOCS) {
+    assert.ok(fs.readFileSync(doc, 'utf8').includes(hash), `${path.basename(doc)} lacks ${hash}`);
+  }
 });
 
 test('the source uses no cookies, storage writes or fingerprinting APIs', () => {
