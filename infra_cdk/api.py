@@ -97,6 +97,9 @@ class Api(Construct):
                 tracing=lambda_.Tracing.ACTIVE,
                 environment={**environment, "POWERTOOLS_SERVICE_NAME": f"beaconlake-{name}"},
                 log_group=log_group(self, f"{name}-logs", settings.log_retention_days),
+                # JSON logs; no START/END/REPORT lines (their cost per event: docs/COST.md)
+                logging_format=lambda_.LoggingFormat.JSON,
+                system_log_level_v2=lambda_.SystemLogLevel.WARN,
                 **extra,  # type: ignore[arg-type]
             )
 

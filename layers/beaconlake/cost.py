@@ -67,7 +67,9 @@ class Usage:
     collect_memory_mb: int = 128
     stats_ms: float = 2000.0  # stats: an assumed 2 s waiting for Athena per query
     stats_memory_mb: int = 512
-    log_bytes_per_invocation: int = 350  # Lambda's START, END and REPORT lines
+    # Lambda's START, END and REPORT lines (~350 bytes) are not logged: the stack sets the
+    # functions' system log level to WARN (infra_cdk/api.py)
+    log_bytes_per_invocation: int = 0
     parquet_bytes_per_event: float = 8.9
     # per query of one dashboard load: Parquet bytes read per event in the range
     scan_bytes_per_event: tuple[float, ...] = (5.0, 4.7, 5.0, 4.0, 5.4, 4.2, 3.9, 3.7)
@@ -163,9 +165,6 @@ def levers(u: Usage) -> list[tuple[str, float]]:
         ),
         "compact each day into one Parquet file (fewer objects for Athena to read)": replace(
             u, buffer_seconds=86400
-        ),
-        "Lambda system logs at WARN (no START/END/REPORT lines)": replace(
-            u, log_bytes_per_invocation=0
         ),
         "a Lambda function URL behind CloudFront instead of API Gateway": replace(
             u, api_gateway=False
