@@ -78,6 +78,16 @@ class BeaconlakeStack(Stack):
             f"BEACONLAKE_KEYS_TABLE={storage.keys.table_name} "
             f".venv/bin/beaconlake keys create --site {site}",
         )
+        self._output("EventsBucket", storage.events.bucket_name)
+        self._output(
+            "EraseCommand",  # docs/PRIVACY.md; add --user-id ID to erase one user's events
+            f"BEACONLAKE_BACKEND=aws AWS_DEFAULT_REGION={Aws.REGION} "
+            f"BEACONLAKE_EVENTS_BUCKET={storage.events.bucket_name} "
+            f"BEACONLAKE_FIREHOSE_BUFFER_SECONDS={settings.firehose_buffer_seconds} "
+            f"BEACONLAKE_USER_ID_SITES={','.join(settings.user_id_sites)} "
+            f"BEACONLAKE_USER_ID_PARAMETER_PREFIX={api.user_id_prefix} "
+            f".venv/bin/beaconlake erase --site {site} --from YYYY-MM-DD --to YYYY-MM-DD",
+        )
         self._acknowledge(storage, delivery, api)
 
     def _acknowledge(self, storage: Storage, delivery: Delivery, api: Api) -> None:

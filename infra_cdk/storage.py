@@ -7,9 +7,9 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from beaconlake.config import EVENTS_PREFIX
 from infra_cdk.settings import DeploySettings
 
-EVENTS_PREFIX = "events/"
 ERRORS_PREFIX = "errors/"
 
 

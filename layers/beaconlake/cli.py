@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from beaconlake import wiring
 from beaconlake.config import Settings
@@ -141,7 +141,7 @@ def cmd_dashboard_password(args: argparse.Namespace) -> int:
 def cmd_erase(args: argparse.Namespace) -> int:
     from beaconlake import erasure
     from beaconlake.ingest.service import user_id_hash
-    from beaconlake.ports import StoreBusy
+    from beaconlake.ports import SinkUnavailable, StoreBusy
 
     settings = _settings(args)
     site = args.site.strip().lower()
@@ -152,8 +152,13 @@ def cmd_erase(args: argparse.Namespace) -> int:
             return 2
         secrets = wiring.ports().user_ids
         assert secrets is not None
-        user_hash = user_id_hash(secrets.secret_for(site), args.user_id)
-        wiring.reset()
+        try:
+            user_hash = user_id_hash(secrets.secret_for(site), args.user_id)
+        except SinkUnavailable as exc:
+            print(f"error: {exc}")
+            return 2
+        finally:
+            wiring.reset()
     try:
         plan = erasure.Erasure(site, args.first_day, args.last_day, user_hash)
         report = erasure.erase(wiring.event_store(), plan)
@@ -166,6 +171,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
         f"{args.last_day} ({report.partitions} days, {report.files_deleted} files deleted, "
         f"{report.files_rewritten} rewritten)"
     )
+    _print_late_events_note(args.last_day)
     return 0
 
 
@@ -185,7 +191,14 @@ def cmd_retention(args: argparse.Namespace) -> int:
         f"deleted {report.rows_deleted} events in {report.partitions} site-days before "
         f"{erasure.first_day_kept(today, args.days)}"
     )
+    _print_late_events_note(erasure.first_day_kept(today, args.days) - timedelta(days=1))
     return 0
+
+
+def _print_late_events_note(last_day: date) -> None:
+    note = wiring.late_events_note(last_day)
+    if note:
+        print(note)
 
 
 def _day(text: str) -> date:

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from beaconlake.domains import normalise_domain
 
+# Where Firehose writes the events in the bucket (the CDK imports it from here).
+EVENTS_PREFIX = "events/"
+
 
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
@@ -62,6 +65,9 @@ class Settings:
     athena_table: str = "events"
     sessions_table: str = ""
     user_id_parameter_prefix: str = "/beaconlake/user-id-secrets"
+    events_bucket: str = ""
+    events_prefix: str = EVENTS_PREFIX
+    firehose_buffer_seconds: int = 120  # as cdk.json's firehose_buffer_seconds
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -96,4 +102,7 @@ class Settings:
             user_id_parameter_prefix=env(
                 "BEACONLAKE_USER_ID_PARAMETER_PREFIX", "/beaconlake/user-id-secrets"
             ),
+            events_bucket=env("BEACONLAKE_EVENTS_BUCKET", ""),
+            events_prefix=env("BEACONLAKE_EVENTS_PREFIX", EVENTS_PREFIX),
+            firehose_buffer_seconds=_int("BEACONLAKE_FIREHOSE_BUFFER_SECONDS", 120),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from functools import lru_cache
 
 from beaconlake.config import Settings
@@ -128,10 +129,22 @@ def event_store() -> EventStore:
         from beaconlake.adapters.parquet_sink import ParquetEventStore
 
         return ParquetEventStore(settings.data_dir)
-    raise NotImplementedError(
-        "erasure and retention on AWS are S3 prefix deletions and a lifecycle rule: "
-        "see docs/PRIVACY.md"
-    )
+    if settings.backend == "aws":
+        from beaconlake.adapters.aws_events import S3EventStore
+
+        return S3EventStore(settings.events_bucket, settings.events_prefix)
+    raise ValueError(f"BEACONLAKE_BACKEND must be 'local' or 'aws', not {settings.backend!r}")
+
+
+def late_events_note(last_day: date) -> str | None:
+    """A warning for the operator if events of days up to `last_day` may not be stored yet
+    (Firehose's buffer, on AWS; the local erasure waits for its spool instead)."""
+    settings = Settings.from_env()
+    if settings.backend != "aws":
+        return None
+    from beaconlake.adapters.aws_events import late_events_note as note
+
+    return note(last_day, datetime.now(UTC), settings.firehose_buffer_seconds)
 
 
 def reset() -> None:

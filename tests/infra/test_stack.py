@@ -243,6 +243,8 @@ def test_outputs_tell_the_user_what_to_do_next(synth: Synth) -> None:
     ):
         assert name in outputs
     assert "beaconlake keys create" in str(outputs["FirstApiKeyCommand"]["Value"])
+    erase = str(outputs["EraseCommand"]["Value"])
+    assert "BEACONLAKE_EVENTS_BUCKET" in erase and "beaconlake erase --site" in erase
 
 
 def test_template_has_no_cfn_lint_errors(synth: Synth) -> None:

@@ -60,6 +60,15 @@ def write_parquet_atomically(table: pa.Table, directory: Path, name: str | None 
     return final
 
 
+def without_rows(table: pa.Table, column: str, value: str) -> tuple[pa.Table, int]:
+    """The table without the rows where `column` equals `value`, and how many went."""
+    if column not in table.column_names:
+        return table, 0
+    match = pc.fill_null(pc.equal(table[column], value), False)
+    hits = int(pc.sum(match).as_py() or 0)
+    return (table.filter(pc.invert(match)) if hits else table), hits
+
+
 def partition_dir(events_dir: Path, site_id: str, dt: str) -> Path:
     return events_dir / f"site_id={site_id}" / f"dt={dt}"
 
@@ -248,15 +257,10 @@ class ParquetEventStore:
         deleted = rewritten = rows = 0
         for p in partitions:
             for path in sorted(partition_dir(self.events_dir, p.site_id, p.dt).glob("*.parquet")):
-                table = pq.ParquetFile(path).read()
-                if column not in table.column_names:
-                    continue
-                match = pc.fill_null(pc.equal(table[column], value), False)
-                hits = int(pc.sum(match).as_py() or 0)
+                kept, hits = without_rows(pq.ParquetFile(path).read(), column, value)
                 if not hits:
                     continue
                 rows += hits
-                kept = table.filter(pc.invert(match))
                 if kept.num_rows:
                     write_parquet_atomically(kept, path.parent, path.name)
                     rewritten += 1
