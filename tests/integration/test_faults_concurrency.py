@@ -3,6 +3,7 @@ no query fails, and the final count is every row put."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -62,7 +63,9 @@ def test_readers_never_see_partial_data(tmp_path) -> None:
 def test_concurrent_requests_through_the_collector_handler_keep_their_own_bodies(
     local_env, monkeypatch
 ) -> None:
-    """The local gateway calls the collector's Lambda handler from several threads."""
+    """The local gateway calls the collector's Lambda handler from several threads at once;
+    `one_at_a_time` (as `beaconlake serve` wraps it) keeps Powertools' resolver, which holds
+    one request per process as Lambda does, from mixing them up."""
     from beaconlake import wiring
     from beaconlake.local.asgi import LambdaContext, to_apigw_event
     from beaconlake.local.server import one_at_a_time
@@ -73,6 +76,7 @@ def test_concurrent_requests_through_the_collector_handler_keep_their_own_bodies
     monkeypatch.setenv("BEACONLAKE_INGEST_IP_RATE", "0")
     monkeypatch.setenv("BEACONLAKE_INGEST_SITE_RATE", "0")
     wiring.reset()
+    wiring.ports()  # built before the threads start, as `beaconlake serve` does
     collect = one_at_a_time(handler)
     statuses: list[int] = []
 
@@ -93,10 +97,15 @@ def test_concurrent_requests_through_the_collector_handler_keep_their_own_bodies
             )
 
     threads = [threading.Thread(target=client, args=(c,)) for c in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, so that a shared request shows
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(switch)
     wiring.reset()
     paths = [r["pathname"] for r in parquet_rows(local_env)]
     assert statuses == [202] * 1200

@@ -1,0 +1,64 @@
+"""Requests through the local gateway's worker threads each store their own event once: the
+collector's Powertools resolver holds one request per process, as in Lambda, so the local
+server (`one_at_a_time`) makes the collector's calls take turns."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import httpx
+import pytest
+
+from beaconlake import wiring
+from beaconlake.local.asgi import LocalGateway
+from beaconlake.local.server import one_at_a_time
+from functions.collect.app import handler
+from tests.conftest import FIREFOX_UA
+from tests.server import parquet_rows
+
+BOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+@pytest.fixture
+def collector(local_env, monkeypatch):
+    monkeypatch.setenv("BEACONLAKE_INGEST_IP_RATE", "0")
+    monkeypatch.setenv("BEACONLAKE_INGEST_SITE_RATE", "0")
+    wiring.reset()
+    wiring.ports()  # built before any thread starts, as `beaconlake serve` does
+    yield local_env
+    wiring.reset()
+
+
+def test_concurrent_beacons_through_the_gateway_are_each_stored_once(collector) -> None:
+    def stats(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        raise AssertionError("no stats request is sent")
+
+    gateway = LocalGateway(collect=one_at_a_time(handler), stats=stats)
+    paths = [f"/g{i}" for i in range(600)]
+
+    async def send_all() -> list[int]:
+        transport = httpx.ASGITransport(app=gateway)
+        async with httpx.AsyncClient(transport=transport, base_url="http://local") as client:
+            answers = await asyncio.gather(
+                *(
+                    client.post(
+                        "/api/event",
+                        json={"n": "pageview", "u": f"https://example.com{p}", "d": "example.com"},
+                        headers={"user-agent": FIREFOX_UA},
+                    )
+                    for p in paths
+                )
+            )
+        return [a.status_code for a in answers]
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, so that a shared request shows
+    try:
+        statuses = asyncio.run(send_all())
+    finally:
+        sys.setswitchinterval(switch)
+    wiring.reset()
+    assert statuses == [202] * len(paths)
+    assert sorted(r["pathname"] for r in parquet_rows(collector)) == sorted(paths)
