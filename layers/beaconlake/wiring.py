@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import lru_cache
+from typing import Generic, TypeVar
 
 from beaconlake.config import Settings
 from beaconlake.ingest.service import CollectPolicy, CountryLookup
@@ -19,6 +20,8 @@ from beaconlake.ports import (
     Sink,
     UserIdSecrets,
 )
+
+T = TypeVar("T")
 
 
 def _nothing_pending() -> Sequence[Event]:
@@ -98,18 +101,43 @@ def build_engine(settings: Settings) -> QueryEngine:
     return DuckDBEngine(settings.data_dir, settings.duckdb_memory_limit)
 
 
-@lru_cache(maxsize=1)
+class Once(Generic[T]):
+    """A value built on first use, exactly once even when threads ask for it at the same
+    moment (functools.lru_cache may build it twice: two sinks would each hold events)."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self.build = build
+        self._lock = threading.Lock()
+        self._value: list[T] = []
+
+    def __call__(self) -> T:
+        if not self._value:
+            with self._lock:
+                if not self._value:
+                    self._value.append(self.build())
+        return self._value[0]
+
+    @property
+    def built(self) -> bool:
+        return bool(self._value)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._value.clear()
+
+
+@Once
 def ports() -> Ports:
     """The process-wide ports (one per Lambda container or local server)."""
     return build_ports(Settings.from_env())
 
 
-@lru_cache(maxsize=1)
+@Once
 def engine() -> QueryEngine:
     return build_engine(Settings.from_env())
 
 
-@lru_cache(maxsize=1)
+@Once
 def session_store() -> SessionStore:
     """Dashboard sessions and shared links (DynamoDB with TTL on AWS, a 0600 file locally)."""
     settings = Settings.from_env()
@@ -149,8 +177,8 @@ def late_events_note(last_day: date) -> str | None:
 
 def reset() -> None:
     """Forget the process-wide ports (tests and the local server's shutdown)."""
-    if ports.cache_info().currsize:
+    if ports.built:
         ports().sink.close()
-    ports.cache_clear()
-    engine.cache_clear()
-    session_store.cache_clear()
+    ports.forget()
+    engine.forget()
+    session_store.forget()
