@@ -56,7 +56,9 @@ def test_concurrent_beacons_through_the_gateway_are_each_stored_once(collector) 
     switch = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads often, so that a shared request shows
     try:
-        statuses = asyncio.run(send_all())
+        loop = asyncio.new_event_loop()  # not asyncio.run: it would unset the main thread's
+        statuses = loop.run_until_complete(send_all())  # loop, which Mangum's handler uses
+        loop.close()
     finally:
         sys.setswitchinterval(switch)
     wiring.reset()
