@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,3 +94,49 @@ def parquet_rows(data_dir: Path) -> list[dict]:
         return []
     dataset = ds.dataset([str(f) for f in files], schema=arrow_schema(), format="parquet")
     return dataset.to_table().to_pylist()
+
+
+NO_LIMITS = {"BEACONLAKE_INGEST_IP_RATE": "0", "BEACONLAKE_INGEST_SITE_RATE": "0"}
+
+
+def load(
+    srv: Server, workers: int, stop: threading.Event, accepted: list[str], user_agent: str
+) -> list[threading.Thread]:
+    """Senders of unique pathnames; each path that got a 202 is appended to `accepted`."""
+    lock = threading.Lock()
+
+    def sender(worker: int) -> None:
+        with httpx.Client(timeout=10) as client:
+            i = 0
+            while not stop.is_set():
+                path = f"/w{worker}/e{i}"
+                i += 1
+                body = json.dumps(
+                    {"n": "pageview", "u": f"https://example.com{path}", "d": "example.com"}
+                )
+                try:
+                    res = client.post(
+                        f"{srv.base}/api/event",
+                        content=body,
+                        headers={
+                            "content-type": "text/plain",
+                            "x-forwarded-for": f"198.51.100.{worker}",
+                            "user-agent": user_agent,
+                        },
+                    )
+                except httpx.HTTPError:
+                    return
+                if res.status_code == 202:
+                    with lock:
+                        accepted.append(path)
+
+    threads = [threading.Thread(target=sender, args=(w,)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def wait_for(accepted: list[str], count: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while len(accepted) < count and time.monotonic() < deadline:
+        time.sleep(0.02)

@@ -3,66 +3,18 @@ corrupt, half-written or duplicated Parquet behind: the next start replays the s
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from tests.server import Server, parquet_rows, start_server
+from tests.conftest import FIREFOX_UA
+from tests.server import NO_LIMITS, load, parquet_rows, start_server, wait_for
 
 pytestmark = pytest.mark.slow
-
-UA = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"
-NO_LIMITS = {"BEACONLAKE_INGEST_IP_RATE": "0", "BEACONLAKE_INGEST_SITE_RATE": "0"}
-
-
-def load(
-    srv: Server, workers: int, stop: threading.Event, accepted: list[str]
-) -> list[threading.Thread]:
-    """Senders of unique pathnames; each path that got a 202 is appended to `accepted`."""
-    lock = threading.Lock()
-
-    def sender(worker: int) -> None:
-        with httpx.Client(timeout=10) as client:
-            i = 0
-            while not stop.is_set():
-                path = f"/w{worker}/e{i}"
-                i += 1
-                body = json.dumps(
-                    {"n": "pageview", "u": f"https://example.com{path}", "d": "example.com"}
-                )
-                try:
-                    res = client.post(
-                        f"{srv.base}/api/event",
-                        content=body,
-                        headers={
-                            "content-type": "text/plain",
-                            "x-forwarded-for": f"198.51.100.{worker}",
-                            "user-agent": UA,
-                        },
-                    )
-                except httpx.HTTPError:
-                    return
-                if res.status_code == 202:
-                    with lock:
-                        accepted.append(path)
-
-    threads = [threading.Thread(target=sender, args=(w,)) for w in range(workers)]
-    for t in threads:
-        t.start()
-    return threads
-
-
-def wait_for(accepted: list[str], count: int, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while len(accepted) < count and time.monotonic() < deadline:
-        time.sleep(0.02)
 
 
 def assert_whole_files(data_dir: Path) -> None:
@@ -84,7 +36,7 @@ def test_kill_9_during_load_loses_no_accepted_event(tmp_path, sync_ms) -> None:
     srv = start_server(data, tmp_path / "logs1", **env)
     accepted: list[str] = []
     stop = threading.Event()
-    threads = load(srv, 8, stop, accepted)
+    threads = load(srv, 8, stop, accepted, FIREFOX_UA)
     wait_for(accepted, 1000)
     assert srv.stop(signal.SIGKILL) == -signal.SIGKILL
     stop.set()

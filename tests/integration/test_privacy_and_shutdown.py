@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.server import parquet_rows, start_server
+from tests.server import NO_LIMITS, load, parquet_rows, start_server, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +20,6 @@ DISTINCT_UA = (
     "Chrome/131.0.6778.86 Safari/537.36 ZephyrQuokka/7.3"
 )
 NEEDLES = [DISTINCT_IP, DISTINCT_UA, "ZephyrQuokka", "203.0.113"]
-NO_LIMITS = {"BEACONLAKE_INGEST_IP_RATE": "0", "BEACONLAKE_INGEST_SITE_RATE": "0"}
 
 
 def scan(root: Path, needles: list[str]) -> list[str]:
@@ -100,40 +97,9 @@ def test_sigterm_during_load_loses_no_accepted_event(tmp_path) -> None:
         **NO_LIMITS,
     )
     accepted: list[str] = []
-    lock = threading.Lock()
     stop_sending = threading.Event()
-
-    def sender(worker: int) -> None:
-        with httpx.Client(timeout=10) as client:
-            for i in range(100_000):
-                if stop_sending.is_set():
-                    return
-                path = f"/w{worker}/e{i}"
-                body = json.dumps(
-                    {"n": "pageview", "u": f"https://example.com{path}", "d": "example.com"}
-                )
-                try:
-                    res = client.post(
-                        f"{srv.base}/api/event",
-                        content=body,
-                        headers={
-                            "content-type": "text/plain",
-                            "x-forwarded-for": f"198.51.100.{worker}",
-                            "user-agent": DISTINCT_UA,
-                        },
-                    )
-                except httpx.HTTPError:
-                    return
-                if res.status_code == 202:
-                    with lock:
-                        accepted.append(path)
-
-    threads = [threading.Thread(target=sender, args=(w,)) for w in range(8)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + 30
-    while len(accepted) < 300 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    threads = load(srv, 8, stop_sending, accepted, DISTINCT_UA)
+    wait_for(accepted, 300)
     assert srv.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
     stop_sending.set()
     for t in threads:
