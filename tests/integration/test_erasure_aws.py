@@ -19,6 +19,7 @@ from moto import mock_aws
 
 from beaconlake import erasure, wiring
 from beaconlake.adapters import aws_events, aws_user_ids
+from beaconlake.adapters.aws import SecretParameters
 from beaconlake.adapters.aws_events import S3EventStore, late_events_note
 from beaconlake.adapters.parquet_sink import events_to_table
 from beaconlake.cli import main
@@ -229,9 +230,8 @@ def test_cli_erase_and_retention_with_the_aws_backend(s3, monkeypatch, capsys, c
     wiring.reset()
 
 
-class Unreachable:
-    def __init__(self, *args: object) -> None:
-        pass
+class Unreachable(SecretParameters):
+    """SSM parameters whose every call fails, as with no route to SSM."""
 
     def get_or_create(self, key: str) -> bytes:
         raise EndpointConnectionError(endpoint_url="https://ssm.invalid")

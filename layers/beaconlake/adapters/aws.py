@@ -119,12 +119,30 @@ class FirehoseSink:
 class SecretParameters:
     """Random 256-bit secrets as SecureString parameters `<prefix>/<key>` in SSM Parameter
     Store, created on first use. `Overwrite=False` makes concurrent creators agree: the
-    first value stored wins and everyone reads it back."""
+    first value stored wins and everyone reads it back. Secrets are cached in the container,
+    so a secret seen once is still served while SSM cannot be reached."""
 
-    def __init__(self, prefix: str, description: str, client: Any = None) -> None:
+    def __init__(self, prefix: str, description: str, what: str, client: Any = None) -> None:
         self.prefix = prefix.rstrip("/")
         self.description = description
+        self.what = what  # for errors: "the salt store", ...
         self.client = client or boto3.client("ssm", config=CLIENT_CONFIG)
+        self._cache: dict[str, bytes] = {}
+
+    def secret(self, key: str) -> bytes:
+        """The cached or stored secret of `key`; SinkUnavailable (a 503) if SSM is needed and
+        cannot be reached."""
+        if key not in self._cache:
+            try:
+                self._cache[key] = self.get_or_create(key)
+            except (ClientError, BotoCoreError) as exc:
+                logger.error(f"{self.what} cannot be reached", extra={"error": type(exc).__name__})
+                raise SinkUnavailable(f"{self.what} cannot be reached") from exc
+        return self._cache[key]
+
+    def keep_cached(self, keys: set[str]) -> None:
+        """Forget the cached secrets of every other key."""
+        self._cache = {k: v for k, v in self._cache.items() if k in keys}
 
     def name(self, key: str) -> str:
         return f"{self.prefix}/{key}"
@@ -180,29 +198,19 @@ class ParameterSaltStore:
 
     def __init__(self, prefix: str, client: Any = None) -> None:
         self.parameters = SecretParameters(
-            prefix, "Beaconlake daily visitor-id salt; deleted after 48 h", client
+            prefix, "Beaconlake daily visitor-id salt; deleted after 48 h", "the salt store", client
         )
-        self._cache: dict[str, bytes] = {}
 
     def salt_for(self, day: str) -> bytes:
-        keep = days_to_keep(datetime.now(UTC)) | {day}
-        self._cache = {d: s for d, s in self._cache.items() if d in keep}
-        if day in self._cache:
-            return self._cache[day]
-        try:
-            salt = self.parameters.get_or_create(day)
-        except (ClientError, BotoCoreError) as exc:
-            logger.error("salt store unreachable", extra={"error": type(exc).__name__})
-            raise SinkUnavailable("the salt store cannot be reached") from exc
-        self._cache[day] = salt
-        return salt
+        self.parameters.keep_cached(days_to_keep(datetime.now(UTC)) | {day})
+        return self.parameters.secret(day)
 
     def rotate(self, now: datetime) -> None:
         keep = days_to_keep(now)
         self.salt_for(now.date().isoformat())
         stale = [day for day in self.days() if day not in keep]
         self.parameters.delete(stale)
-        self._cache = {d: s for d, s in self._cache.items() if d in keep}
+        self.parameters.keep_cached(keep)
         logger.info("salts rotated", extra={"deleted": len(stale), "kept": sorted(keep)})
 
     def days(self) -> list[str]:
