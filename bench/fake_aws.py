@@ -46,7 +46,7 @@ def _athena_results() -> dict[str, Any]:
 
 
 def answers(key_item: dict[str, Any]) -> dict[str, Any]:
-    """X-Amz-Target → the JSON body of its answer."""
+    """X-Amz-Target → the JSON body of its answer (PutRecordBatch's depends on the request)."""
     execution = {
         "QueryExecutionId": "q-1",
         "Query": "SELECT",
@@ -64,7 +64,6 @@ def answers(key_item: dict[str, Any]) -> dict[str, Any]:
                 "Value": SALT_HEX,
             }
         },
-        "Firehose_20150804.PutRecordBatch": None,  # built per request: one response per record
         "DynamoDB_20120810.GetItem": {"Item": key_item},
         "AmazonAthena.StartQueryExecution": {"QueryExecutionId": "q-1"},
         "AmazonAthena.GetQueryExecution": {"QueryExecution": execution},

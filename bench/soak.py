@@ -31,7 +31,7 @@ import pyarrow.dataset as ds
 
 from beaconlake.schema import arrow_schema
 from bench import http_ingest
-from bench.procs import ROOT, VENV_BIN, free_port, stop, wait_port
+from bench.procs import NO_RATE_LIMITS, ROOT, VENV_BIN, free_port, stop, wait_port
 
 SITE = "soak.example"
 START, END = "<!-- soak:start -->", "<!-- soak:end -->"
@@ -240,8 +240,7 @@ def ingest_run(sync_ms: int, requests: Path, out: Path) -> dict[str, Any]:
         **os.environ,
         "BEACONLAKE_BACKEND": "local",
         "BEACONLAKE_SITES": http_ingest.SITE,
-        "BEACONLAKE_INGEST_IP_RATE": "0",
-        "BEACONLAKE_INGEST_SITE_RATE": "0",
+        **NO_RATE_LIMITS,
         "BEACONLAKE_SPOOL_SYNC_MS": str(sync_ms),
     }
     cmd = [str(VENV_BIN / "beaconlake"), "serve", "--port", str(port), "--data-dir", str(data_dir)]

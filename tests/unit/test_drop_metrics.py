@@ -15,7 +15,7 @@ from tests.conftest import BOT_UA, CHROME_UA
 
 
 def dropped(reason: str) -> int:
-    return metrics.tally().get(("BeaconsDropped", f"collector,{reason}"), 0)
+    return metrics.tally().get(("BeaconsDropped", ("collector", reason)), 0)
 
 
 def emf_lines(out: str) -> list[dict[str, Any]]:

@@ -78,6 +78,12 @@ def describe(exc: OSError) -> str:
     return f"{errno.errorcode.get(exc.errno or 0, 'OSError')}: {exc.strerror or exc}"
 
 
+def cannot_write(exc: OSError, log_message: str, **extra: int) -> SinkUnavailable:
+    """Log why the sink refuses (without content) and build the refusal (a 503)."""
+    logger.error(log_message, extra={**extra, "error": describe(exc)})
+    return SinkUnavailable(f"the local event store cannot write ({describe(exc)})")
+
+
 class ParquetSink:
     def __init__(
         self,
@@ -119,12 +125,10 @@ class ParquetSink:
             try:
                 ticket = self.spool.append(events)
             except OSError as exc:
-                logger.error(
+                raise cannot_write(
+                    exc,
                     "could not append to the spool; answering 503 until it can",
-                    extra={"rows": len(events), "error": describe(exc)},
-                )
-                raise SinkUnavailable(
-                    f"the local event store cannot write ({describe(exc)})"
+                    rows=len(events),
                 ) from exc
             if not self._buffer:
                 self._oldest = time.monotonic()
@@ -135,8 +139,7 @@ class ParquetSink:
             self.spool.sync(ticket)
         except OSError as exc:
             # the rows may still reach Parquet: a 503 means "maybe stored", a 202 "stored"
-            logger.error("could not fsync the spool; answering 503", extra={"error": describe(exc)})
-            raise SinkUnavailable(f"the local event store cannot write ({describe(exc)})") from exc
+            raise cannot_write(exc, "could not fsync the spool; answering 503") from exc
         if full:
             self._wake.set()
 
@@ -157,12 +160,10 @@ class ParquetSink:
                 try:
                     self._write(segment.id, rows)
                 except OSError as exc:
-                    logger.error(
+                    raise cannot_write(
+                        exc,
                         "could not write Parquet; the events stay in the spool and are retried",
-                        extra={"rows": len(rows), "error": describe(exc)},
-                    )
-                    raise SinkUnavailable(
-                        f"the local event store cannot write ({describe(exc)})"
+                        rows=len(rows),
                     ) from exc
                 with self._lock:
                     self._sealed.pop(0)

@@ -100,14 +100,11 @@ def build_gateway() -> LocalGateway:
     def shutdown() -> None:
         stop.set()
         wiring.reset()
-        dropped = {
-            dims: n for (name, dims), n in metrics.tally().items() if name == "BeaconsDropped"
-        }
+        dropped = [
+            (d[-1], n) for (name, d), n in metrics.tally().items() if name == "BeaconsDropped"
+        ]
         if dropped:
-            print(
-                "beacons dropped: "
-                + ", ".join(f"{d.split(',')[-1]} {n}" for d, n in dropped.items())
-            )
+            print("beacons dropped: " + ", ".join(f"{reason} {n}" for reason, n in dropped))
 
     return LocalGateway(
         collect=one_at_a_time(collect_handler),
