@@ -17,11 +17,8 @@ SCHEDULED_EVENT = {"source": "aws.events", "detail-type": "Scheduled Event", "de
 
 
 @pytest.fixture
-def ssm(monkeypatch: pytest.MonkeyPatch):
+def ssm(monkeypatch: pytest.MonkeyPatch, fake_aws_credentials: None):
     for name, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
         "BEACONLAKE_BACKEND": "aws",
         "BEACONLAKE_SALT_PREFIX": PREFIX,
         "BEACONLAKE_FIREHOSE_STREAM": "unused",

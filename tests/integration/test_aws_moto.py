@@ -32,11 +32,8 @@ IP = "198.51.100.77"
 
 
 @pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def aws_env(monkeypatch: pytest.MonkeyPatch, fake_aws_credentials: None) -> Iterator[None]:
     for name, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
         "BEACONLAKE_BACKEND": "aws",
         "BEACONLAKE_SITES": "example.com",
         "BEACONLAKE_FIREHOSE_STREAM": STREAM,

@@ -27,7 +27,6 @@ from beaconlake.ingest.service import user_id_hash
 from beaconlake.model import Event
 from tests.unit.test_spool import event
 
-REGION = "us-east-1"
 BUCKET = "beaconlake-events-erasure"
 PREFIX = "events/"
 DAYS = [f"2026-06-0{d}" for d in range(1, 6)]
@@ -36,13 +35,7 @@ USER = "customer-4711@example.org"
 
 
 @pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    for name, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
+def s3(fake_aws_credentials: None) -> Iterator[object]:
     with mock_aws():
         client = boto3.client("s3")
         client.create_bucket(Bucket=BUCKET)
