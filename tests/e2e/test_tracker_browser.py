@@ -137,14 +137,12 @@ def test_a_visit_in_chromium_gives_exactly_these_stats(server: Server, chromium:
     (banner,) = [r for r in rows if r["name"] == "Banner Shown"]
     assert banner["interactive"] is False
     engagement = [r for r in rows if r["name"] == "engagement"]
-    # one report per page left: three SPA navigations, then the outbound link
-    assert [r["pathname"] for r in engagement] == [
-        "/demo/shop.html",
-        "/demo/shop/products",
-        "/demo/shop/checkout",
-        "/demo/shop.html",
-    ]
-    assert engagement[-1]["scroll_depth"] == 100
+    # one report per page left: three SPA navigations, then the outbound link. The SPA reports
+    # go out in quick succession as separate requests, so their arrival order is not fixed.
+    assert Counter(r["pathname"] for r in engagement) == Counter(
+        ["/demo/shop.html", "/demo/shop/products", "/demo/shop/checkout", "/demo/shop.html"]
+    )
+    assert (engagement[-1]["pathname"], engagement[-1]["scroll_depth"]) == ("/demo/shop.html", 100)
     assert all(0 < r["scroll_depth"] <= 100 and r["engaged_ms"] >= 0 for r in engagement)
     assert sum(r["engaged_ms"] for r in engagement) > 0
 
