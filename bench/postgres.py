@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import sqlglot
 from sqlglot import exp
 
 from beaconlake.adapters.duckdb_engine import events_view_sql
+from beaconlake.ports import Rollup
 from beaconlake.schema import COLUMNS, PARTITIONS
 
 PG_TYPES = {
@@ -178,6 +180,10 @@ class PostgresEngine:
     def __init__(self, srv: Server, statement_timeout_s: int) -> None:
         self._con = srv.connect()
         self._con.execute(f"SET statement_timeout = '{statement_timeout_s}s'")
+
+    def session_rollup(self, site_id: str, first: date, last: date) -> Rollup | None:
+        """None: PostgreSQL derives every session from the events table, as Umami does."""
+        return None
 
     def query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         with self._con.cursor() as cur:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from beaconlake.model import Event
@@ -28,8 +28,23 @@ class SinkUnavailable(RuntimeError):
     """The sink cannot accept events now (disk full, stream throttled beyond retries)."""
 
 
+@dataclass(frozen=True)
+class Rollup:
+    """Whole UTC days, first to last, whose sessions an engine keeps in a `session_rollup`
+    table: one row per session (beaconlake.stats.sql.rollup_statement), partitioned by site_id
+    and dt. Exact, because a visitor id is salted per day, so no session crosses midnight."""
+
+    first: date
+    last: date
+
+
 class QueryEngine(Protocol):
     """Runs one Athena-dialect SELECT with positional `?` parameters."""
+
+    def session_rollup(self, site_id: str, first: date, last: date) -> Rollup | None:
+        """The days of first..last whose sessions are rolled up and current (the engine brings
+        them up to date first), or None when it keeps no rollup."""
+        ...
 
     def query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]: ...
 

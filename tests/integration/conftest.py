@@ -3,12 +3,15 @@ service, Parquet sink and DuckDB engine, and the same hits for the reference mod
 
 from __future__ import annotations
 
+import hashlib
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from beaconlake import wiring
+from beaconlake.adapters.duckdb_engine import DuckDBEngine
+from beaconlake.config import Settings
 from beaconlake.ingest.service import collect
 from beaconlake.model import RequestMeta
 from tests.conftest import CHROME_UA, FIREFOX_UA, IPHONE_UA
@@ -28,6 +31,16 @@ REFERRERS = [
 ]
 PAGES = ["/", "/pricing", "/blog/a", "/docs", "/signup"]
 DAY0 = datetime(2026, 3, 9, tzinfo=UTC)
+
+
+def day_visitor(v: int, at: datetime) -> int:
+    """The reference's visitor: as in production, one person's id changes at midnight UTC,
+    because the collector salts it with the day's salt."""
+    return v * 100 + (at - DAY0).days
+
+
+def day_salt(day: str) -> bytes:
+    return hashlib.sha256(day.encode()).digest()
 
 
 def scenario(seed: int) -> list[tuple[dict, RequestMeta, Hit]]:
@@ -55,7 +68,13 @@ def scenario(seed: int) -> list[tuple[dict, RequestMeta, Hit]]:
                     data["r"] = referrer
                 common = dict(browser=browser, os=os_, device=device, country=country)
                 hit_source = source
-                out.append((data, meta, Hit(v, at, "pageview", path, hit_source, utm, **common)))
+                out.append(
+                    (
+                        data,
+                        meta,
+                        Hit(day_visitor(v, at), at, "pageview", path, hit_source, utm, **common),
+                    )
+                )
                 at += timedelta(seconds=rng.randint(5, 1200), milliseconds=rng.randint(1, 999))
                 if rng.random() < 0.3:
                     plan = rng.choice(["free", "pro"])
@@ -72,7 +91,7 @@ def scenario(seed: int) -> list[tuple[dict, RequestMeta, Hit]]:
                             ev,
                             meta,
                             Hit(
-                                v,
+                                day_visitor(v, at),
                                 at,
                                 "Signup",
                                 path,
@@ -99,7 +118,7 @@ def scenario(seed: int) -> list[tuple[dict, RequestMeta, Hit]]:
                             eng,
                             meta,
                             Hit(
-                                v,
+                                day_visitor(v, at),
                                 at,
                                 "engagement",
                                 path,
@@ -125,7 +144,7 @@ def scenario(seed: int) -> list[tuple[dict, RequestMeta, Hit]]:
                             buy,
                             meta,
                             Hit(
-                                v,
+                                day_visitor(v, at),
                                 at,
                                 "Purchase",
                                 path,
@@ -147,8 +166,26 @@ def loaded(local_env):
     p = wiring.ports()
     sent = scenario(7)
     for data, meta, hit in sent:
-        outcome = collect(data, meta, p.policy, lambda d: b"k" * 32, hit.at)
+        outcome = collect(data, meta, p.policy, day_salt, hit.at)
         assert outcome.dropped is None, outcome
         p.sink.put(outcome.events)
     p.sink.flush()
     return [hit for _, _, hit in sent]
+
+
+# "today" for the engine: after every day of the scenario (all rolled up), after its first two
+# days (rolled up, the rest computed from events), or before it (nothing rolled up).
+ROLLUP_TODAY = {
+    "rolled_up": date(2026, 4, 1),
+    "partly_rolled_up": date(2026, 3, 11),
+    "live": date(2026, 3, 1),
+}
+
+
+@pytest.fixture(params=list(ROLLUP_TODAY))
+def engine_mode(request, local_env, monkeypatch) -> DuckDBEngine:
+    """Runs a test once per session-rollup state: every answer must be the same."""
+    today = ROLLUP_TODAY[request.param]
+    engine = DuckDBEngine(Settings.from_env().data_dir, cached_answers=0, today=lambda: today)
+    monkeypatch.setattr(wiring, "engine", wiring.Once(lambda: engine))
+    return engine

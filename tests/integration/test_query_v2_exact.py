@@ -31,6 +31,9 @@ BASIC = [
 ]
 
 
+pytestmark = pytest.mark.usefixtures("engine_mode")
+
+
 def run(body: dict, ref: date | None = None) -> dict:
     q = v2.parse_query({"site_id": "example.com", "date_range": ALL, **body}, GOALS, ref)
     return v2.run_query(wiring.engine(), q, v2.parse_include(body.get("include")), ref)

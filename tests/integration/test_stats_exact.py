@@ -7,14 +7,17 @@ Parquet sink and the DuckDB engine; the expected numbers come from tests/referen
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 
 from beaconlake import wiring
+from beaconlake.ports import Rollup
 from beaconlake.stats import service
 from beaconlake.stats.query import METRICS, DateRange, Filter, StatsQuery
 from tests.reference import breakdown, metrics
+
+pytestmark = pytest.mark.usefixtures("engine_mode")
 
 
 def query(days: DateRange, **kw) -> StatsQuery:
@@ -22,6 +25,15 @@ def query(days: DateRange, **kw) -> StatsQuery:
 
 
 ALL_DAYS = DateRange(date(2026, 3, 9), date(2026, 3, 20))
+
+
+def test_each_mode_rolls_up_the_days_before_its_today(loaded, engine_mode) -> None:
+    rollup = engine_mode.session_rollup("example.com", ALL_DAYS.first, ALL_DAYS.last)
+    yesterday = engine_mode.today() - timedelta(days=1)
+    if yesterday < ALL_DAYS.first:
+        assert rollup is None
+    else:
+        assert rollup == Rollup(ALL_DAYS.first, min(yesterday, ALL_DAYS.last))
 
 
 def test_aggregate_matches_reference(loaded) -> None:

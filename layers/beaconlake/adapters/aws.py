@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from beaconlake import metrics
 from beaconlake.adapters.file_salts import days_to_keep
 from beaconlake.model import Event
-from beaconlake.ports import ApiKey, QueryFailed, QueryTooLarge, SinkUnavailable
+from beaconlake.ports import ApiKey, QueryFailed, QueryTooLarge, Rollup, SinkUnavailable
 
 logger = Logger(service="beaconlake-aws")
 
@@ -343,6 +343,10 @@ class AthenaEngine:
                 ) from exc
             raise QueryFailed(f"Athena could not run the query: {type(exc).__name__}") from exc
         return cursor
+
+    def session_rollup(self, site_id: str, first: date, last: date) -> Rollup | None:
+        """No session rollup on AWS yet: every statement computes its sessions from events."""
+        return None
 
     def query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         cursor = self._execute(sql, params)

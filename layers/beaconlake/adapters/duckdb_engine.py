@@ -2,22 +2,33 @@
 
 The `events` view reads `events/site_id=*/dt=*/*.parquet` with hive partitioning, so the
 site_id and dt restrictions every statement carries prune whole directories, as in Athena.
+The `session_rollup` view reads `sessions/site_id=*/dt=*/sessions.parquet`: one row per
+session of each past day, written here from that day's events and rewritten whenever its
+files change, so a statement over many days reads sessions instead of re-deriving them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.parquet as pq
 
-from beaconlake.ports import QueryFailed
+from beaconlake.adapters.parquet_sink import ROLLUP_FILE, rollup_dir
+from beaconlake.ports import QueryFailed, Rollup
 from beaconlake.schema import duckdb_columns
 from beaconlake.sqldialect import athena_to_duckdb
+from beaconlake.stats.query import today_utc
+from beaconlake.stats.sql import ROLLUP_TABLE, rollup_statement
 
 
 def events_view_sql(events_dir: Path) -> str:
@@ -32,6 +43,27 @@ def events_view_sql(events_dir: Path) -> str:
         "hive_types = {'site_id': VARCHAR, 'dt': VARCHAR}, union_by_name = true) "
         f"UNION ALL BY NAME {_typed_empty_rows()})"
     )
+
+
+def rollup_view_sql(sessions_dir: Path) -> str:
+    pattern = str(sessions_dir / "site_id=*" / "dt=*" / ROLLUP_FILE).replace("'", "''")
+    return (
+        f"CREATE OR REPLACE VIEW {ROLLUP_TABLE} AS SELECT * FROM read_parquet('{pattern}', "
+        "hive_partitioning = true, hive_types = {'site_id': VARCHAR, 'dt': VARCHAR})"
+    )
+
+
+def day_signature(day_dir: Path) -> str:
+    """A digest of the names, sizes and mtimes of a day's Parquet files: it changes whenever
+    the sink adds a file or erasure rewrites or deletes one."""
+    entries = []
+    for path in day_dir.glob("*.parquet"):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        entries.append((path.name, st.st_size, st.st_mtime_ns))
+    return hashlib.sha256(repr(sorted(entries)).encode()).hexdigest()[:32]
 
 
 def _typed_empty_rows() -> str:
@@ -88,8 +120,11 @@ class DuckDBEngine:
         memory_limit: str = "256MB",
         threads: int = 2,
         cached_answers: int = 256,
+        today: Callable[[], date] = today_utc,
     ) -> None:
-        self.events_dir = Path(data_dir) / "events"
+        self.data_dir = Path(data_dir)
+        self.events_dir = self.data_dir / "events"
+        self.today = today
         self.cache = ResultCache(self.events_dir, entries=cached_answers)
         self._db = duckdb.connect(
             ":memory:", config={"memory_limit": memory_limit, "threads": threads}
@@ -98,6 +133,9 @@ class DuckDBEngine:
         self._has_files: bool | None = None
         self._view_signature: tuple[int, int] | None = None
         self._sync_view(self.cache.signature())
+        self._rollup_lock = threading.Lock()
+        self._rolled_up: dict[tuple[str, str], str] = {}
+        self._rollup_view = False
 
     def _sync_view(self, signature: tuple[int, int]) -> None:
         """Point the view at the files, or at no rows when there are none (yet, or any more:
@@ -112,6 +150,59 @@ class DuckDBEngine:
                 )
                 self._has_files = has_files
             self._view_signature = signature
+
+    def session_rollup(self, site_id: str, first: date, last: date) -> Rollup | None:
+        """Roll up every day of first..last before today (UTC) whose files changed since."""
+        last = min(last, self.today() - timedelta(days=1))
+        if first > last:
+            return None
+        self._sync_view(self.cache.signature())
+        with self._rollup_lock:
+            site_dir = self.events_dir / f"site_id={site_id}"
+            days = {d.name for d in site_dir.glob("dt=*") if d.is_dir()}
+            days |= {d.name for d in self.data_dir.glob(f"sessions/site_id={site_id}/dt=*")}
+            for day in sorted(days):
+                if first.isoformat() <= day.removeprefix("dt=") <= last.isoformat():
+                    self._refresh_day(site_id, day.removeprefix("dt="), site_dir / day)
+            has_rollups = any(self.data_dir.glob(f"sessions/*/*/{ROLLUP_FILE}"))
+            if has_rollups and not self._rollup_view:
+                with self._lock:
+                    self._db.execute(rollup_view_sql(self.data_dir / "sessions"))
+            self._rollup_view = has_rollups
+        return Rollup(first, last) if has_rollups else None
+
+    def _refresh_day(self, site_id: str, dt: str, events_day: Path) -> None:
+        target = rollup_dir(self.data_dir, site_id, dt) / ROLLUP_FILE
+        if not events_day.is_dir():
+            shutil.rmtree(target.parent, ignore_errors=True)
+            self._rolled_up.pop((site_id, dt), None)
+            return
+        signature = day_signature(events_day)
+        if self._rolled_up.get((site_id, dt)) == signature:
+            return
+        if not (target.exists() and _stored_signature(target) == signature):
+            self._write_rollup(site_id, dt, signature, target)
+        self._rolled_up[(site_id, dt)] = signature
+
+    def _write_rollup(self, site_id: str, dt: str, signature: str, target: Path) -> None:
+        """COPY the day's sessions to a hidden file, then rename it over the old one."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{ROLLUP_FILE}.tmp")
+        st = rollup_statement(site_id, date.fromisoformat(dt))
+        path = str(tmp).replace("'", "''")
+        cursor = self._db.cursor()
+        try:
+            cursor.execute(
+                f"COPY ({athena_to_duckdb(st.sql)}) TO '{path}' (FORMAT parquet, "
+                f"COMPRESSION zstd, KV_METADATA {{signature: '{signature}'}})",
+                list(st.params),
+            )
+            os.replace(tmp, target)
+        except duckdb.Error as exc:
+            tmp.unlink(missing_ok=True)
+            raise QueryFailed(f"the local query engine failed: {type(exc).__name__}") from exc
+        finally:
+            cursor.close()
 
     def query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         signature = self.cache.signature()
@@ -151,3 +242,12 @@ class DuckDBEngine:
         self, statements: Sequence[tuple[str, Sequence[Any]]]
     ) -> list[list[dict[str, Any]]]:
         return [self.query(sql, params) for sql, params in statements]
+
+
+def _stored_signature(path: Path) -> str | None:
+    try:
+        meta = pq.read_metadata(path).metadata or {}
+    except (OSError, ValueError):
+        return None
+    value = meta.get(b"signature")
+    return value.decode() if value else None

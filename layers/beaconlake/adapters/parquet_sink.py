@@ -73,6 +73,14 @@ def partition_dir(events_dir: Path, site_id: str, dt: str) -> Path:
     return events_dir / f"site_id={site_id}" / f"dt={dt}"
 
 
+ROLLUP_FILE = "sessions.parquet"
+
+
+def rollup_dir(root: Path, site_id: str, dt: str) -> Path:
+    """Where the query engine keeps a day's session rollup, derived from that day's events."""
+    return partition_dir(root / "sessions", site_id, dt)
+
+
 def describe(exc: OSError) -> str:
     """'ENOSPC: No space left on device' (no file names: they are ours, but not the client's)."""
     return f"{errno.errorcode.get(exc.errno or 0, 'OSError')}: {exc.strerror or exc}"
@@ -252,6 +260,7 @@ class ParquetEventStore:
             os.replace(directory, doomed)
             fsync_dir(directory.parent)
             shutil.rmtree(doomed)
+            self._forget_rollup(p)
         return StoreReport(len(partitions), files_deleted=files, rows_deleted=rows)
 
     def delete_rows(self, partitions: Sequence[Partition], column: str, value: str) -> StoreReport:
@@ -269,4 +278,10 @@ class ParquetEventStore:
                     path.unlink()
                     fsync_dir(path.parent)
                     deleted += 1
+                self._forget_rollup(p)
         return StoreReport(len(partitions), deleted, rewritten, rows)
+
+    def _forget_rollup(self, p: Partition) -> None:
+        """The day's session rollup holds what was just deleted: remove it too (the query
+        engine writes it again from what is left)."""
+        shutil.rmtree(rollup_dir(self.root, p.site_id, p.dt), ignore_errors=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import mimetypes
 import os
 import threading
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +14,43 @@ from aws_lambda_powertools import Logger
 
 from beaconlake import metrics, wiring
 from beaconlake.local.asgi import Handler, LocalGateway, StaticFile
-from beaconlake.ports import SaltStore
+from beaconlake.ports import QueryEngine, QueryFailed, SaltStore
 
 logger = Logger(service="beaconlake-serve")
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def on_each_new_day(
+    action: Callable[[datetime], None],
+    stop: threading.Event,
+    name: str,
+    done_today: bool,
+    every_s: float = 60.0,
+    clock: Callable[[], datetime] = utc_now,
+) -> threading.Thread:
+    """A daemon thread that calls `action(now)` once a UTC day begins (and at once, unless it
+    is `done_today`), until `stop` is set."""
+
+    def run() -> None:
+        done = clock().date() if done_today else None
+        while True:
+            now = clock()
+            if now.date() != done:
+                try:
+                    action(now)
+                    done = now.date()
+                except (OSError, QueryFailed) as exc:
+                    reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+                    logger.error(f"{name} failed; retrying", extra={"reason": reason})
+            if stop.wait(every_s):
+                return
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread
 
 
 def keep_salts_rotated(
@@ -32,21 +62,25 @@ def keep_salts_rotated(
     """What the daily rotate_salt Lambda does on AWS: once a UTC day begins, create its salt
     and delete those older than 48 h, so a long-running server never keeps an old salt."""
 
-    def run() -> None:
-        rotated = clock().date()  # the caller has rotated for today
-        while not stop.wait(every_s):
-            now = clock()
-            if now.date() != rotated:
-                try:
-                    salts.rotate(now)
-                    rotated = now.date()
-                    logger.info("rotated the daily salt", extra={"day": rotated.isoformat()})
-                except OSError as exc:
-                    logger.error("could not rotate the daily salt", extra={"reason": exc.strerror})
+    def rotate(now: datetime) -> None:
+        salts.rotate(now)
+        logger.info("rotated the daily salt", extra={"day": now.date().isoformat()})
 
-    thread = threading.Thread(target=run, name="salt-rotation", daemon=True)
-    thread.start()
-    return thread
+    # the caller has rotated for today
+    return on_each_new_day(rotate, stop, "salt-rotation", True, every_s, clock)
+
+
+def keep_sessions_rolled_up(
+    engine: QueryEngine, sites: Iterable[str], stop: threading.Event
+) -> threading.Thread:
+    """Roll up the sessions of every past day at start and after each midnight, so the first
+    dashboard load does not wait for it (a query would otherwise do it on demand)."""
+
+    def roll_up(now: datetime) -> None:
+        for site in sites:
+            engine.session_rollup(site, date.min, now.date() - timedelta(days=1))
+
+    return on_each_new_day(roll_up, stop, "session-rollup", False)
 
 
 def repo_root() -> Path:
@@ -96,6 +130,7 @@ def build_gateway() -> LocalGateway:
     salts.rotate(utc_now())
     stop = threading.Event()
     keep_salts_rotated(salts, stop)
+    keep_sessions_rolled_up(wiring.engine(), wiring.ports().policy.sites, stop)
 
     def shutdown() -> None:
         stop.set()

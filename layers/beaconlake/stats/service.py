@@ -7,7 +7,13 @@ from typing import Any
 
 from beaconlake.ports import QueryEngine
 from beaconlake.stats.query import SESSION_METRICS, QueryError, StatsQuery, result_key
-from beaconlake.stats.sql import build, shape_row
+from beaconlake.stats.sql import Statement, build, shape_row, whole_days
+
+
+def statement(engine: QueryEngine, q: StatsQuery) -> Statement:
+    """The statement for `q`, using the engine's session rollup for the days it covers."""
+    days = whole_days(q)
+    return build(q, rollup=engine.session_rollup(q.site_id, *days) if days else None)
 
 
 def _check(q: StatsQuery) -> None:
@@ -22,7 +28,7 @@ def _check(q: StatsQuery) -> None:
 
 def aggregate(engine: QueryEngine, q: StatsQuery) -> dict[str, dict[str, Any]]:
     _check(q)
-    st = build(q)
+    st = statement(engine, q)
     rows = engine.query(st.sql, st.params)
     values = shape_row(rows[0] if rows else {}, q.metrics)
     return {m: {"value": v} for m, v in values.items()}
@@ -31,7 +37,7 @@ def aggregate(engine: QueryEngine, q: StatsQuery) -> dict[str, dict[str, Any]]:
 def breakdown(engine: QueryEngine, q: StatsQuery) -> list[dict[str, Any]]:
     assert q.dimension is not None
     _check(q)
-    st = build(q)
+    st = statement(engine, q)
     key = result_key(q.dimension)
     out = []
     for row in engine.query(st.sql, st.params):
@@ -68,7 +74,7 @@ def time_buckets(first: date, last: date, interval: str) -> list[str]:
 
 def timeseries(engine: QueryEngine, q: StatsQuery) -> list[dict[str, Any]]:
     assert q.interval is not None
-    st = build(q)
+    st = statement(engine, q)
     by_bucket = {row["k0"]: row for row in engine.query(st.sql, st.params)}
     return [
         {"date": label, **shape_row(by_bucket.get(label, {}), q.metrics)}

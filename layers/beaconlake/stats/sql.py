@@ -12,8 +12,10 @@ ever reaches SQL as a parameter; identifiers and literals come from fixed tables
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from beaconlake.ports import Rollup
 from beaconlake.stats.channels import channel_sql
 from beaconlake.stats.query import (
     DIMENSIONS,
@@ -49,6 +51,24 @@ _SESSION_ATTRS = (
     ("s_utm_content", "utm_content"),
     ("s_utm_term", "utm_term"),
 )
+# Event columns fixed by the visitor id within a day (it hashes the IP and User-Agent with the
+# day's salt), so every session has one value of each; the rollup keeps them per session.
+VISITOR_ATTRS = ("device", "browser", "browser_version", "os", "os_version", "country")
+SESSION_COLUMNS = (
+    "visitor_id",
+    "session_no",
+    "started",
+    "ended",
+    "pageviews",
+    "interactions",
+    "events",
+    "revenue_sum",
+    "revenue_count",
+    "s_entry_page",
+    "s_exit_page",
+    *(alias for alias, _ in _SESSION_ATTRS),
+)
+ROLLUP_TABLE = "session_rollup"
 Params = tuple[Any, ...]
 
 
@@ -74,13 +94,18 @@ RANGE_WHERE = (
 )
 
 
-def session_ctes(table: str) -> str:
-    """CTEs `ev` (the range's events), `numbered` (each event with its session_no) and
-    `sessions` (one row per session with its attributes and totals). Needs the five range
-    parameters."""
-    attrs = ",\n    ".join(f"min_by({col}, ts) AS {alias}" for alias, col in _SESSION_ATTRS)
+def session_ctes(
+    table: str, where: str = RANGE_WHERE, visitor_attrs: bool = False, name: str = "sessions"
+) -> str:
+    """CTEs `ev` (the events `where` selects), `numbered` (each event with its session_no) and
+    `sessions` (or `name`: one row per session with its attributes and totals, plus the
+    VISITOR_ATTRS if asked). The default `where` needs the five range parameters."""
+    attrs = [f"min_by({col}, ts) AS {alias}" for alias, col in _SESSION_ATTRS]
+    if visitor_attrs:
+        attrs += [f"min_by({col}, ts) AS {col}" for col in VISITOR_ATTRS]
+    attr_sql = ",\n    ".join(attrs)
     return f"""ev AS (
-  SELECT * FROM {table} WHERE {RANGE_WHERE}
+  SELECT * FROM {table} WHERE {where}
 ),
 marked AS (
   SELECT *,
@@ -94,7 +119,7 @@ numbered AS (
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session_no
   FROM marked
 ),
-sessions AS (
+{name} AS (
   SELECT visitor_id, session_no,
     min(ts) AS started,
     max(ts) AS ended,
@@ -105,10 +130,63 @@ sessions AS (
     count(revenue_amount) AS revenue_count,
     min_by(pathname, ts) FILTER (WHERE name = 'pageview') AS s_entry_page,
     max_by(pathname, ts) FILTER (WHERE name = 'pageview') AS s_exit_page,
-    {attrs}
+    {attr_sql}
   FROM numbered
   GROUP BY visitor_id, session_no
 )"""
+
+
+def whole_days(q: StatsQuery) -> tuple[date, date] | None:
+    """The days the query's range covers from midnight to midnight, if any."""
+    start, end = q.date_range.start, q.date_range.end
+    first = start.date() if start.time() == datetime.min.time() else start.date() + timedelta(1)
+    last = end.date() - timedelta(1)
+    return (first, last) if first <= last else None
+
+
+# Per session attribute, a flag on each visitor's first session (of the day) with its value:
+# counting flagged rows gives that attribute's visitors without a DISTINCT over visitor ids.
+FIRST_OF = {"s_source": "first_of_source", "s_entry_page": "first_of_entry_page"}
+
+
+def _rollup_select(sessions: str) -> str:
+    """The rollup's columns: SESSION_COLUMNS, VISITOR_ATTRS and the FIRST_OF flags."""
+    flags = [
+        f"row_number() OVER (PARTITION BY visitor_id, coalesce(CAST({col} AS varchar), '') "
+        f"ORDER BY session_no) = 1 AS {flag}"
+        for col, flag in FIRST_OF.items()
+    ]
+    return f"SELECT {', '.join((*SESSION_COLUMNS, *VISITOR_ATTRS, *flags))} FROM {sessions}"
+
+
+def rollup_statement(site_id: str, day: date, table: str = "events") -> Statement:
+    """One day's sessions, the rows ROLLUP_TABLE holds for it."""
+    midnight = datetime(day.year, day.month, day.day)
+    params = (
+        site_id,
+        day.isoformat(),
+        day.isoformat(),
+        midnight.strftime(TS_FORMAT)[:-3],
+        (midnight + timedelta(1)).strftime(TS_FORMAT)[:-3],
+    )
+    sql = f"WITH {session_ctes(table, visitor_attrs=True)}\n{_rollup_select('sessions')}"
+    return Statement(sql, params)
+
+
+def _rolled_up_sessions(q: StatsQuery, table: str, rollup: Rollup) -> tuple[str, Params]:
+    """CTE `sessions`: the rollup's rows for its days, computed from events for the rest."""
+    columns = ", ".join((*SESSION_COLUMNS, *VISITOR_ATTRS, *FIRST_OF.values()))
+    live = session_ctes(
+        table, f"{RANGE_WHERE} AND dt NOT BETWEEN ? AND ?", visitor_attrs=True, name="live"
+    )
+    sql = f"""{live},
+sessions AS (
+  {_rollup_select("live")}
+  UNION ALL
+  SELECT {columns} FROM {ROLLUP_TABLE} WHERE site_id = ? AND dt BETWEEN ? AND ?
+)"""
+    days = (rollup.first.isoformat(), rollup.last.isoformat())
+    return sql, range_params(q) + days + (q.site_id, *days)
 
 
 def sessionised_events(table: str) -> str:
@@ -138,16 +216,23 @@ def _filter_nodes(nodes: tuple[FilterNode, ...]) -> list[FilterNode]:
     return out
 
 
+def _dimensions_used(q: StatsQuery) -> list[str]:
+    """Group keys and every filtered dimension."""
+    nodes = _filter_nodes(q.filters)
+    return [*q.group_by(), *(n.dimension for n in nodes if isinstance(n, Filter))]
+
+
+def _has_done(q: StatsQuery) -> bool:
+    return any(isinstance(n, HasDone) for n in _filter_nodes(q.filters))
+
+
 def needs_sessions(q: StatsQuery) -> bool:
     """Sessions cost two window passes and a join; skip them when nothing asks for them."""
     if any(m in SESSION_METRICS for m in q.metrics) or "conversion_rate" in q.metrics:
         return True
-    dims = list(q.group_by())
-    nodes = _filter_nodes(q.filters)
-    if any(isinstance(n, HasDone) for n in nodes):
+    if _has_done(q):
         return True
-    dims += [n.dimension for n in nodes if isinstance(n, Filter)]
-    return any(d in DIMENSIONS and DIMENSIONS[d][0].startswith("s_") for d in dims)
+    return any(d in SESSION_DIMENSIONS for d in _dimensions_used(q))
 
 
 def dimension_expr(dimension: str) -> tuple[str, Params]:
@@ -315,36 +400,70 @@ ORDER_EXPRESSIONS = {
 }
 
 
-def answerable_from_sessions(q: StatsQuery) -> bool:
+_INSIDE_SESSION_METRICS = frozenset({"scroll_depth", "time_on_page", "conversion_rate"})
+# With a rollup every visit attribute is a session column, and a day's sessions are that day's
+# events, so these also come from one row per session.
+_DAY_TIME_DIMENSIONS = frozenset({"time:day", "time:week", "time:month"})
+_ROLLUP_DIMENSIONS = frozenset({*(d for d in DIMENSIONS if d.startswith("visit:"))})
+_ROLLUP_DIMENSIONS |= _DAY_TIME_DIMENSIONS
+# Fixed for a visitor id, hence for its day: one visitor is one first session (session_no 1).
+_PER_VISITOR_DIMENSIONS = _DAY_TIME_DIMENSIONS | {
+    d for d, (expr, _) in DIMENSIONS.items() if expr in VISITOR_ATTRS
+}
+
+
+def _session_visitors(q: StatsQuery, rolled_up: bool) -> str:
+    """Visitors over one row per session. A visitor id lives one day, so where every key and
+    filter is fixed per visitor, its first session stands for it; where the one other session
+    attribute is a group key with a FIRST_OF flag, the visitor's first session with each value
+    does; otherwise count distinct ids."""
+    varying = {DIMENSIONS[d][0] for d in _dimensions_used(q) if d not in _PER_VISITOR_DIMENSIONS}
+    if not varying:
+        return "count(*) FILTER (WHERE session_no = 1)"
+    (column,) = varying if len(varying) == 1 else (None,)
+    grouped = {DIMENSIONS[d][0] for d in q.group_by() if d in DIMENSIONS}
+    if rolled_up and column in FIRST_OF and column in grouped:
+        return f"count(*) FILTER (WHERE {FIRST_OF[column]})"
+    return "count(DISTINCT visitor_id)"
+
+
+def answerable_from_sessions(q: StatsQuery, rolled_up: bool = False) -> bool:
     """True when every group key and filter is a session attribute and no metric looks inside
-    a session: then one row per session is enough, and the per-event join is skipped."""
-    if not needs_sessions(q) or set(q.metrics) & {
-        "scroll_depth",
-        "time_on_page",
-        "conversion_rate",
-    }:
+    a session: then one row per session is enough, and the per-event join is skipped. Without
+    a rollup this only pays when the sessions are needed anyway."""
+    if set(q.metrics) & _INSIDE_SESSION_METRICS or not (rolled_up or needs_sessions(q)):
         return False
-    nodes = _filter_nodes(q.filters)
-    if any(isinstance(n, HasDone) for n in nodes):
-        return False
-    dims = [*q.group_by(), *(n.dimension for n in nodes if isinstance(n, Filter))]
-    return all(d in SESSION_DIMENSIONS for d in dims)
+    allowed = _ROLLUP_DIMENSIONS if rolled_up else SESSION_DIMENSIONS
+    return not _has_done(q) and all(d in allowed for d in _dimensions_used(q))
 
 
-def _build_from_sessions(q: StatsQuery, table: str) -> Statement:
+def _total_visitors(q: StatsQuery) -> str:
+    """The visitors of all groups together, for `percentage`; a second pass, so only then."""
+    if "percentage" not in q.metrics:
+        return "NULL AS total_visitors"
+    return "(SELECT count(DISTINCT visitor_id) FROM matched) AS total_visitors"
+
+
+def _build_from_sessions(q: StatsQuery, table: str, rollup: Rollup | None) -> Statement:
     """`build` for queries `answerable_from_sessions`: the same columns, summed per session."""
     groups = _groups(q)
     where, where_args = _FilterCompiler(q.goals, []).compile(And(q.filters))
     keys = [f"k{i}" for i in range(len(groups))] or ["k0"]
-    key_exprs = [g.key for g in groups] or ["''"]
+    key_exprs = [g.key.format(ts="started") for g in groups] or ["''"]
     select_keys = ", ".join(f"{e} AS {k}" for e, k in zip(key_exprs, keys, strict=True))
-    channel = channel_sql("s_source", "s_utm_medium")
-    sql = f"""WITH {session_ctes(table)},
+    if rollup is None:
+        sessions, args = session_ctes(table), range_params(q)
+    else:
+        sessions, args = _rolled_up_sessions(q, table, rollup)
+    channel = "NULL"
+    if "visit:channel" in _dimensions_used(q):
+        channel = channel_sql("s_source", "s_utm_medium")
+    sql = f"""WITH {sessions},
 ss AS (SELECT *, {channel} AS s_channel FROM sessions),
 matched AS (SELECT * FROM ss WHERE {where}),
 em AS (
   SELECT {select_keys},
-    count(DISTINCT visitor_id) AS visitors,
+    {_session_visitors(q, rollup is not None)} AS visitors,
     sum(pageviews) AS pageviews,
     sum(events) AS events,
     count(*) AS visits,
@@ -356,21 +475,21 @@ em AS (
   FROM matched GROUP BY {", ".join(keys)}
 )
 SELECT {", ".join(keys)}, {", ".join(c for c in RAW_COLUMNS if not c.endswith("_avg"))},
-  NULL AS scroll_depth_avg, NULL AS engaged_ms_avg,
-  (SELECT count(DISTINCT visitor_id) FROM matched) AS total_visitors,
+  NULL AS scroll_depth_avg, NULL AS engaged_ms_avg, {_total_visitors(q)},
   count(*) OVER () AS total_rows
 FROM em{_order(q, keys)}"""
     if q.group_by():
         sql += f"\nLIMIT {int(q.limit)} OFFSET {int(q.offset)}"
-    args = range_params(q) + where_args + tuple(a for g in groups for a in g.params)
+    args += where_args + tuple(a for g in groups for a in g.params)
     return Statement(sql, args)
 
 
-def build(q: StatsQuery, table: str = "events") -> Statement:
+def build(q: StatsQuery, table: str = "events", rollup: Rollup | None = None) -> Statement:
     """One statement answering any stats query: raw counts per group (see RAW_COLUMNS), plus
-    `total_visitors`, `base_visitors` (for percentage and conversion rate) and `total_rows`."""
-    if answerable_from_sessions(q):
-        return _build_from_sessions(q, table)
+    `total_visitors`, `base_visitors` (for percentage and conversion rate) and `total_rows`.
+    A `rollup` (from the engine) is used where one row per session can answer."""
+    if answerable_from_sessions(q, rolled_up=rollup is not None):
+        return _build_from_sessions(q, table, rollup)
     groups = _groups(q)
     compiler = _FilterCompiler(q.goals, [])
     where, where_args = compiler.compile(And(q.filters))
@@ -446,7 +565,7 @@ eg AS (
         args += key_args
         joins.append("eg")
     select, join_sql = _final_select(keys, joins)
-    totals = "(SELECT count(DISTINCT visitor_id) FROM matched) AS total_visitors"
+    totals = _total_visitors(q)
     if "conversion_rate" in q.metrics:
         base_where, base_args = _FilterCompiler(q.goals, []).compile(
             And(_top_level_without_goals(q.filters))

@@ -30,8 +30,8 @@ from beaconlake.stats.query import (
     check_dimension,
     today_utc,
 )
-from beaconlake.stats.service import time_buckets
-from beaconlake.stats.sql import build, shape_row
+from beaconlake.stats.service import statement, time_buckets
+from beaconlake.stats.sql import shape_row
 
 RELATIVE_RANGES = ("day", "7d", "28d", "30d", "91d", "month", "6mo", "12mo", "year", "all")
 COMPARISON_MODES = ("previous_period", "year_over_year", "custom")
@@ -305,14 +305,14 @@ def _dims_of(row: dict[str, Any], q: StatsQuery) -> list[Any]:
 def run_query(
     engine: QueryEngine, q: StatsQuery, include: Include, ref: date | None = None
 ) -> dict[str, Any]:
-    statements = [build(q)]
+    statements = [statement(engine, q)]
     cmp_q = None
     if include.comparison_mode:
         cmp_range = comparison_range(
             q.date_range, include.comparison_mode, include.comparison_range, ref
         )
         cmp_q = replace(q, date_range=cmp_range, limit=MAX_LIMIT * 10, offset=0)
-        statements.append(build(cmp_q))
+        statements.append(statement(engine, cmp_q))
     answers = engine.query_many([(s.sql, s.params) for s in statements])
     rows = answers[0]
     if not q.group_by() and not rows:

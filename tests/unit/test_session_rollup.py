@@ -1,0 +1,136 @@
+"""The local engine's session rollup: written for past days only, rewritten when a day's files
+change, and deleted with the events it came from (erasure, retention)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from beaconlake.adapters.duckdb_engine import DuckDBEngine
+from beaconlake.adapters.parquet_sink import ParquetEventStore, ParquetSink
+from beaconlake.ingest.service import CollectPolicy, collect
+from beaconlake.model import RequestMeta
+from beaconlake.ports import Partition, Rollup
+from beaconlake.stats import service
+from beaconlake.stats.query import DateRange, StatsQuery
+
+SITE = "example.com"
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0"
+DAYS = DateRange(date(2026, 1, 1), date(2026, 1, 3))
+
+
+def store(root: Path, ip: str, path: str, when: datetime, site: str = SITE) -> None:
+    sink = ParquetSink(root)
+    outcome = collect(
+        {"n": "pageview", "u": f"https://{site}{path}", "d": site},
+        RequestMeta(ip=ip, user_agent=FIREFOX),
+        CollectPolicy(sites=frozenset({site}), honour_dnt=True, drop_localhost=True),
+        lambda day: day.encode().ljust(32, b"s"),
+        when,
+        None,
+    )
+    sink.put(outcome.events)
+    sink.close()
+
+
+def rolled_days(root: Path) -> list[str]:
+    return sorted(p.parent.name for p in root.glob("sessions/site_id=*/dt=*/sessions.parquet"))
+
+
+def visits(engine: DuckDBEngine) -> dict[str, int]:
+    q = StatsQuery(SITE, DAYS, ("visitors", "visits", "pageviews"))
+    return {k: v["value"] for k, v in service.aggregate(engine, q).items()}
+
+
+def test_only_days_before_today_are_rolled_up(tmp_path: Path) -> None:
+    for day in (1, 2, 3):
+        store(tmp_path, "192.0.2.1", "/", datetime(2026, 1, day, 9, tzinfo=UTC))
+    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 3))
+
+    assert engine.session_rollup(SITE, DAYS.first, DAYS.last) == Rollup(
+        date(2026, 1, 1), date(2026, 1, 2)
+    )
+    assert rolled_days(tmp_path) == ["dt=2026-01-01", "dt=2026-01-02"]
+    (rollup,) = tmp_path.glob("sessions/*/dt=2026-01-01/sessions.parquet")
+    assert pq.read_table(rollup).num_rows == 1
+    assert visits(engine) == {"visitors": 3, "visits": 3, "pageviews": 3}
+    assert engine.session_rollup(SITE, date(2026, 1, 3), date(2026, 1, 3)) is None
+
+
+def test_a_late_file_in_a_past_day_rewrites_its_rollup(tmp_path: Path) -> None:
+    store(tmp_path, "192.0.2.1", "/", datetime(2026, 1, 1, 9, tzinfo=UTC))
+    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 10))
+    assert visits(engine) == {"visitors": 1, "visits": 1, "pageviews": 1}
+
+    store(tmp_path, "192.0.2.2", "/late", datetime(2026, 1, 1, 23, 59, tzinfo=UTC))
+    assert visits(engine) == {"visitors": 2, "visits": 2, "pageviews": 2}
+    (rollup,) = tmp_path.glob("sessions/*/dt=2026-01-01/sessions.parquet")
+    assert pq.read_table(rollup).num_rows == 2
+
+
+def test_a_new_engine_reuses_a_current_rollup_and_replaces_a_stale_one(tmp_path: Path) -> None:
+    store(tmp_path, "192.0.2.1", "/", datetime(2026, 1, 1, 9, tzinfo=UTC))
+    today = lambda: date(2026, 1, 10)  # noqa: E731
+    DuckDBEngine(tmp_path, today=today).session_rollup(SITE, DAYS.first, DAYS.last)
+    (rollup,) = tmp_path.glob("sessions/*/dt=2026-01-01/sessions.parquet")
+    written = rollup.stat().st_mtime_ns
+
+    DuckDBEngine(tmp_path, today=today).session_rollup(SITE, DAYS.first, DAYS.last)
+    assert rollup.stat().st_mtime_ns == written
+
+    store(tmp_path, "192.0.2.2", "/", datetime(2026, 1, 1, 10, tzinfo=UTC))
+    engine = DuckDBEngine(tmp_path, cached_answers=0, today=today)
+    assert visits(engine)["visitors"] == 2
+    assert rollup.stat().st_mtime_ns != written
+
+
+def test_erasure_and_retention_delete_the_rollup_of_the_days_they_change(tmp_path: Path) -> None:
+    for day in (1, 2):
+        store(tmp_path, "192.0.2.1", "/a", datetime(2026, 1, day, 9, tzinfo=UTC))
+        store(tmp_path, "192.0.2.2", "/b", datetime(2026, 1, day, 9, tzinfo=UTC))
+    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 10))
+    assert visits(engine)["visitors"] == 4
+    assert rolled_days(tmp_path) == ["dt=2026-01-01", "dt=2026-01-02"]
+
+    events = ParquetEventStore(tmp_path)
+    events.delete_rows([Partition(SITE, "2026-01-01")], "pathname", "/a")
+    events.drop([Partition(SITE, "2026-01-02")])
+    assert rolled_days(tmp_path) == []
+
+    assert visits(engine)["visitors"] == 1
+    assert rolled_days(tmp_path) == ["dt=2026-01-01"]
+
+
+def test_a_rollup_whose_events_are_gone_is_removed(tmp_path: Path) -> None:
+    store(tmp_path, "192.0.2.1", "/", datetime(2026, 1, 1, 9, tzinfo=UTC))
+    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 10))
+    assert engine.session_rollup(SITE, DAYS.first, DAYS.last) is not None
+    for part in tmp_path.glob("events/*/dt=2026-01-01/*.parquet"):
+        part.unlink()
+    (tmp_path / "events" / f"site_id={SITE}" / "dt=2026-01-01").rmdir()
+
+    assert engine.session_rollup(SITE, DAYS.first, DAYS.last) is None
+    assert rolled_days(tmp_path) == []
+    assert visits(engine) == {"visitors": 0, "visits": 0, "pageviews": 0}
+
+
+def test_serve_rolls_up_every_site_at_start_and_after_midnight(tmp_path: Path) -> None:
+    import threading
+
+    from beaconlake.local.server import keep_sessions_rolled_up
+
+    for site, ip in ((SITE, "192.0.2.1"), ("blog.example.com", "192.0.2.2")):
+        store(tmp_path, ip, "/", datetime(2026, 1, 1, 9, tzinfo=UTC), site)
+        store(tmp_path, ip, "/", datetime(2026, 1, 2, 9, tzinfo=UTC), site)
+    engine = DuckDBEngine(tmp_path, today=lambda: date(2026, 1, 2))
+    stop = threading.Event()
+    thread = keep_sessions_rolled_up(engine, [SITE, "blog.example.com"], stop)
+    stop.set()
+    thread.join(timeout=30)
+    rolled = sorted(p.relative_to(tmp_path / "sessions") for p in tmp_path.glob("sessions/*/*"))
+    assert rolled == [
+        Path("site_id=blog.example.com/dt=2026-01-01"),
+        Path(f"site_id={SITE}/dt=2026-01-01"),
+    ]
