@@ -201,10 +201,11 @@ Target "loads in under a second locally on 1M events", judged on the reloads aft
 (every query runs): {verdict}. With no new data since the last load the engine answers from its
 result cache (`ResultCache` in `duckdb_engine.py`: keyed by statement, parameters and the
 Parquet tree's signature, so never stale), which is what a returning visitor of a quiet site
-sees. Each uncached load runs ten SQL
-statements in DuckDB (two per comparison); the ones that rebuild visits from events (top cards
-and their comparison, the sources panel) take most of the time, as in figure 4's
-"dashboard set", so the load is bound by the query engine on {r["cpus"]} CPUs, not the page.
+sees. Each uncached load runs its SQL statements in DuckDB (two per comparison); past days'
+visits and pages come from the engine's rollups (`rollup/`, written by `serve` at start and
+after each midnight, rewritten when a day's files change; see docs/QUERY_API.md), today's from
+events, so the new-data reloads read rollups, and the first load may still be waiting for them
+to be written at start.
 Machine: {r["cpus"]} CPUs ({r["cpu"]}), Python {r["python"]}, {r["chromium"]}; {r["date"]};
 1-minute load average {load[0]:.1f} before and {load[1]:.1f} after the runs (other work on the
 machine slows every figure here).

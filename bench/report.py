@@ -287,12 +287,13 @@ def _queries(r: dict[str, Any]) -> list[str]:
         "SQL transpiled with sqlglot; `min_by`/`max_by` (absent in PostgreSQL) become "
         "`(array_agg(x ORDER BY ts))[1]`.",
         "",
-        "DuckDB reads each past day's sessions from the session rollup "
-        "(`sessions/site_id=…/dt=…/sessions.parquet`, one row per session, written by the "
-        "engine from that day's events and rewritten when they change; a visitor id is salted "
-        "per day, so no session crosses midnight and the rollup is exact); the time to write "
-        "it is given per scale and is not in the query times. PostgreSQL derives every session "
-        "from the events table on every query, as Umami does; the results are compared.",
+        "DuckDB reads each past day's rollups (`rollup/site_id=…/dt=…/`: `sessions.parquet`, "
+        "one row per session, and `pages.parquet`, one row per visitor and page; written by "
+        "the engine from that day's events and rewritten when they change; a visitor id is "
+        "salted per day, so no session crosses midnight and the rollups are exact); the time "
+        "to write them is given per scale and is not in the query times. PostgreSQL derives "
+        "every session from the events table on every query, as Umami does; the results are "
+        "compared.",
         "",
     ]
     for _, q in sorted(r["queries"].items()):
@@ -315,7 +316,7 @@ def _queries(r: dict[str, Any]) -> list[str]:
             "",
             f"Medians of {d['runs']} DuckDB runs"
             + (" (after a warm-up pass)" if q["duckdb_warmup"] else " (files already cached)")
-            + f" and {p['runs']} PostgreSQL run(s); session rollup written in "
+            + f" and {p['runs']} PostgreSQL run(s); rollups written in "
             f"{q['rollup']['build_s']:.1f} s ({q['rollup']['sessions']:,} sessions, "
             f"{q['rollup']['bytes'] / 1e6:.1f} MB, once per day of data); "
             "PostgreSQL load + indexes "
@@ -464,7 +465,7 @@ def _memory(r: dict[str, Any]) -> list[str]:
                 ],
                 [
                     "`beaconlake serve`",
-                    f"first dashboard on 10 M, session rollup written during it "
+                    f"first dashboard on 10 M, rollups written during it "
                     f"({_ms(sd['seconds'])}), limit {sd['memory_limit']}",
                     f"{sd['peak_rss_mb']:.0f} MB",
                 ],

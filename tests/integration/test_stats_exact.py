@@ -132,3 +132,43 @@ def test_hourly_timeseries_counts_visits_by_session_start(loaded) -> None:
         hour = datetime.fromisoformat(row["date"]).hour
         assert row["pageviews"] == sum(h.name == "pageview" and h.at.hour == hour for h in day_hits)
         assert row["visits"] == sum(s.first.at.hour == hour for s in sessions(day_hits))
+
+
+PAGE_METRICS = ("visitors", "pageviews", "events")
+
+
+@pytest.mark.parametrize(
+    ("filters", "keep"),
+    [
+        ((), lambda h, s: True),
+        ((Filter("visit:device", "is", ("desktop",)),), lambda h, s: h.device == "desktop"),
+        (
+            (Filter("event:page", "contains", ("o",)), Filter("visit:country", "is_not", ("DE",))),
+            lambda h, s: "o" in h.path and h.country != "DE",
+        ),
+    ],
+)
+def test_pages_panel_matches_reference(loaded, engine_mode, filters, keep) -> None:
+    """The pages panel reads the per-visitor-and-page rollup for the days it covers."""
+    q = StatsQuery(
+        "example.com", ALL_DAYS, PAGE_METRICS, dimension="event:page", limit=1000, filters=filters
+    )
+    rows = service.breakdown(wiring.engine(), q)
+    got = {r["page"]: {m: r[m] for m in PAGE_METRICS} for r in rows}
+    expected = {
+        page: metrics(loaded, lambda h, s, page=page: h.path == page and keep(h, s))
+        for page in {h.path for h in loaded}
+    }
+    assert got == {
+        page: {m: e[m] for m in PAGE_METRICS} for page, e in expected.items() if e["visitors"]
+    }
+    rolled_up = engine_mode.today() > ALL_DAYS.first
+    assert ("page_rollup" in service.statement(wiring.engine(), q).sql) == rolled_up
+
+
+def test_visitors_of_several_pages_count_each_visitor_once(loaded) -> None:
+    pages = Filter("event:page", "is", ("/", "/pricing"))
+    q = StatsQuery("example.com", ALL_DAYS, PAGE_METRICS, filters=(pages,))
+    got = {k: v["value"] for k, v in service.aggregate(wiring.engine(), q).items()}
+    expected = metrics(loaded, lambda h, s: h.path in ("/", "/pricing"))
+    assert got == {m: expected[m] for m in PAGE_METRICS}

@@ -1,4 +1,4 @@
-"""The local engine's session rollup: written for past days only, rewritten when a day's files
+"""The local engine's rollups (sessions, and visitors per page): written for past days only, rewritten when a day's files
 change, and deleted with the events it came from (erasure, retention)."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def store(root: Path, ip: str, path: str, when: datetime, site: str = SITE) -> N
 
 
 def rolled_days(root: Path) -> list[str]:
-    return sorted(p.parent.name for p in root.glob("sessions/site_id=*/dt=*/sessions.parquet"))
+    return sorted(p.parent.name for p in root.glob("rollup/site_id=*/dt=*/sessions.parquet"))
 
 
 def visits(engine: DuckDBEngine) -> dict[str, int]:
@@ -53,7 +53,7 @@ def test_only_days_before_today_are_rolled_up(tmp_path: Path) -> None:
         date(2026, 1, 1), date(2026, 1, 2)
     )
     assert rolled_days(tmp_path) == ["dt=2026-01-01", "dt=2026-01-02"]
-    (rollup,) = tmp_path.glob("sessions/*/dt=2026-01-01/sessions.parquet")
+    (rollup,) = tmp_path.glob("rollup/*/dt=2026-01-01/sessions.parquet")
     assert pq.read_table(rollup).num_rows == 1
     assert visits(engine) == {"visitors": 3, "visits": 3, "pageviews": 3}
     assert engine.session_rollup(SITE, date(2026, 1, 3), date(2026, 1, 3)) is None
@@ -66,7 +66,7 @@ def test_a_late_file_in_a_past_day_rewrites_its_rollup(tmp_path: Path) -> None:
 
     store(tmp_path, "192.0.2.2", "/late", datetime(2026, 1, 1, 23, 59, tzinfo=UTC))
     assert visits(engine) == {"visitors": 2, "visits": 2, "pageviews": 2}
-    (rollup,) = tmp_path.glob("sessions/*/dt=2026-01-01/sessions.parquet")
+    (rollup,) = tmp_path.glob("rollup/*/dt=2026-01-01/sessions.parquet")
     assert pq.read_table(rollup).num_rows == 2
 
 
@@ -74,7 +74,7 @@ def test_a_new_engine_reuses_a_current_rollup_and_replaces_a_stale_one(tmp_path:
     store(tmp_path, "192.0.2.1", "/", datetime(2026, 1, 1, 9, tzinfo=UTC))
     today = lambda: date(2026, 1, 10)  # noqa: E731
     DuckDBEngine(tmp_path, today=today).session_rollup(SITE, DAYS.first, DAYS.last)
-    (rollup,) = tmp_path.glob("sessions/*/dt=2026-01-01/sessions.parquet")
+    (rollup,) = tmp_path.glob("rollup/*/dt=2026-01-01/sessions.parquet")
     written = rollup.stat().st_mtime_ns
 
     DuckDBEngine(tmp_path, today=today).session_rollup(SITE, DAYS.first, DAYS.last)
@@ -129,7 +129,7 @@ def test_serve_rolls_up_every_site_at_start_and_after_midnight(tmp_path: Path) -
     thread = keep_sessions_rolled_up(engine, [SITE, "blog.example.com"], stop)
     stop.set()
     thread.join(timeout=30)
-    rolled = sorted(p.relative_to(tmp_path / "sessions") for p in tmp_path.glob("sessions/*/*"))
+    rolled = sorted(p.relative_to(tmp_path / "rollup") for p in tmp_path.glob("rollup/*/*"))
     assert rolled == [
         Path("site_id=blog.example.com/dt=2026-01-01"),
         Path(f"site_id={SITE}/dt=2026-01-01"),

@@ -2,9 +2,10 @@
 
 The `events` view reads `events/site_id=*/dt=*/*.parquet` with hive partitioning, so the
 site_id and dt restrictions every statement carries prune whole directories, as in Athena.
-The `session_rollup` view reads `sessions/site_id=*/dt=*/sessions.parquet`: one row per
-session of each past day, written here from that day's events and rewritten whenever its
-files change, so a statement over many days reads sessions instead of re-deriving them.
+The `session_rollup` and `page_rollup` views read `rollup/site_id=*/dt=*/{sessions,pages}
+.parquet`: one row per session, and per visitor and page, of each past day, written here from
+that day's events and rewritten whenever its files change, so a statement over many days
+reads those rows instead of re-deriving them from every event.
 """
 
 from __future__ import annotations
@@ -23,12 +24,18 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 
-from beaconlake.adapters.parquet_sink import ROLLUP_FILE, rollup_dir
+from beaconlake.adapters.parquet_sink import ROLLUP_DIR, rollup_dir
 from beaconlake.ports import QueryFailed, Rollup
 from beaconlake.schema import duckdb_columns
 from beaconlake.sqldialect import athena_to_duckdb
 from beaconlake.stats.query import today_utc
-from beaconlake.stats.sql import ROLLUP_TABLE, rollup_statement
+from beaconlake.stats.sql import (
+    PAGE_ROLLUP_TABLE,
+    SESSION_ROLLUP_TABLE,
+    Statement,
+    page_rollup_statement,
+    rollup_statement,
+)
 
 
 def events_view_sql(events_dir: Path) -> str:
@@ -45,12 +52,24 @@ def events_view_sql(events_dir: Path) -> str:
     )
 
 
-def rollup_view_sql(sessions_dir: Path) -> str:
-    pattern = str(sessions_dir / "site_id=*" / "dt=*" / ROLLUP_FILE).replace("'", "''")
-    return (
-        f"CREATE OR REPLACE VIEW {ROLLUP_TABLE} AS SELECT * FROM read_parquet('{pattern}', "
-        "hive_partitioning = true, hive_types = {'site_id': VARCHAR, 'dt': VARCHAR})"
-    )
+# Each rollup's view, file and statement; written in this order, the last one carrying the
+# signature of the events it came from, so a crash in between leaves the day stale.
+ROLLUPS: tuple[tuple[str, str, Callable[[str, date], Statement]], ...] = (
+    (PAGE_ROLLUP_TABLE, "pages.parquet", page_rollup_statement),
+    (SESSION_ROLLUP_TABLE, "sessions.parquet", rollup_statement),
+)
+SIGNED_FILE = ROLLUPS[-1][1]
+
+
+def rollup_views_sql(rollup_root: Path) -> list[str]:
+    out = []
+    for view, file_name, _ in ROLLUPS:
+        pattern = str(rollup_root / "site_id=*" / "dt=*" / file_name).replace("'", "''")
+        out.append(
+            f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet('{pattern}', "
+            "hive_partitioning = true, hive_types = {'site_id': VARCHAR, 'dt': VARCHAR})"
+        )
+    return out
 
 
 def day_signature(day_dir: Path) -> str:
@@ -159,36 +178,39 @@ class DuckDBEngine:
         self._sync_view(self.cache.signature())
         with self._rollup_lock:
             site_dir = self.events_dir / f"site_id={site_id}"
+            rollup_root = self.data_dir / ROLLUP_DIR
             days = {d.name for d in site_dir.glob("dt=*") if d.is_dir()}
-            days |= {d.name for d in self.data_dir.glob(f"sessions/site_id={site_id}/dt=*")}
+            days |= {d.name for d in rollup_root.glob(f"site_id={site_id}/dt=*")}
             for day in sorted(days):
                 if first.isoformat() <= day.removeprefix("dt=") <= last.isoformat():
                     self._refresh_day(site_id, day.removeprefix("dt="), site_dir / day)
-            has_rollups = any(self.data_dir.glob(f"sessions/*/*/{ROLLUP_FILE}"))
+            has_rollups = any(rollup_root.glob(f"*/*/{SIGNED_FILE}"))
             if has_rollups and not self._rollup_view:
                 with self._lock:
-                    self._db.execute(rollup_view_sql(self.data_dir / "sessions"))
+                    for view_sql in rollup_views_sql(rollup_root):
+                        self._db.execute(view_sql)
             self._rollup_view = has_rollups
         return Rollup(first, last) if has_rollups else None
 
     def _refresh_day(self, site_id: str, dt: str, events_day: Path) -> None:
-        target = rollup_dir(self.data_dir, site_id, dt) / ROLLUP_FILE
+        directory = rollup_dir(self.data_dir, site_id, dt)
         if not events_day.is_dir():
-            shutil.rmtree(target.parent, ignore_errors=True)
+            shutil.rmtree(directory, ignore_errors=True)
             self._rolled_up.pop((site_id, dt), None)
             return
         signature = day_signature(events_day)
         if self._rolled_up.get((site_id, dt)) == signature:
             return
-        if not (target.exists() and _stored_signature(target) == signature):
-            self._write_rollup(site_id, dt, signature, target)
+        if _stored_signature(directory / SIGNED_FILE) != signature:
+            directory.mkdir(parents=True, exist_ok=True)
+            for _, file_name, statement in ROLLUPS:
+                st = statement(site_id, date.fromisoformat(dt))
+                self._copy_atomically(st, directory / file_name, signature)
         self._rolled_up[(site_id, dt)] = signature
 
-    def _write_rollup(self, site_id: str, dt: str, signature: str, target: Path) -> None:
-        """COPY the day's sessions to a hidden file, then rename it over the old one."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{ROLLUP_FILE}.tmp")
-        st = rollup_statement(site_id, date.fromisoformat(dt))
+    def _copy_atomically(self, st: Statement, target: Path, signature: str) -> None:
+        """COPY a statement's rows to a hidden file, then rename it over the old one."""
+        tmp = target.with_name(f".{target.name}.tmp")
         path = str(tmp).replace("'", "''")
         cursor = self._db.cursor()
         try:
@@ -245,6 +267,8 @@ class DuckDBEngine:
 
 
 def _stored_signature(path: Path) -> str | None:
+    if not path.exists():
+        return None
     try:
         meta = pq.read_metadata(path).metadata or {}
     except (OSError, ValueError):

@@ -73,12 +73,12 @@ def partition_dir(events_dir: Path, site_id: str, dt: str) -> Path:
     return events_dir / f"site_id={site_id}" / f"dt={dt}"
 
 
-ROLLUP_FILE = "sessions.parquet"
+ROLLUP_DIR = "rollup"
 
 
 def rollup_dir(root: Path, site_id: str, dt: str) -> Path:
-    """Where the query engine keeps a day's session rollup, derived from that day's events."""
-    return partition_dir(root / "sessions", site_id, dt)
+    """Where the query engine keeps a day's rollups, derived from that day's events."""
+    return partition_dir(root / ROLLUP_DIR, site_id, dt)
 
 
 def describe(exc: OSError) -> str:
@@ -282,6 +282,6 @@ class ParquetEventStore:
         return StoreReport(len(partitions), deleted, rewritten, rows)
 
     def _forget_rollup(self, p: Partition) -> None:
-        """The day's session rollup holds what was just deleted: remove it too (the query
-        engine writes it again from what is left)."""
+        """The day's rollups hold what was just deleted: remove them too (the query engine
+        writes them again from what is left)."""
         shutil.rmtree(rollup_dir(self.root, p.site_id, p.dt), ignore_errors=True)

@@ -68,7 +68,17 @@ SESSION_COLUMNS = (
     "s_exit_page",
     *(alias for alias, _ in _SESSION_ATTRS),
 )
-ROLLUP_TABLE = "session_rollup"
+SESSION_ROLLUP_TABLE = "session_rollup"
+PAGE_ROLLUP_TABLE = "page_rollup"
+PAGE_COLUMNS = (
+    "visitor_id",
+    "pathname",
+    "pageviews",
+    "events",
+    "revenue_sum",
+    "revenue_count",
+    *VISITOR_ATTRS,
+)
 Params = tuple[Any, ...]
 
 
@@ -159,18 +169,39 @@ def _rollup_select(sessions: str) -> str:
     return f"SELECT {', '.join((*SESSION_COLUMNS, *VISITOR_ATTRS, *flags))} FROM {sessions}"
 
 
-def rollup_statement(site_id: str, day: date, table: str = "events") -> Statement:
-    """One day's sessions, the rows ROLLUP_TABLE holds for it."""
+def _day_params(site_id: str, day: date) -> Params:
     midnight = datetime(day.year, day.month, day.day)
-    params = (
+    return (
         site_id,
         day.isoformat(),
         day.isoformat(),
         midnight.strftime(TS_FORMAT)[:-3],
         (midnight + timedelta(1)).strftime(TS_FORMAT)[:-3],
     )
+
+
+def rollup_statement(site_id: str, day: date, table: str = "events") -> Statement:
+    """One day's sessions, the rows SESSION_ROLLUP_TABLE holds for it."""
     sql = f"WITH {session_ctes(table, visitor_attrs=True)}\n{_rollup_select('sessions')}"
-    return Statement(sql, params)
+    return Statement(sql, _day_params(site_id, day))
+
+
+def _page_rows(table: str, where: str) -> str:
+    """One row per visitor and page (PAGE_COLUMNS) of the events `where` selects."""
+    attrs = ", ".join(f"min_by({col}, ts) AS {col}" for col in VISITOR_ATTRS)
+    return f"""SELECT visitor_id, pathname,
+    count(*) FILTER (WHERE name = 'pageview') AS pageviews,
+    count(*) FILTER (WHERE name <> 'engagement') AS events,
+    sum(revenue_amount) AS revenue_sum,
+    count(revenue_amount) AS revenue_count,
+    {attrs}
+  FROM {table} WHERE {where}
+  GROUP BY visitor_id, pathname"""
+
+
+def page_rollup_statement(site_id: str, day: date, table: str = "events") -> Statement:
+    """One day's rows of PAGE_ROLLUP_TABLE: per visitor and page, its counts."""
+    return Statement(_page_rows(table, RANGE_WHERE), _day_params(site_id, day))
 
 
 def _rolled_up_sessions(q: StatsQuery, table: str, rollup: Rollup) -> tuple[str, Params]:
@@ -183,7 +214,7 @@ def _rolled_up_sessions(q: StatsQuery, table: str, rollup: Rollup) -> tuple[str,
 sessions AS (
   {_rollup_select("live")}
   UNION ALL
-  SELECT {columns} FROM {ROLLUP_TABLE} WHERE site_id = ? AND dt BETWEEN ? AND ?
+  SELECT {columns} FROM {SESSION_ROLLUP_TABLE} WHERE site_id = ? AND dt BETWEEN ? AND ?
 )"""
     days = (rollup.first.isoformat(), rollup.last.isoformat())
     return sql, range_params(q) + days + (q.site_id, *days)
@@ -333,9 +364,17 @@ FilterCompiler = _FilterCompiler  # public name for the other SQL builders (beha
 
 @dataclass(frozen=True)
 class _Group:
+    """A group key: `key` is its label over `{ts}`; `raw` groups the same rows more cheaply
+    (a timestamp rather than its text) and `label` turns a raw value into the key."""
+
     key: str
     params: Params
     by_session_start: bool
+    raw: str = ""
+    label: str = "{}"
+
+    def raw_key(self, ts: str) -> str:
+        return (self.raw or self.key).format(ts=ts)
 
 
 def _groups(q: StatsQuery) -> list[_Group]:
@@ -344,9 +383,9 @@ def _groups(q: StatsQuery) -> list[_Group]:
         if dim.startswith("time:"):
             interval = dim.split(":", 1)[1]
             fmt = TIME_FORMATS[interval]
-            groups.append(
-                _Group(f"date_format(date_trunc('{interval}', {{ts}}), '{fmt}')", (), True)
-            )
+            raw = f"date_trunc('{interval}', {{ts}})"
+            label = f"date_format({{}}, '{fmt}')"
+            groups.append(_Group(label.format(raw), (), True, raw, label))
         elif dim == GOAL_DIMENSION:
             groups.append(_Group("goal_name", (), False))
         else:
@@ -444,13 +483,54 @@ def _total_visitors(q: StatsQuery) -> str:
     return "(SELECT count(DISTINCT visitor_id) FROM matched) AS total_visitors"
 
 
-def _build_from_sessions(q: StatsQuery, table: str, rollup: Rollup | None) -> Statement:
-    """`build` for queries `answerable_from_sessions`: the same columns, summed per session."""
+_SESSION_SUMS = """sum(pageviews) AS pageviews,
+    sum(events) AS events,
+    count(*) AS visits,
+    count(*) FILTER (WHERE pageviews = 1 AND interactions = 0) AS bounces,
+    sum(pageviews) AS session_pageviews,
+    sum(date_diff('millisecond', started, ended)) AS duration_ms,
+    sum(revenue_sum) AS revenue_sum,
+    sum(revenue_count) AS revenue_count"""
+_PAGE_SUMS = """sum(pageviews) AS pageviews,
+    sum(events) AS events,
+    0 AS visits,
+    0 AS bounces,
+    0 AS session_pageviews,
+    0 AS duration_ms,
+    sum(revenue_sum) AS revenue_sum,
+    sum(revenue_count) AS revenue_count"""
+
+
+def _build_from_rows(
+    q: StatsQuery, rows: str, args: Params, visitors: str, sums: str, ts: str
+) -> Statement:
+    """`build` over the CTEs `rows`, which end in `units` (one row per session, or per visitor
+    and page): filter, group and sum them into the same columns."""
     groups = _groups(q)
     where, where_args = _FilterCompiler(q.goals, []).compile(And(q.filters))
     keys = [f"k{i}" for i in range(len(groups))] or ["k0"]
-    key_exprs = [g.key.format(ts="started") for g in groups] or ["''"]
+    key_exprs = [g.raw_key(ts) for g in groups] or ["''"]
     select_keys = ", ".join(f"{e} AS {k}" for e, k in zip(key_exprs, keys, strict=True))
+    labels = [g.label.format(k) + f" AS {k}" for g, k in zip(groups, keys, strict=False)] or keys
+    sql = f"""WITH {rows},
+matched AS (SELECT * FROM units WHERE {where}),
+em AS (
+  SELECT {select_keys},
+    {visitors} AS visitors,
+    {sums}
+  FROM matched GROUP BY {", ".join(keys)}
+)
+SELECT {", ".join(labels)}, {", ".join(c for c in RAW_COLUMNS if not c.endswith("_avg"))},
+  NULL AS scroll_depth_avg, NULL AS engaged_ms_avg, {_total_visitors(q)},
+  count(*) OVER () AS total_rows
+FROM em{_order(q, keys)}"""
+    if q.group_by():
+        sql += f"\nLIMIT {int(q.limit)} OFFSET {int(q.offset)}"
+    return Statement(sql, args + where_args + tuple(a for g in groups for a in g.params))
+
+
+def _build_from_sessions(q: StatsQuery, table: str, rollup: Rollup | None) -> Statement:
+    """`build` for queries `answerable_from_sessions`: the same columns, summed per session."""
     if rollup is None:
         sessions, args = session_ctes(table), range_params(q)
     else:
@@ -458,38 +538,55 @@ def _build_from_sessions(q: StatsQuery, table: str, rollup: Rollup | None) -> St
     channel = "NULL"
     if "visit:channel" in _dimensions_used(q):
         channel = channel_sql("s_source", "s_utm_medium")
-    sql = f"""WITH {sessions},
-ss AS (SELECT *, {channel} AS s_channel FROM sessions),
-matched AS (SELECT * FROM ss WHERE {where}),
-em AS (
-  SELECT {select_keys},
-    {_session_visitors(q, rollup is not None)} AS visitors,
-    sum(pageviews) AS pageviews,
-    sum(events) AS events,
-    count(*) AS visits,
-    count(*) FILTER (WHERE pageviews = 1 AND interactions = 0) AS bounces,
-    sum(pageviews) AS session_pageviews,
-    sum(date_diff('millisecond', started, ended)) AS duration_ms,
-    sum(revenue_sum) AS revenue_sum,
-    sum(revenue_count) AS revenue_count
-  FROM matched GROUP BY {", ".join(keys)}
+    rows = f"{sessions},\nunits AS (SELECT *, {channel} AS s_channel FROM sessions)"
+    visitors = _session_visitors(q, rollup is not None)
+    return _build_from_rows(q, rows, args, visitors, _SESSION_SUMS, "started")
+
+
+_PAGE_DIMENSIONS = frozenset(
+    {"event:page", *(d for d, (expr, _) in DIMENSIONS.items() if expr in VISITOR_ATTRS)}
 )
-SELECT {", ".join(keys)}, {", ".join(c for c in RAW_COLUMNS if not c.endswith("_avg"))},
-  NULL AS scroll_depth_avg, NULL AS engaged_ms_avg, {_total_visitors(q)},
-  count(*) OVER () AS total_rows
-FROM em{_order(q, keys)}"""
-    if q.group_by():
-        sql += f"\nLIMIT {int(q.limit)} OFFSET {int(q.offset)}"
-    args += where_args + tuple(a for g in groups for a in g.params)
-    return Statement(sql, args)
+_PAGE_METRICS = frozenset(
+    {"visitors", "pageviews", "events", "percentage", "total_revenue", "average_revenue"}
+)
+
+
+def answerable_from_pages(q: StatsQuery) -> bool:
+    """True for event counts by page (the pages panel), with filters only on the page and on
+    what is fixed per visitor: one row per visitor and page of a day is then enough."""
+    used = _dimensions_used(q)
+    return (
+        "event:page" in used
+        and set(q.metrics) <= _PAGE_METRICS
+        and not _has_done(q)
+        and all(d in _PAGE_DIMENSIONS for d in used)
+    )
+
+
+def _build_from_pages(q: StatsQuery, table: str, rollup: Rollup) -> Statement:
+    columns = ", ".join(PAGE_COLUMNS)
+    live = _page_rows(table, f"{RANGE_WHERE} AND dt NOT BETWEEN ? AND ?")
+    rows = f"""units AS (
+  {live}
+  UNION ALL
+  SELECT {columns} FROM {PAGE_ROLLUP_TABLE} WHERE site_id = ? AND dt BETWEEN ? AND ?
+)"""
+    days = (rollup.first.isoformat(), rollup.last.isoformat())
+    args = range_params(q) + days + (q.site_id, *days)
+    # a visitor has one row per page, so per page the rows are the visitors
+    visitors = "count(*)" if "event:page" in q.group_by() else "count(DISTINCT visitor_id)"
+    return _build_from_rows(q, rows, args, visitors, _PAGE_SUMS, "ts")
 
 
 def build(q: StatsQuery, table: str = "events", rollup: Rollup | None = None) -> Statement:
     """One statement answering any stats query: raw counts per group (see RAW_COLUMNS), plus
     `total_visitors`, `base_visitors` (for percentage and conversion rate) and `total_rows`.
-    A `rollup` (from the engine) is used where one row per session can answer."""
+    A `rollup` (from the engine) is used where one row per session, or per visitor and page,
+    can answer."""
     if answerable_from_sessions(q, rolled_up=rollup is not None):
         return _build_from_sessions(q, table, rollup)
+    if rollup is not None and answerable_from_pages(q):
+        return _build_from_pages(q, table, rollup)
     groups = _groups(q)
     compiler = _FilterCompiler(q.goals, [])
     where, where_args = compiler.compile(And(q.filters))
