@@ -160,3 +160,59 @@ def test_with_a_sync_window_the_request_never_waits_for_the_disk(tmp_path, monke
     assert synced_by and set(synced_by) == {"spool-sync"}
     sink.close()
     assert len(parquet_rows(tmp_path)) == 20
+
+
+def day_files(root: Path) -> list[Path]:
+    return sorted((root / "events").rglob("*.parquet"))
+
+
+def test_flushes_add_to_the_days_newest_file_until_it_holds_merge_rows(tmp_path) -> None:
+    sink = ParquetSink(tmp_path, flush_rows=10**6, flush_seconds=3600, merge_rows=5)
+    for batch in range(4):
+        sink.put([event(10 * batch), event(10 * batch + 1)])
+        sink.flush()
+    sink.close()
+    assert [pq.read_metadata(f).num_rows for f in day_files(tmp_path)] == [4, 4]
+    paths = sorted(r["pathname"] for r in parquet_rows(tmp_path))
+    assert paths == sorted(f"/p{10 * b + k}" for b in range(4) for k in (0, 1))
+
+
+def test_a_segment_added_before_a_crash_is_not_added_again_by_the_replay(
+    tmp_path, monkeypatch
+) -> None:
+    """kill -9 after the rows reached the day's file but before the segment was deleted."""
+    sink = ParquetSink(tmp_path, flush_rows=10**6, flush_seconds=3600)
+    sink.put([event(1), event(2)])
+    sink.flush()
+    kept = []
+    monkeypatch.setattr(Spool, "discard", lambda self, segment: kept.append(segment))
+    sink.put([event(3)])
+    sink.close()
+    assert len(spool_files(tmp_path)) == 1  # the second segment outlived its flush
+    monkeypatch.undo()
+    os.close(kept[0].fd)  # as the kernel does for a killed process, releasing its lock
+
+    ParquetSink(tmp_path, flush_rows=10**6, flush_seconds=3600).close()
+    assert spool_files(tmp_path) == []
+    assert sorted(r["pathname"] for r in parquet_rows(tmp_path)) == ["/p1", "/p2", "/p3"]
+    assert len(day_files(tmp_path)) == 1
+
+
+def test_a_file_with_an_older_schema_is_left_as_it_is(tmp_path) -> None:
+    import pyarrow as pa
+
+    from beaconlake.adapters.parquet_sink import events_to_table
+
+    old = events_to_table([event(1)])
+    old = old.drop_columns([old.schema.names[-1]])
+    directory = tmp_path / "events" / "site_id=example.com" / "dt=2026-06-01"
+    directory.mkdir(parents=True)
+    pq.write_table(old, directory / "part-0-old.parquet")
+    sink = ParquetSink(tmp_path, flush_rows=10**6, flush_seconds=3600)
+    sink.put([event(2)])
+    sink.close()
+    files = day_files(tmp_path)
+    assert len(files) == 2
+    assert pq.read_table(directory / "part-0-old.parquet").equals(old)
+    assert isinstance(pq.read_table(files[-1]), pa.Table)
+    assert pq.read_metadata(files[-1]).num_rows == 1
