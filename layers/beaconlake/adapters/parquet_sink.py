@@ -8,25 +8,19 @@ a hidden temporary name, fsync'd, then renamed, so a reader (DuckDB) sees the wh
 nothing; its name comes from the segment, so a replay overwrites rather than duplicates.
 A failed write (disk full) answers 503 for new events and keeps the sealed segments, which
 the background thread retries until space returns.
-
-A flush adds its rows to the partition's newest file (rewritten whole, then renamed over
-itself) until that file holds `merge_rows`, so a day has a handful of files rather than one
-per flush: a query's time and memory grow with the number of files it opens. The file lists
-the last segments it took in, so replaying one of them adds nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import shutil
 import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -75,54 +69,6 @@ def without_rows(table: pa.Table, column: str, value: str) -> tuple[pa.Table, in
     return (table.filter(pc.invert(match)) if hits else table), hits
 
 
-SEGMENTS_KEY = b"beaconlake.segments"
-KEPT_SEGMENT_IDS = 32  # far more than can be sealed and not yet discarded when a process dies
-
-
-@contextlib.contextmanager
-def tree_lock(root: Path) -> Iterator[None]:
-    """Excludes the other writers of files that already exist, across processes: the sink
-    adding to a file and an erasure rewriting it must not both read the old version."""
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / "events.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _segment_ids(path: Path) -> list[str]:
-    meta = pq.read_schema(path).metadata or {}
-    return [s for s in meta.get(SEGMENTS_KEY, b"").decode().split(",") if s]
-
-
-def _with_segment_ids(table: pa.Table, ids: list[str]) -> pa.Table:
-    return table.replace_schema_metadata({SEGMENTS_KEY: ",".join(ids[-KEPT_SEGMENT_IDS:])})
-
-
-def add_to_partition(directory: Path, table: pa.Table, segment_id: str, merge_rows: int) -> None:
-    """One segment's rows for one partition: into the newest file while it has room and the
-    current schema, else into a new file named after the segment. Nothing if already there."""
-    own_name = f"part-{segment_id}.parquet"
-    files = sorted(directory.glob("part-*.parquet")) if directory.is_dir() else []
-    if any(f.name == own_name for f in files):
-        return
-    if files:
-        newest = files[-1]
-        ids = _segment_ids(newest)
-        if segment_id in ids:
-            return
-        old = pq.read_table(newest).replace_schema_metadata(None)
-        if old.schema.equals(table.schema) and old.num_rows + table.num_rows <= merge_rows:
-            merged = pa.concat_tables([old, table.replace_schema_metadata(None)])
-            write_parquet_atomically(
-                _with_segment_ids(merged, [*ids, segment_id]), directory, newest.name
-            )
-            return
-    write_parquet_atomically(_with_segment_ids(table, [segment_id]), directory, own_name)
-
-
 def partition_dir(events_dir: Path, site_id: str, dt: str) -> Path:
     return events_dir / f"site_id={site_id}" / f"dt={dt}"
 
@@ -155,11 +101,8 @@ class ParquetSink:
         max_buffered_rows: int = 500_000,
         spool_write: Write = os.write,
         spool_sync_ms: int = 0,
-        merge_rows: int = 100_000,
     ) -> None:
-        self.root = Path(root)
-        self.events_dir = self.root / "events"
-        self.merge_rows = merge_rows
+        self.events_dir = Path(root) / "events"
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self.max_buffered_rows = max_buffered_rows
@@ -239,10 +182,9 @@ class ParquetSink:
         partitions: dict[tuple[str, str], list[Event]] = defaultdict(list)
         for event in batch:
             partitions[(event.site_id, event.dt)].append(event)
-        with tree_lock(self.root):
-            for (site_id, dt), rows in sorted(partitions.items()):
-                directory = partition_dir(self.events_dir, site_id, dt)
-                add_to_partition(directory, events_to_table(rows), segment_id, self.merge_rows)
+        for (site_id, dt), rows in sorted(partitions.items()):
+            directory = partition_dir(self.events_dir, site_id, dt)
+            write_parquet_atomically(events_to_table(rows), directory, f"part-{segment_id}.parquet")
 
     def _run(self) -> None:
         while not self._closed:
@@ -308,14 +250,6 @@ class ParquetEventStore:
             )
 
     def drop(self, partitions: Sequence[Partition]) -> StoreReport:
-        with tree_lock(self.root):
-            return self._drop(partitions)
-
-    def delete_rows(self, partitions: Sequence[Partition], column: str, value: str) -> StoreReport:
-        with tree_lock(self.root):
-            return self._delete_rows(partitions, column, value)
-
-    def _drop(self, partitions: Sequence[Partition]) -> StoreReport:
         files = rows = 0
         for p in partitions:
             directory = partition_dir(self.events_dir, p.site_id, p.dt)
@@ -329,7 +263,7 @@ class ParquetEventStore:
             self._forget_rollup(p)
         return StoreReport(len(partitions), files_deleted=files, rows_deleted=rows)
 
-    def _delete_rows(self, partitions: Sequence[Partition], column: str, value: str) -> StoreReport:
+    def delete_rows(self, partitions: Sequence[Partition], column: str, value: str) -> StoreReport:
         deleted = rewritten = rows = 0
         for p in partitions:
             for path in sorted(partition_dir(self.events_dir, p.site_id, p.dt).glob("*.parquet")):
