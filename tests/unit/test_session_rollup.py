@@ -134,3 +134,30 @@ def test_serve_rolls_up_every_site_at_start_and_after_midnight(tmp_path: Path) -
         Path("site_id=blog.example.com/dt=2026-01-01"),
         Path(f"site_id={SITE}/dt=2026-01-01"),
     ]
+
+
+def test_a_settled_day_is_not_listed_again_until_its_directory_changes(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import os
+    import time
+
+    from beaconlake.adapters import duckdb_engine
+
+    listed: list[Path] = []
+    real_signature = duckdb_engine.day_signature
+    monkeypatch.setattr(
+        duckdb_engine, "day_signature", lambda d: listed.append(d) or real_signature(d)
+    )
+    store(tmp_path, "192.0.2.1", "/", datetime(2026, 1, 1, 9, tzinfo=UTC))
+    day_dir = tmp_path / "events" / f"site_id={SITE}" / "dt=2026-01-01"
+    settled = time.time_ns() - 5_000_000_000
+    os.utime(day_dir, ns=(settled, settled))
+    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 10))
+    assert visits(engine)["visitors"] == 1
+    assert visits(engine)["visitors"] == 1
+    assert len(listed) == 1
+
+    store(tmp_path, "192.0.2.2", "/late", datetime(2026, 1, 1, 23, tzinfo=UTC))
+    assert visits(engine)["visitors"] == 2
+    assert len(listed) == 2

@@ -153,7 +153,7 @@ class DuckDBEngine:
         self._view_signature: tuple[int, int] | None = None
         self._sync_view(self.cache.signature())
         self._rollup_lock = threading.Lock()
-        self._rolled_up: dict[tuple[str, str], str] = {}
+        self._checked: dict[tuple[str, str], int] = {}  # (site, day) → events dir mtime
         self._rollup_view = False
 
     def _sync_view(self, signature: tuple[int, int]) -> None:
@@ -175,7 +175,6 @@ class DuckDBEngine:
         last = min(last, self.today() - timedelta(days=1))
         if first > last:
             return None
-        self._sync_view(self.cache.signature())
         with self._rollup_lock:
             site_dir = self.events_dir / f"site_id={site_id}"
             rollup_root = self.data_dir / ROLLUP_DIR
@@ -193,20 +192,27 @@ class DuckDBEngine:
         return Rollup(first, last) if has_rollups else None
 
     def _refresh_day(self, site_id: str, dt: str, events_day: Path) -> None:
+        """Rewrite the day's rollups if its files changed. A file renamed into the directory or
+        deleted from it moves the directory's mtime, so while that mtime stays what it was at
+        the last check, once settled beyond the coarseness of timestamps, nothing is listed."""
         directory = rollup_dir(self.data_dir, site_id, dt)
-        if not events_day.is_dir():
+        try:
+            mtime = events_day.stat().st_mtime_ns
+        except FileNotFoundError:
             shutil.rmtree(directory, ignore_errors=True)
-            self._rolled_up.pop((site_id, dt), None)
+            self._checked.pop((site_id, dt), None)
+            return
+        if self._checked.get((site_id, dt)) == mtime:
             return
         signature = day_signature(events_day)
-        if self._rolled_up.get((site_id, dt)) == signature:
-            return
         if _stored_signature(directory / SIGNED_FILE) != signature:
+            self._sync_view(self.cache.signature())
             directory.mkdir(parents=True, exist_ok=True)
             for _, file_name, statement in ROLLUPS:
                 st = statement(site_id, date.fromisoformat(dt))
                 self._copy_atomically(st, directory / file_name, signature)
-        self._rolled_up[(site_id, dt)] = signature
+        if time.time_ns() - mtime >= 1_000_000_000:
+            self._checked[(site_id, dt)] = mtime
 
     def _copy_atomically(self, st: Statement, target: Path, signature: str) -> None:
         """COPY a statement's rows to a hidden file, then rename it over the old one."""
