@@ -24,6 +24,7 @@ import pyarrow
 
 from beaconlake.adapters.duckdb_engine import DuckDBEngine
 from beaconlake.adapters.file_keys import FileKeyStore
+from beaconlake.adapters.parquet_sink import ROLLUP_DIR
 from beaconlake.keys import create_key
 from bench import coldstart, datagen, fake_aws, http_ingest, postgres, queries, report, storage
 from bench.procs import (
@@ -112,7 +113,7 @@ def stats_handler(ds: datagen.Dataset) -> dict[str, Any]:
     token = _key(ds.root)
     tried = []
     for limit in MEMORY_LIMITS:
-        shutil.rmtree(ds.root / "rollup", ignore_errors=True)
+        shutil.rmtree(ds.root / ROLLUP_DIR, ignore_errors=True)
         env = {
             "BEACONLAKE_DATA_DIR": str(ds.root),
             "BEACONLAKE_SITES": ds.site,
@@ -131,7 +132,7 @@ def serve_dashboard(ds: datagen.Dataset, limit: str) -> dict[str, Any]:
     """`beaconlake serve` over the dataset answering the dashboard's eight requests, first
     start on these files: the session rollup is written during the load."""
     token = _key(ds.root)
-    shutil.rmtree(ds.root / "rollup", ignore_errors=True)
+    shutil.rmtree(ds.root / ROLLUP_DIR, ignore_errors=True)
     port = free_port()
     env = {
         **os.environ,
@@ -181,12 +182,12 @@ def query_scale(ds: datagen.Dataset, pg: postgres.Server, limit: str) -> dict[st
         queries.funnel(ds.site, ds.first, ds.last),
     ]
     engine = DuckDBEngine(ds.root, memory_limit=limit, cached_answers=0)  # time the engine
-    shutil.rmtree(ds.root / "rollup", ignore_errors=True)  # earlier stages rolled up
+    shutil.rmtree(ds.root / ROLLUP_DIR, ignore_errors=True)  # earlier stages rolled up
     started = time.perf_counter()
     engine.session_rollup(ds.site, ds.first, ds.last)
     rollup = {
         "build_s": time.perf_counter() - started,
-        "bytes": sum(f.stat().st_size for f in (ds.root / "rollup").rglob("*.parquet")),
+        "bytes": sum(f.stat().st_size for f in (ds.root / ROLLUP_DIR).rglob("*.parquet")),
         "sessions": engine.query(
             "SELECT count(*) AS n FROM session_rollup WHERE site_id = ?", [ds.site]
         )[0]["n"],
