@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,29 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+def retention_days() -> list[str]:
+    """Five days for the erasure and retention tests: 40, 31, 30, 2 and 0 days ago (UTC)."""
+    today = datetime.now(UTC).date()
+    return [(today - timedelta(days=d)).isoformat() for d in (40, 31, 30, 2, 0)]
+
+
+def cli_user_hash(site: str, user: str) -> str:
+    """The keyed hash `beaconlake erase --user-id` computes, from the configured back end's
+    user-id secret; the process-wide ports are reset before and after."""
+    from beaconlake.ingest.service import user_id_hash
+
+    wiring.reset()
+    secrets = wiring.ports().user_ids
+    assert secrets is not None
+    hashed = user_id_hash(secrets.secret_for(site), user)
+    wiring.reset()
+    return hashed
+
+
+def cli_erase(site: str, first: str, last: str, *more: str) -> int:
+    """`beaconlake erase --site … --from … --to …` in process; its exit code."""
+    from beaconlake.cli import main
+
+    return main(["erase", "--site", site, "--from", first, "--to", last, *more])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 import pyarrow.parquet as pq
 import pytest
@@ -16,6 +16,7 @@ from beaconlake.adapters.parquet_sink import ParquetEventStore, ParquetSink
 from beaconlake.cli import main
 from beaconlake.ingest.service import user_id_hash
 from beaconlake.ports import Partition, StoreBusy
+from tests.conftest import cli_erase, cli_user_hash, retention_days
 from tests.server import parquet_rows
 from tests.unit.test_spool import event
 
@@ -112,17 +113,10 @@ def test_cli_erase_and_retention(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("BEACONLAKE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("BEACONLAKE_SITES", "example.com,shop.test")
     monkeypatch.setenv("BEACONLAKE_USER_ID_SITES", "example.com")
-    wiring.reset()
-    today = datetime.now(UTC).date()
-    days = [(today - timedelta(days=d)).isoformat() for d in (40, 31, 30, 2, 0)]
-    secrets = wiring.ports().user_ids
-    assert secrets is not None
-    hashed = user_id_hash(secrets.secret_for("example.com"), USER)
-    wiring.reset()
+    days = retention_days()
+    hashed = cli_user_hash("example.com", USER)
     load(tmp_path, hashed, days)
-
-    def erase(site: str, first: str, last: str, *more: str) -> int:
-        return main(["erase", "--site", site, "--from", first, "--to", last, *more])
+    erase = cli_erase
 
     assert erase("example.com", days[3], days[4], "--user-id", USER) == 0
     out = capsys.readouterr().out

@@ -25,6 +25,7 @@ from beaconlake.adapters.parquet_sink import events_to_table
 from beaconlake.cli import main
 from beaconlake.ingest.service import user_id_hash
 from beaconlake.model import Event
+from tests.conftest import cli_erase, cli_user_hash, retention_days
 from tests.unit.test_spool import event
 
 BUCKET = "beaconlake-events-erasure"
@@ -161,8 +162,8 @@ def test_erase_one_users_rows_rewrites_in_place_and_keeps_no_old_version(s3, cap
 
 
 def test_retention_drops_whole_old_days(s3) -> None:
-    today = datetime.now(UTC).date()
-    days = [(today - timedelta(days=d)).isoformat() for d in (40, 31, 30, 2, 0)]
+    days = retention_days()
+    today = date.fromisoformat(days[-1])
     load(s3, days=days)
     report = erasure.apply_retention(S3EventStore(BUCKET, PREFIX, s3), today, 31)
     assert (report.partitions, report.files_deleted, report.rows_deleted) == (4, 8, 40)
@@ -186,17 +187,10 @@ def test_cli_erase_and_retention_with_the_aws_backend(s3, monkeypatch, capsys, c
     monkeypatch.setenv("BEACONLAKE_USER_ID_SITES", "example.com")
     monkeypatch.setenv("BEACONLAKE_EVENTS_BUCKET", BUCKET)
     monkeypatch.setenv("BEACONLAKE_FIREHOSE_BUFFER_SECONDS", "120")
-    wiring.reset()
-    secrets = wiring.ports().user_ids  # the SSM secret the CLI will read
-    assert secrets is not None
-    hashed = user_id_hash(secrets.secret_for("example.com"), USER)
-    wiring.reset()
-    today = datetime.now(UTC).date()
-    days = [(today - timedelta(days=d)).isoformat() for d in (40, 31, 30, 2, 0)]
+    hashed = cli_user_hash("example.com", USER)  # from the SSM secret the CLI will read
+    days = retention_days()
     load(s3, hashed, days)
-
-    def erase(site: str, first: str, last: str, *more: str) -> int:
-        return main(["erase", "--site", site, "--from", first, "--to", last, *more])
+    erase = cli_erase
 
     assert erase("example.com", days[3], days[4], "--user-id", USER) == 0
     out = capsys.readouterr().out
