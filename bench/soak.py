@@ -1,9 +1,11 @@
 """Bounded soak on loopback: `beaconlake serve` takes steady ingest plus dashboard-style
 `POST /api/v2/query` calls for a few minutes. Reported: the server's RSS over time, ingest
 latency (p50/p99), error rates, and every event that got a 202 looked for in the Parquet
-files after a graceful stop.
+files after a graceful stop. After the ingest stops, the dashboard goes on for --hold
+minutes over the now fixed data: RSS that climbs with the day's stored events (queries over
+today read them all) must stop climbing once they stop growing.
 
-    .venv/bin/python -m bench.soak --minutes 2 [--rate 200] [--write-docs]
+    .venv/bin/python -m bench.soak --minutes 2 [--hold 1] [--rate 200] [--write-docs]
     .venv/bin/python -m bench.soak --durability 3 [--write-docs]   # needs wrk, like bench/run
 
 Rate limits stay at their defaults: each sender cycles through 2,000 client addresses
@@ -82,6 +84,7 @@ class Soak:
         self.base, self.key = base, key
         self.rate, self.senders, self.query_every = rate, senders, query_every
         self.stop = threading.Event()
+        self.stop_ingest = threading.Event()
         self.lock = threading.Lock()
         self.accepted: list[str] = []
         self.ingest_ms: list[float] = []
@@ -94,7 +97,7 @@ class Soak:
         start = time.monotonic()
         with httpx.Client(timeout=10) as client:
             i = 0
-            while not self.stop.is_set():
+            while not self.stop_ingest.is_set():
                 delay = start + i * interval - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
@@ -152,7 +155,9 @@ def stored_seqs(data_dir: Path) -> list[str]:
     return [dict(p)["seq"] for p in props.to_pylist()]
 
 
-def run(minutes: float, rate: float, senders: int, query_every: float, out: Path) -> dict[str, Any]:
+def run(
+    minutes: float, hold: float, rate: float, senders: int, query_every: float, out: Path
+) -> dict[str, Any]:
     data_dir = out / "data"
     shutil.rmtree(data_dir, ignore_errors=True)
     port = free_port()
@@ -180,13 +185,23 @@ def run(minutes: float, rate: float, senders: int, query_every: float, out: Path
         for t in threads:
             t.start()
         rss: list[tuple[float, float]] = []
+        events: list[tuple[float, int]] = []  # (RSS, events accepted so far)
         while time.monotonic() - began < minutes * 60:
             rss.append((round(time.monotonic() - began, 1), round(rss_mb(proc.pid), 1)))
+            with soak.lock:
+                events.append((rss[-1][1], len(soak.accepted)))
             time.sleep(5)
-        soak.stop.set()
-        for t in threads:
+        soak.stop_ingest.set()
+        for t in threads[:-1]:
             t.join(timeout=70)
         duration = time.monotonic() - began
+        held: list[tuple[float, float]] = []
+        while time.monotonic() - began < (minutes + hold) * 60:
+            held.append((round(time.monotonic() - began, 1), round(rss_mb(proc.pid), 1)))
+            time.sleep(5)
+        soak.stop.set()
+        threads[-1].join(timeout=70)
+        day_files = len(list((data_dir / "events").glob("site_id=*/dt=*/*.parquet")))
     finally:
         exit_code = stop(proc)
         log.close()
@@ -217,7 +232,12 @@ def run(minutes: float, rate: float, senders: int, query_every: float, out: Path
         "rss_after_warmup_mb": warm[0][1],
         "rss_end_mb": warm[-1][1],
         "rss_slope_mb_per_min": round(slope(warm) * 60, 1),
-        "rss_max_mb": max(mb for _, mb in rss),
+        "rss_mb_per_100k_events": round(slope([(n, mb) for mb, n in events if n]) * 100_000, 1),
+        "hold_minutes": hold,
+        "rss_held_mb": held,
+        "rss_held_slope_mb_per_min": round(slope(held) * 60, 1),
+        "rss_max_mb": max(mb for _, mb in rss + held),
+        "parquet_files": day_files,
         "stored": len(stored),
         "stored_twice": len(stored) - len(set(stored)),
         "lost": len(accepted - set(stored)),
@@ -294,6 +314,9 @@ def markdown(r: dict[str, Any], command: str) -> str:
     errors = r["sent"] - r["accepted"]
     query_errors = r["queries"] - r["query_status"].get(200, 0)
     rss = ", ".join(f"{mb:.0f}" for _, mb in r["rss_mb"][:: max(1, len(r["rss_mb"]) // 12)])
+    held = ", ".join(
+        f"{mb:.0f}" for _, mb in r["rss_held_mb"][:: max(1, len(r["rss_held_mb"]) // 6)]
+    )
     return (
         f"{START}\n"
         f"### Soak ({r['minutes']} min, {r['date']}, {r['cores']} cores)\n\n"
@@ -313,6 +336,12 @@ def markdown(r: dict[str, Any], command: str) -> str:
         f"{r['rss_end_mb']} / {r['rss_max_mb']} MB |\n"
         f"| RSS trend after {WARMUP_S} s (least squares) | {r['rss_slope_mb_per_min']:+} MB/min |\n"
         f"| RSS samples (MB, every ~{5 * max(1, len(r['rss_mb']) // 12)} s) | {rss} |\n"
+        f"| RSS per 100,000 events stored (least squares, while ingesting) | "
+        f"{r['rss_mb_per_100k_events']:+} MB |\n"
+        f"| then {r['hold_minutes']:g} min of dashboards only: RSS samples / trend | {held} MB / "
+        f"{r['rss_held_slope_mb_per_min']:+} MB/min |\n"
+        f"| Parquet files in the day's partition at the end (one flush every 5 s) | "
+        f"{r['parquet_files']} |\n"
         f"| accepted events found in Parquet after SIGTERM | {r['accepted'] - r['lost']:,} "
         f"of {r['accepted']:,} (lost: {r['lost']}, stored twice: {r['stored_twice']}) |\n"
         f"{END}"
@@ -331,7 +360,8 @@ def write_section(path: Path, section: str, start: str = START, end: str = END) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=2.0)
+    parser.add_argument("--minutes", type=float, default=2.0, help="of ingest and dashboards")
+    parser.add_argument("--hold", type=float, default=1.0, help="then minutes of dashboards only")
     parser.add_argument("--rate", type=float, default=200.0, help="events/s, all senders")
     parser.add_argument("--senders", type=int, default=8)
     parser.add_argument("--query-every", type=float, default=3.0, help="seconds between dashboards")
@@ -352,9 +382,12 @@ def main() -> None:
         if args.write_docs:
             write_section(ROOT / "docs" / "RELIABILITY.md", text, DUR_START, DUR_END)
         return
-    result = run(args.minutes, args.rate, args.senders, args.query_every, args.out)
+    result = run(args.minutes, args.hold, args.rate, args.senders, args.query_every, args.out)
     (args.out / "soak.json").write_text(json.dumps(result, indent=1))
-    command = f".venv/bin/python -m bench.soak --minutes {args.minutes:g} --rate {args.rate:g}"
+    command = (
+        f".venv/bin/python -m bench.soak --minutes {args.minutes:g} --hold {args.hold:g} "
+        f"--rate {args.rate:g}"
+    )
     section = markdown(result, command)
     print(section)
     if args.write_docs:

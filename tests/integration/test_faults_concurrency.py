@@ -1,5 +1,6 @@
-"""Many writers and readers on the local store at once: every reader's count only grows,
-no query fails, and the final count is every row put."""
+"""Many writers and readers on the local store at once, while the sink compacts what it
+wrote: every reader's count only grows, no query fails, and the final count is every row
+put."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
+from beaconlake.adapters.compaction import FAN_IN, level
 from beaconlake.adapters.duckdb_engine import DuckDBEngine
 from beaconlake.adapters.parquet_sink import ParquetSink
 from tests.unit.test_spool import event
@@ -58,6 +60,9 @@ def test_readers_never_see_partial_data(tmp_path) -> None:
     for seen in counts:
         assert len(seen) > 5 and seen == sorted(seen) and seen[-1] <= final
     assert len({n for seen in counts for n in seen}) > 3  # the readers saw the store grow
+    for day in days:  # and the sink merged files under them
+        files = list(tmp_path.glob(f"events/site_id=example.com/dt={day}/*.parquet"))
+        assert any(level(f) >= 1 for f in files) and len(files) < 2 * FAN_IN
 
 
 def test_concurrent_requests_through_the_collector_handler_keep_their_own_bodies(

@@ -17,6 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 
+from beaconlake.adapters.compaction import TreeLock
 from beaconlake.adapters.parquet_sink import ROLLUP_DIR, rollup_dir
 from beaconlake.ports import QueryFailed, Rollup
 from beaconlake.schema import duckdb_columns
@@ -145,8 +147,12 @@ class DuckDBEngine:
         self.events_dir = self.data_dir / "events"
         self.today = today
         self.cache = ResultCache(self.events_dir, entries=cached_answers)
+        self.tree_lock = TreeLock(self.data_dir)
+        # over its memory limit DuckDB spills here, not into whatever directory serve runs in
+        spill = self.data_dir / ".duckdb-spill"
         self._db = duckdb.connect(
-            ":memory:", config={"memory_limit": memory_limit, "threads": threads}
+            ":memory:",
+            config={"memory_limit": memory_limit, "threads": threads, "temp_directory": str(spill)},
         )
         self._lock = threading.Lock()
         self._has_files: bool | None = None
@@ -218,16 +224,26 @@ class DuckDBEngine:
         """COPY a statement's rows to a hidden file, then rename it over the old one."""
         tmp = target.with_name(f".{target.name}.tmp")
         path = str(tmp).replace("'", "''")
+        try:
+            with self._cursor() as cursor:
+                cursor.execute(
+                    f"COPY ({athena_to_duckdb(st.sql)}) TO '{path}' (FORMAT parquet, "
+                    f"COMPRESSION zstd, KV_METADATA {{signature: '{signature}'}})",
+                    list(st.params),
+                )
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for one statement, read-locking the tree (see compaction) while DuckDB
+        reads, with DuckDB's errors raised as QueryFailed."""
         cursor = self._db.cursor()
         try:
-            cursor.execute(
-                f"COPY ({athena_to_duckdb(st.sql)}) TO '{path}' (FORMAT parquet, "
-                f"COMPRESSION zstd, KV_METADATA {{signature: '{signature}'}})",
-                list(st.params),
-            )
-            os.replace(tmp, target)
+            with self.tree_lock.shared():
+                yield cursor
         except duckdb.Error as exc:
-            tmp.unlink(missing_ok=True)
             raise QueryFailed(f"the local query engine failed: {type(exc).__name__}") from exc
         finally:
             cursor.close()
@@ -239,32 +255,22 @@ class DuckDBEngine:
         if cached is not None:
             return cached
         self._sync_view(signature)
-        cursor = self._db.cursor()
-        try:
+        with self._cursor() as cursor:
             result = cursor.execute(athena_to_duckdb(sql), list(params))
             names = [d[0] for d in result.description or ()]
             rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
-            self.cache.put(key, signature, rows)
-            return rows
-        except duckdb.Error as exc:
-            raise QueryFailed(f"the local query engine failed: {type(exc).__name__}") from exc
-        finally:
-            cursor.close()
+        self.cache.put(key, signature, rows)
+        return rows
 
     def stream(
         self, sql: str, params: Sequence[Any], batch_rows: int = 10_000
     ) -> Iterator[list[dict[str, Any]]]:
         self._sync_view(self.cache.signature())
-        cursor = self._db.cursor()
-        try:
+        with self._cursor() as cursor:
             result = cursor.execute(athena_to_duckdb(sql), list(params))
             names = [d[0] for d in result.description or ()]
             while rows := result.fetchmany(batch_rows):
                 yield [dict(zip(names, row, strict=True)) for row in rows]
-        except duckdb.Error as exc:
-            raise QueryFailed(f"the local query engine failed: {type(exc).__name__}") from exc
-        finally:
-            cursor.close()
 
     def query_many(
         self, statements: Sequence[tuple[str, Sequence[Any]]]

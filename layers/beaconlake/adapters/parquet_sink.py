@@ -6,6 +6,8 @@ Every accepted batch is first appended to a spool segment (beaconlake.adapters.s
 and a new sink replays the segments of a process that died. Each Parquet file is written to
 a hidden temporary name, fsync'd, then renamed, so a reader (DuckDB) sees the whole file or
 nothing; its name comes from the segment, so a replay overwrites rather than duplicates.
+Once every segment is in Parquet, the partitions just written are compacted
+(beaconlake.adapters.compaction), which never touches a file whose segment could replay.
 A failed write (disk full) answers 503 for new events and keeps the sealed segments, which
 the background thread retries until space returns.
 """
@@ -28,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from aws_lambda_powertools import Logger
 
+from beaconlake.adapters.compaction import TreeLock, compact, finish_interrupted_merges
 from beaconlake.adapters.spool import Segment, Spool, Write, fsync_dir
 from beaconlake.model import Event
 from beaconlake.ports import Partition, SinkUnavailable, StoreBusy, StoreReport
@@ -107,6 +110,8 @@ class ParquetSink:
         self.flush_seconds = flush_seconds
         self.max_buffered_rows = max_buffered_rows
         self.spool = Spool(Path(root) / "spool", spool_write, spool_sync_ms / 1000)
+        self.tree_lock = TreeLock(Path(root))
+        finish_interrupted_merges(Path(root), self.tree_lock)
         self._buffer: list[Event] = []
         self._sealed: list[tuple[Segment, list[Event]]] = self.spool.adopt_orphans()
         self._held = sum(len(rows) for _, rows in self._sealed)
@@ -164,9 +169,10 @@ class ParquetSink:
                     self._sealed.append((segment, self._buffer))
                     self._buffer = []
                 queue = list(self._sealed)
+            written: set[Path] = set()
             for segment, rows in queue:
                 try:
-                    self._write(segment.id, rows)
+                    written |= self._write(segment.id, rows)
                 except OSError as exc:
                     raise cannot_write(
                         exc,
@@ -177,14 +183,29 @@ class ParquetSink:
                     self._sealed.pop(0)
                     self._held -= len(rows)
                 self.spool.discard(segment)
+            self._compact(written)
 
-    def _write(self, segment_id: str, batch: list[Event]) -> None:
+    def _write(self, segment_id: str, batch: list[Event]) -> set[Path]:
         partitions: dict[tuple[str, str], list[Event]] = defaultdict(list)
         for event in batch:
             partitions[(event.site_id, event.dt)].append(event)
+        directories = set()
         for (site_id, dt), rows in sorted(partitions.items()):
             directory = partition_dir(self.events_dir, site_id, dt)
             write_parquet_atomically(events_to_table(rows), directory, f"part-{segment_id}.parquet")
+            directories.add(directory)
+        return directories
+
+    def _compact(self, directories: set[Path]) -> None:
+        """Merge small files (see compaction); a failure leaves them as they are, for later."""
+        for directory in sorted(directories):
+            try:
+                compact(directory, self.tree_lock)
+            except OSError as exc:
+                logger.error(
+                    "could not compact a partition; retrying after the next flush",
+                    extra={"error": describe(exc)},
+                )
 
     def _run(self) -> None:
         while not self._closed:
@@ -227,11 +248,13 @@ class ParquetSink:
 class ParquetEventStore:
     """The local EventStore over the Parquet tree. A partition is dropped by renaming its
     directory out of the readers' glob, then deleting it; a file losing rows is rewritten
-    under its own name with the write-then-rename above."""
+    under its own name with the write-then-rename above; both while no query reads
+    (TreeLock)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.events_dir = self.root / "events"
+        self.tree_lock = TreeLock(self.root)
 
     def partitions(self) -> list[Partition]:
         return sorted(
@@ -253,12 +276,13 @@ class ParquetEventStore:
         files = rows = 0
         for p in partitions:
             directory = partition_dir(self.events_dir, p.site_id, p.dt)
-            parts = list(directory.glob("*.parquet"))
-            files += len(parts)
-            rows += sum(pq.read_metadata(f).num_rows for f in parts)
             doomed = directory.with_name(f".{directory.name}.deleting-{uuid.uuid4().hex[:8]}")
-            os.replace(directory, doomed)
-            fsync_dir(directory.parent)
+            with self.tree_lock.exclusive():
+                parts = list(directory.glob("*.parquet"))
+                files += len(parts)
+                rows += sum(pq.read_metadata(f).num_rows for f in parts)
+                os.replace(directory, doomed)
+                fsync_dir(directory.parent)
             shutil.rmtree(doomed)
             self._forget_rollup(p)
         return StoreReport(len(partitions), files_deleted=files, rows_deleted=rows)
@@ -266,19 +290,21 @@ class ParquetEventStore:
     def delete_rows(self, partitions: Sequence[Partition], column: str, value: str) -> StoreReport:
         deleted = rewritten = rows = 0
         for p in partitions:
-            for path in sorted(partition_dir(self.events_dir, p.site_id, p.dt).glob("*.parquet")):
-                kept, hits = without_rows(pq.ParquetFile(path).read(), column, value)
-                if not hits:
-                    continue
-                rows += hits
-                if kept.num_rows:
-                    write_parquet_atomically(kept, path.parent, path.name)
-                    rewritten += 1
-                else:
-                    path.unlink()
-                    fsync_dir(path.parent)
-                    deleted += 1
-                self._forget_rollup(p)
+            directory = partition_dir(self.events_dir, p.site_id, p.dt)
+            with self.tree_lock.exclusive():
+                for path in sorted(directory.glob("*.parquet")):
+                    kept, hits = without_rows(pq.ParquetFile(path).read(), column, value)
+                    if not hits:
+                        continue
+                    rows += hits
+                    if kept.num_rows:
+                        write_parquet_atomically(kept, path.parent, path.name)
+                        rewritten += 1
+                    else:
+                        path.unlink()
+                        fsync_dir(path.parent)
+                        deleted += 1
+                    self._forget_rollup(p)
         return StoreReport(len(partitions), deleted, rewritten, rows)
 
     def _forget_rollup(self, p: Partition) -> None:
