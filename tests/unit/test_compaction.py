@@ -117,6 +117,17 @@ def test_a_crash_before_the_merged_file_appears_leaves_the_sources(tmp_path, mon
     assert not list(tmp_path.glob(".merge-*"))
 
 
+def test_a_merge_does_not_wait_long_for_a_reader(tmp_path, monkeypatch) -> None:
+    expected = write_small_files(tmp_path, FAN_IN)
+    monkeypatch.setattr(compaction, "SWAP_WAIT_S", 0.05)
+    lock = TreeLock(tmp_path)
+    with lock.shared():  # a long export holds the read lock
+        assert compact(day_dir(tmp_path), lock) == 0
+    assert stored_paths(tmp_path) == expected
+    assert all(level(f) == 0 for f in day_dir(tmp_path).glob("*.parquet"))
+    assert compact(day_dir(tmp_path), lock) == FAN_IN
+
+
 def test_files_written_before_a_column_existed_merge_with_it_null(tmp_path) -> None:
     write_small_files(tmp_path, FAN_IN - 1)
     old = events_to_table([event(999, DAY)]).drop_columns(["user_id", "engaged_ms"])

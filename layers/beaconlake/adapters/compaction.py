@@ -37,6 +37,7 @@ from beaconlake.schema import arrow_schema
 
 FAN_IN = 8
 BATCH_ROWS = 65_536
+SWAP_WAIT_S = 2.0
 _LEVEL = re.compile(r"^merged-L(\d+)-")
 _JOURNALS = ".merge-*.json"
 
@@ -48,12 +49,15 @@ class TreeLock:
         self.path = Path(root) / "events.lock"
 
     @contextmanager
-    def _held(self, mode: int) -> Iterator[None]:
+    def _held(self, mode: int, wait_s: float | None = None) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # a descriptor per holder: flock then orders threads of one process like processes
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, mode)
+            if wait_s is None:
+                fcntl.flock(fd, mode)
+            else:
+                _flock_within(fd, mode, wait_s)
             yield
         finally:
             os.close(fd)
@@ -61,8 +65,21 @@ class TreeLock:
     def shared(self) -> AbstractContextManager[None]:
         return self._held(fcntl.LOCK_SH)
 
-    def exclusive(self) -> AbstractContextManager[None]:
-        return self._held(fcntl.LOCK_EX)
+    def exclusive(self, wait_s: float | None = None) -> AbstractContextManager[None]:
+        """Raises TimeoutError if readers still hold the lock after `wait_s` seconds."""
+        return self._held(fcntl.LOCK_EX, wait_s)
+
+
+def _flock_within(fd: int, mode: int, wait_s: float) -> None:
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise TimeoutError("the event files are being read") from None
+            time.sleep(0.01)
 
 
 def level(path: Path) -> int:
@@ -124,7 +141,8 @@ def _merge(directory: Path, sources: list[Path], lock: TreeLock) -> bool:
                         w.write_batch(batch)
             fh.flush()
             os.fsync(fh.fileno())
-        with lock.exclusive():
+        # a bounded wait: the sink's flushes must not stall behind a long read (an export)
+        with lock.exclusive(wait_s=SWAP_WAIT_S):
             if [_stamp(p) for p in sources] != stamps:
                 return False  # erasure or another merge got there first; the next flush retries
             journal = lock.path.with_name(f".merge-{merge_id}.json")
@@ -135,6 +153,8 @@ def _merge(directory: Path, sources: list[Path], lock: TreeLock) -> bool:
             fsync_dir(directory)
             journal.unlink()
         return True
+    except TimeoutError:
+        return False  # the next flush tries again
     finally:
         tmp.unlink(missing_ok=True)
 
