@@ -6,7 +6,8 @@ same for all) is left out. The children run interleaved, several rounds, medians
 After its first event each handler child also handles more events warm: their median is the
 per-invocation duration the cost model uses.
 
-Run as `python -m bench.coldstart <floor|collect|stats> EVENTS_JSON` (a child).
+Run as `python -m bench.coldstart <floor|collect|stats> EVENTS_JSON` (a child), or as
+`python -m bench.coldstart` for this figure alone, on the AWS back end as `bench/run` runs it.
 """
 
 from __future__ import annotations
@@ -175,6 +176,11 @@ def slowest_imports(events: Path, env: dict[str, str], top: int = 6) -> list[tup
 
 
 if __name__ == "__main__":
-    kind, path = sys.argv[1], sys.argv[2]
-    loaded = json.loads(Path(path).read_text()) if path else []
-    print(json.dumps(_child(kind, loaded)))
+    if len(sys.argv) == 1:
+        from bench.main import cold_start
+
+        print(json.dumps(cold_start(), indent=1))
+    else:
+        kind, path = sys.argv[1], sys.argv[2]
+        loaded = json.loads(Path(path).read_text()) if path else []
+        print(json.dumps(_child(kind, loaded)))

@@ -146,3 +146,27 @@ def run(out: Path) -> dict[str, Any]:
         "rows": rows,
         "lost": max(0, accepted - rows),
     }
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Figure 3 alone: serve vs bare uvicorn (wrk).")
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("out") / "http")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    result = run(args.out)
+    for name in ("bare", "serve"):
+        m = result[name]["measured"]
+        print(
+            f"{name}: {m['events_per_s']:,.0f} events/s p50 {m['p50_ms']} ms p99 {m['p99_ms']} ms"
+        )
+    print(f"ratio {result['ratio']:.0%}; accepted {result['accepted']}, rows {result['rows']}")
+    print(f"lost {result['lost']}; serve profile:")
+    for frame, share in result["serve"]["profile"]:
+        print(f"  {share:5.1f} %  {frame}")
+    print(json.dumps(result, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -9,30 +9,23 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from beaconlake import metrics
-from beaconlake.ingest.http import (
-    Reply,
-    headers_too_large,
-    receive_event,
-    receive_pixel,
-    request_meta,
-)
+from beaconlake.ingest.http import Reply, answer_event, answer_pixel, counted
 from beaconlake.wiring import ports
 
 logger = Logger(service="beaconlake-collect")
 app = APIGatewayHttpResolver()
 
 
-def _meta() -> Any:
-    event = app.current_event
-    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
-    source_ip = event.request_context.http.source_ip
-    return request_meta(headers, source_ip, ports().settings.client_ip_header)
+def _headers() -> dict[str, str]:
+    return {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
+
+
+def _source_ip() -> str:
+    return str(app.current_event.request_context.http.source_ip)
 
 
 def _response(reply: Reply) -> Response:
-    if dropped := reply.headers.get("x-beaconlake-dropped"):
-        metrics.count("BeaconsDropped", 1, "collector", reason=dropped)
+    counted(reply)
     if isinstance(reply.body, bytes):
         return Response(reply.status, "image/gif", reply.body, reply.headers)
     return Response(reply.status, "application/json", reply.body, reply.headers)
@@ -45,18 +38,13 @@ def post_event() -> Response:
     body = (
         base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8", "surrogatepass")
     )
-    headers = event.headers or {}
-    if too_large := headers_too_large(headers):
-        return _response(too_large)
-    content_type = headers.get("content-type", "")
-    origin = headers.get("origin", "")
-    return _response(receive_event(ports(), body, content_type, _meta(), origin))
+    return _response(answer_event(ports(), _headers(), _source_ip(), body))
 
 
 @app.get("/e.gif")
 def pixel() -> Response:
     query = dict(app.current_event.query_string_parameters or {})
-    return _response(receive_pixel(ports(), query, _meta()))
+    return _response(answer_pixel(ports(), _headers(), _source_ip(), query))
 
 
 @logger.inject_lambda_context(log_event=False)

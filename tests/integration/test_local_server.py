@@ -77,6 +77,9 @@ def test_beacons_over_http_give_exactly_the_expected_stats(server: Server) -> No
                 }
                 if i == 0 and referrer:
                     body["r"] = referrer
+                # the server stamps events to the millisecond; the reference orders a visit's
+                # pages as sent, so two of them must not share one
+                time.sleep(0.002)
                 res = send(client, server, body, ip, ua, **{"cloudfront-viewer-country": country})
                 assert res.status_code == 202 and "x-beaconlake-dropped" not in res.headers
                 hits.append(

@@ -15,6 +15,10 @@ bytes are in the kernel's page cache, which survives kill -9 of the process) and
 background thread fdatasyncs at least that often: a power cut or kernel crash can lose the
 202'd events of the last `sync_every_s` seconds, nothing else can. (`beaconlake serve`:
 BEACONLAKE_SPOOL_SYNC_MS, 20 by default; docs/RELIABILITY.md has both costs.)
+
+A caller on an event loop defers the group-commit wait with `syncs_deferred` and runs it in
+a worker thread before it answers (the local gateway does), so the loop never blocks on the
+disk and the requests waiting meanwhile still share one fdatasync.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +47,25 @@ logger = Logger(service="beaconlake-sink")
 
 Write = Callable[[int, bytes], int]
 TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
+Wait = Callable[[], None]
+_deferred: ContextVar[list[Wait] | None] = ContextVar("deferred_spool_syncs", default=None)
+
+
+@contextlib.contextmanager
+def syncs_deferred() -> Iterator[list[Wait]]:
+    """Inside, `Spool.sync` does not wait for the disk but adds the wait to the yielded
+    list. The caller must run every wait (and answer 503 if one raises) before its 202."""
+    waits: list[Wait] = []
+    token = _deferred.set(waits)
+    try:
+        yield waits
+    finally:
+        _deferred.reset(token)
 
 
 def encode(events: Sequence[Event]) -> bytes:
-    return (json.dumps([e.as_json_record() for e in events], separators=(",", ":")) + "\n").encode()
+    return (_compact_json([e.as_json_record() for e in events]) + "\n").encode()
 
 
 def decode_record(record: dict[str, Any]) -> Event:
@@ -151,9 +172,15 @@ class Spool:
 
     def sync(self, ticket: Ticket) -> None:
         """Return once the ticket's bytes are on disk (or the segment is already in Parquet);
-        at once if a background thread syncs every `sync_every_s`."""
-        if not self.sync_every_s:
+        at once if a background thread syncs every `sync_every_s`, or inside
+        `syncs_deferred`, which hands the wait to the caller."""
+        if self.sync_every_s:
+            return
+        waits = _deferred.get()
+        if waits is None:
             self._sync_to(ticket.segment, ticket.end)
+        else:
+            waits.append(partial(self._sync_to, ticket.segment, ticket.end))
 
     @staticmethod
     def _sync_to(segment: Segment, end: int) -> None:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from aws_lambda_powertools import Logger
 
+from beaconlake import metrics
 from beaconlake.domains import normalise_domain
 from beaconlake.ingest.payload import MAX_BODY_BYTES, PayloadError, decode_body
 from beaconlake.ingest.ratelimit import hashed, limits_for
@@ -28,6 +29,7 @@ PIXEL_GIF = bytes.fromhex(
 ACCEPTED_CONTENT_TYPES = ("application/json", "text/plain")
 # API Gateway refuses more than 10 KB of headers; the local server would take up to ~1 MB
 MAX_HEADER_BYTES = 16 * 1024
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass(frozen=True)
@@ -164,10 +166,7 @@ def receive_event(
     except PayloadError as exc:
         return Reply(400, exc.as_body())
     except SinkUnavailable:
-        logger.error("event store unavailable; answered 503")
-        return Reply(
-            503, {"error": "the event store is unavailable; retry later"}, {"retry-after": "5"}
-        )
+        return unavailable()
     if outcome.dropped:
         return Reply(
             202,
@@ -177,9 +176,22 @@ def receive_event(
     return Reply(202, {"status": "accepted"})
 
 
+def unavailable() -> Reply:
+    logger.error("event store unavailable; answered 503")
+    return Reply(
+        503, {"error": "the event store is unavailable; retry later"}, {"retry-after": "5"}
+    )
+
+
+def pixel(dropped: str | None = None) -> Reply:
+    headers = {"cache-control": "no-store, max-age=0"}
+    if dropped:
+        headers["x-beaconlake-dropped"] = dropped
+    return Reply(200, PIXEL_GIF, headers)
+
+
 def receive_pixel(ports: Ports, query: dict[str, str], meta: RequestMeta) -> Reply:
     """GET /e.gif: always the GIF; a bad or dropped beacon is only counted."""
-    headers = {"cache-control": "no-store, max-age=0"}
     # an empty parameter (a template's blank field) counts as absent: n= is still a pageview
     data: dict[str, Any] = {
         k: v for k, v in query.items() if k in {"d", "u", "r", "n", "p"} and v != ""
@@ -197,10 +209,48 @@ def receive_pixel(ports: Ports, query: dict[str, str], meta: RequestMeta) -> Rep
     except SinkUnavailable:
         dropped = "unavailable"
         logger.error("event store unavailable; pixel event lost")
-    if dropped:
-        headers["x-beaconlake-dropped"] = dropped
-    return Reply(200, PIXEL_GIF, headers)
+    return pixel(dropped)
 
 
-def json_body(reply: Reply) -> str:
-    return json.dumps(reply.body)
+def answer_event(ports: Ports, headers: dict[str, str], source_ip: str, body: bytes) -> Reply:
+    """POST /api/event from the request as API Gateway hands it over (header names in lower
+    case, repeats joined by commas, cookies apart). The Lambda handler and the local
+    gateway both answer through here."""
+    if too_large := headers_too_large(headers):
+        return too_large
+    meta = request_meta(headers, source_ip, ports.settings.client_ip_header)
+    content_type = headers.get("content-type", "")
+    return receive_event(ports, body, content_type, meta, headers.get("origin", ""))
+
+
+def answer_pixel(
+    ports: Ports, headers: dict[str, str], source_ip: str, query: dict[str, str]
+) -> Reply:
+    """GET /e.gif, like `answer_event`."""
+    return receive_pixel(
+        ports, query, request_meta(headers, source_ip, ports.settings.client_ip_header)
+    )
+
+
+def not_synced(reply: Reply, exc: OSError) -> Reply:
+    """What `reply` becomes when the spool's fsync for its events failed after it was made
+    (see `spool.syncs_deferred`): the events may still be stored, so 503, as the sink says."""
+    logger.error("could not fsync the spool", extra={"error": exc.strerror or repr(exc)})
+    if reply.body == PIXEL_GIF:
+        logger.error("event store unavailable; pixel event lost")
+        return pixel("unavailable")
+    return unavailable()
+
+
+def counted(reply: Reply) -> Reply:
+    """Count a dropped beacon (by reason) in the metrics."""
+    if dropped := reply.headers.get("x-beaconlake-dropped"):
+        metrics.count("BeaconsDropped", 1, "collector", reason=dropped)
+    return reply
+
+
+def encoded(reply: Reply) -> tuple[str, bytes]:
+    """Content type and body, serialised as Powertools' resolver does (compact JSON)."""
+    if isinstance(reply.body, bytes):
+        return "image/gif", reply.body
+    return "application/json", _compact_json(reply.body).encode()

@@ -10,10 +10,9 @@ import math
 import re
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-
-import iso4217
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_URL_BYTES = 2000
@@ -41,7 +40,14 @@ _ALIASES = {
     "e": "engagement_time",
     "uid": "user_id",
 }
-_CURRENCIES = frozenset(c.code for c in iso4217.Currency)
+
+
+@cache
+def currencies() -> frozenset[str]:
+    """ISO 4217 codes, loaded on the first revenue beacon (not at a cold start)."""
+    import iso4217
+
+    return frozenset(c.code for c in iso4217.Currency)
 
 
 class PayloadError(ValueError):
@@ -287,7 +293,7 @@ def _revenue(value: Any) -> tuple[Decimal | None, str | None]:
     if not isinstance(value, dict):
         raise PayloadError("revenue", "type", "revenue must be an object {amount, currency}")
     currency = value.get("currency")
-    if not isinstance(currency, str) or currency.upper() not in _CURRENCIES:
+    if not isinstance(currency, str) or currency.upper() not in currencies():
         raise PayloadError("revenue", "currency", "revenue.currency must be an ISO 4217 code")
     amount_raw = value.get("amount")
     if isinstance(amount_raw, bool) or not isinstance(amount_raw, int | float | str):

@@ -1,5 +1,9 @@
 """The local stand-in for API Gateway: an ASGI app that turns each HTTP request into an
-API Gateway HTTP API v2 event and calls the very handler functions Lambda runs."""
+API Gateway HTTP API v2 event and calls the very handler functions Lambda runs.
+
+Ingest (POST /api/event, GET /e.gif) skips the Lambda emulation: it calls the collector's
+`answer_event` / `answer_pixel`, as its handler does, on the event loop (the sink only
+appends to its spool), and waits for the spool's fsync, if any, in a worker thread."""
 
 from __future__ import annotations
 
@@ -16,12 +20,17 @@ from urllib.parse import parse_qsl
 
 import anyio
 
+from beaconlake.adapters.spool import Wait, syncs_deferred
+from beaconlake.ingest.http import answer_event, answer_pixel, counted, encoded, not_synced
+from beaconlake.wiring import Ports
+
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 MAX_BODY = 1024 * 1024
+_INGEST = {("POST", "/api/event"), ("GET", "/e.gif")}
 _TEXT_TYPES = ("application/json", "text/", "application/javascript")
 
 
@@ -50,7 +59,9 @@ def _invoke(handler: Handler, event: dict[str, Any]) -> dict[str, Any]:
     return handler(event, LambdaContext())
 
 
-def to_apigw_event(scope: Scope, body: bytes) -> dict[str, Any]:
+def scope_headers(scope: Scope) -> tuple[dict[str, str], list[str]]:
+    """Headers as API Gateway passes them (lower-case names, repeats joined by commas) and
+    the cookies, which it passes apart."""
     headers: dict[str, str] = {}
     cookies: list[str] = []
     for raw_name, raw_value in scope.get("headers", []):
@@ -60,11 +71,24 @@ def to_apigw_event(scope: Scope, body: bytes) -> dict[str, Any]:
             cookies.extend(c.strip() for c in value.split(";") if c.strip())
             continue
         headers[name] = f"{headers[name]},{value}" if name in headers else value
-    query = scope.get("query_string", b"").decode("latin-1")
+    return headers, cookies
+
+
+def query_params(query: str) -> dict[str, str]:
     params: dict[str, str] = {}
     for k, v in parse_qsl(query, keep_blank_values=True):
         params[k] = f"{params[k]},{v}" if k in params else v
-    client = scope.get("client") or ("127.0.0.1", 0)
+    return params
+
+
+def source_ip(scope: Scope) -> str:
+    return str((scope.get("client") or ("127.0.0.1", 0))[0])
+
+
+def to_apigw_event(scope: Scope, body: bytes) -> dict[str, Any]:
+    headers, cookies = scope_headers(scope)
+    query = scope.get("query_string", b"").decode("latin-1")
+    params = query_params(query)
     content_type = headers.get("content-type", "")
     is_text = any(content_type.startswith(t) for t in _TEXT_TYPES)
     try:
@@ -87,7 +111,7 @@ def to_apigw_event(scope: Scope, body: bytes) -> dict[str, Any]:
                 "method": scope["method"],
                 "path": scope["path"],
                 "protocol": f"HTTP/{scope.get('http_version', '1.1')}",
-                "sourceIp": client[0],
+                "sourceIp": source_ip(scope),
                 "userAgent": headers.get("user-agent", ""),
             },
             "requestId": uuid.uuid4().hex,
@@ -117,6 +141,45 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+async def _too_large(send: Send) -> None:
+    await _send(
+        send,
+        413,
+        {"content-type": "application/json"},
+        b'{"error":"the body is too large","field":"body","rule":"max_bytes"}',
+    )
+
+
+def _wait_all(waits: list[Wait]) -> None:
+    for wait in waits:
+        wait()
+
+
+async def ingest(ports: Ports, scope: Scope, receive: Receive, send: Send) -> None:
+    """POST /api/event or GET /e.gif, answered as the collector's Lambda handler would."""
+    body = await _read_body(receive)
+    if body is None:
+        await _too_large(send)
+        return
+    headers, _ = scope_headers(scope)
+    with syncs_deferred() as waits:
+        if scope["path"] == "/e.gif":
+            query = query_params(scope.get("query_string", b"").decode("latin-1"))
+            reply = answer_pixel(ports, headers, source_ip(scope), query)
+        else:
+            reply = answer_event(ports, headers, source_ip(scope), body)
+    if waits:
+        try:
+            await anyio.to_thread.run_sync(_wait_all, waits)
+        except OSError as exc:
+            reply = not_synced(reply, exc)
+    content_type, data = encoded(counted(reply))
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()]
+    raw += [(b"content-type", content_type.encode()), (b"content-length", b"%d" % len(data))]
+    await send({"type": "http.response.start", "status": reply.status, "headers": raw})
+    await send({"type": "http.response.body", "body": data})
 
 
 async def _send(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
@@ -166,8 +229,11 @@ class LocalGateway:
         stats: Handler,
         files: dict[str, StaticFile] | None = None,
         on_shutdown: Callable[[], None] | None = None,
+        ingest_ports: Callable[[], Ports] | None = None,
     ) -> None:
+        """With `ingest_ports`, ingest is answered by `ingest` rather than `collect`."""
         self.collect = collect
+        self.ingest_ports = ingest_ports
         self.stats = stats
         self.files = files or {}
         self.on_shutdown = on_shutdown
@@ -196,18 +262,16 @@ class LocalGateway:
         if path == "/" and scope["method"] in ("GET", "HEAD"):
             await _send(send, 302, {"location": "/api/dashboard"}, b"")
             return
+        if self.ingest_ports and (scope["method"], path) in _INGEST:
+            await ingest(self.ingest_ports(), scope, receive, send)
+            return
         handler = self.route(scope["method"], path)
         if handler is None:
             await _send(send, 404, {"content-type": "application/json"}, b'{"error":"not found"}')
             return
         body = await _read_body(receive)
         if body is None:
-            await _send(
-                send,
-                413,
-                {"content-type": "application/json"},
-                b'{"error":"the body is too large","field":"body","rule":"max_bytes"}',
-            )
+            await _too_large(send)
             return
         event = to_apigw_event(scope, body)
         result = await anyio.to_thread.run_sync(_invoke, handler, event, limiter=self.limiter)

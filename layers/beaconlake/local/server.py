@@ -146,6 +146,7 @@ def build_gateway() -> LocalGateway:
         stats=stats_handler,
         files=static_files(),
         on_shutdown=shutdown,
+        ingest_ports=wiring.ports,
     )
 
 
