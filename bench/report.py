@@ -528,22 +528,31 @@ def _limits(r: dict[str, Any]) -> list[str]:
         ),
         "",
         "**Cold start.** The slowest imports of the collector child are listed under figure "
-        "2. Beyond the floor (botocore and a Firehose client), the first event pays, in CPU "
-        "ms measured with `-X importtime` and timers around each step: compiling uap's browser "
-        "and OS rules about 44; crawlerdetect's first regex compile 21-35; Powertools about 36 "
-        "(Logger 9, the event handler 27, which imports asyncio and every event class); "
-        "`import ua_parser` 18, of which PyYAML 10 (only in the dev venv: the Lambda layer "
-        "has no PyYAML); the SSM client 17; beaconlake's modules 17; the two loopback calls "
-        "and the handler about 15. Without Powertools' resolver (the design's choice) and "
-        "PyYAML the ratio would still be about 1.65 x: the rest is compiling the rules any "
-        "first browser event needs. On AWS, Lambda SnapStart for Python would take it off "
-        "the request path; this bench cannot measure that.",
+        "2. Timed step by step once by hand in a fresh interpreter (wall clock, 3 runs, "
+        "2026-11-26, not part of this run): importing the handler module 83 ms (Powertools' "
+        "Logger and event handler, beaconlake's modules, ua_parser's package, which pulls in "
+        "PyYAML in this venv but not in the Lambda layer); the first bot check 44 ms, nearly all compiling "
+        "crawlerdetect's one large regex; the first UA parse 40 ms, compiling uap's browser "
+        "and OS rules in ua-parser-rs; the first botocore client (import, session, SSM) about "
+        "127 ms, and the Firehose client 5 ms more; the floor is about 160 ms. So the part "
+        "above the floor is about 170 ms of which 85 ms is compiling the two rule sets any "
+        "first browser event needs: 1.5 x would need both gone from the first request. On AWS, "
+        "Lambda SnapStart for Python would take them off the request path; this bench cannot "
+        "measure that.",
         "",
         "**Memory of `beaconlake serve`.** Idle after start it holds about 156 MB: the "
         "imports alone are about 110 MB (pyarrow 42, fastapi and pydantic 18, duckdb 16, "
         "sqlglot 7). The first dashboard on 10 M events adds DuckDB's working memory for "
-        "writing 30 days of rollups while answering; figure 8 shows what lower DuckDB limits "
-        "do to that peak.",
+        "writing 30 days of rollups while answering, so the peak is about the idle process "
+        "plus DuckDB's memory limit and some 30 MB DuckDB allocates outside its buffer "
+        "manager; figure 8 shows that a lower limit barely lowers it, and DuckDB's "
+        "`allocator_flush_threshold` (tried at 8 MB: 376 MB against 375 MB at 192MB) does "
+        "not either. Under 300 MB would need a limit near 110 MB, below what one day's "
+        "session window needs at 10 M events a month on 2 threads (at 128MB DuckDB runs out "
+        "of memory writing a day's rollup, even without insertion order; on 1 thread it "
+        "fits, in 41 s for the 30 days against 27 s on 2 threads at 160MB). Arrow on the "
+        "system allocator and two malloc arenas, which `serve` sets at start, take 20-30 MB "
+        "off a long run's RSS (docs/RELIABILITY.md) but not off this peak.",
         "",
     ]
     return lines

@@ -210,6 +210,7 @@ def run(
     sent = sum(soak.ingest_status.values())
     queries = sum(soak.query_status.values())
     warm = [(t, mb) for t, mb in rss if t >= WARMUP_S] or rss
+    second_half = [(t, mb) for t, mb in rss if t >= duration / 2]
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cores": os.cpu_count(),
@@ -232,6 +233,7 @@ def run(
         "rss_after_warmup_mb": warm[0][1],
         "rss_end_mb": warm[-1][1],
         "rss_slope_mb_per_min": round(slope(warm) * 60, 1),
+        "rss_second_half_slope_mb_per_min": round(slope(second_half) * 60, 1),
         "rss_mb_per_100k_events": round(slope([(n, mb) for mb, n in events if n]) * 100_000, 1),
         "hold_minutes": hold,
         "rss_held_mb": held,
@@ -335,6 +337,8 @@ def markdown(r: dict[str, Any], command: str) -> str:
         f"| server RSS at {WARMUP_S} s / at the end / max | {r['rss_after_warmup_mb']} / "
         f"{r['rss_end_mb']} / {r['rss_max_mb']} MB |\n"
         f"| RSS trend after {WARMUP_S} s (least squares) | {r['rss_slope_mb_per_min']:+} MB/min |\n"
+        "| RSS trend over the second half of the ingest (least squares) | "
+        f"{r['rss_second_half_slope_mb_per_min']:+} MB/min |\n"
         f"| RSS samples (MB, every ~{5 * max(1, len(r['rss_mb']) // 12)} s) | {rss} |\n"
         f"| RSS per 100,000 events stored (least squares, while ingesting) | "
         f"{r['rss_mb_per_100k_events']:+} MB |\n"

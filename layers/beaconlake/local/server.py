@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import mimetypes
 import os
 import threading
@@ -150,9 +151,30 @@ def build_gateway() -> LocalGateway:
     )
 
 
+GLIBC_M_ARENA_MAX = -8  # mallopt's parameter number in glibc's malloc.h
+MALLOC_ARENAS = 2
+
+
+def return_freed_memory() -> bool:
+    """Have a long-running server give back the memory it frees. Arrow's default pool
+    (mimalloc) keeps freed pages for reuse, and glibc gives each thread that contends for
+    malloc an arena of its own, each keeping its free pages; with Arrow on the system
+    allocator and at most two arenas the soak's RSS was 20-30 MB lower (docs/RELIABILITY.md).
+    True if the arena cap applied (glibc only)."""
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return bool(libc.mallopt(GLIBC_M_ARENA_MAX, MALLOC_ARENAS))
+
+
 def serve(host: str, port: int) -> None:
     import uvicorn
 
+    return_freed_memory()
     # counters go to the tally printed at shutdown, not as metric JSON on every request
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 

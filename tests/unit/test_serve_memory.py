@@ -1,0 +1,42 @@
+"""`beaconlake serve` puts Arrow on the system allocator and caps glibc's malloc arenas before
+it starts, so a long run gives freed memory back (the soak in bench/ measures the effect)."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pytest
+import uvicorn
+
+from beaconlake.local import server
+
+
+@pytest.fixture
+def arrow_pool() -> Iterator[None]:
+    before = pa.default_memory_pool()
+    yield
+    pa.set_memory_pool(before)
+
+
+def test_serve_returns_freed_memory_before_it_starts(
+    arrow_pool: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pa.set_memory_pool(pa.mimalloc_memory_pool())
+    seen: dict[str, Any] = {}
+
+    def run(app: Any, **kwargs: Any) -> None:
+        seen["pool"] = pa.default_memory_pool().backend_name
+        seen["port"] = kwargs["port"]
+
+    monkeypatch.setattr(server, "build_gateway", lambda: object())
+    monkeypatch.setattr(uvicorn, "run", run)
+    server.serve("127.0.0.1", 18999)
+    assert seen == {"pool": "system", "port": 18999}
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the arena cap is glibc's")
+def test_the_malloc_arena_cap_applies_on_glibc(arrow_pool: None) -> None:
+    assert server.return_freed_memory() is True
