@@ -531,14 +531,14 @@ def _limits(r: dict[str, Any]) -> list[str]:
         "2. Timed step by step once by hand in a fresh interpreter (wall clock, 3 runs, "
         "2026-11-26, not part of this run): importing the handler module 83 ms (Powertools' "
         "Logger and event handler, beaconlake's modules, ua_parser's package, which pulls in "
-        "PyYAML in this venv but not in the Lambda layer); the first bot check 44 ms, nearly all compiling "
-        "crawlerdetect's one large regex; the first UA parse 40 ms, compiling uap's browser "
-        "and OS rules in ua-parser-rs; the first botocore client (import, session, SSM) about "
-        "127 ms, and the Firehose client 5 ms more; the floor is about 160 ms. So the part "
-        "above the floor is about 170 ms of which 85 ms is compiling the two rule sets any "
-        "first browser event needs: 1.5 x would need both gone from the first request. On AWS, "
-        "Lambda SnapStart for Python would take them off the request path; this bench cannot "
-        "measure that.",
+        "PyYAML in this venv but not in the Lambda layer); the first bot check 44 ms, nearly "
+        "all compiling crawlerdetect's one large regex; the first UA parse 40 ms, compiling "
+        "uap's browser and OS rules in ua-parser-rs; the first botocore client (import, "
+        "session, SSM) about 127 ms, and the Firehose client 5 ms more; the floor is about "
+        "160 ms. So the part above the floor is about 170 ms of which 85 ms is compiling the "
+        "two rule sets any first browser event needs: 1.5 x would need both gone from the "
+        "first request. On AWS, Lambda SnapStart for Python would take them off the request "
+        "path; this bench cannot measure that.",
         "",
         "**Memory of `beaconlake serve`.** Idle after start it holds about 156 MB: the "
         "imports alone are about 110 MB (pyarrow 42, fastapi and pydantic 18, duckdb 16, "
