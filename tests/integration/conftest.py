@@ -173,19 +173,26 @@ def loaded(local_env):
     return [hit for _, _, hit in sent]
 
 
-# "today" for the engine: after every day of the scenario (all rolled up), after its first two
-# days (rolled up, the rest computed from events), or before it (nothing rolled up).
+# "today" for the engine, and the events per bucket of visitors its rollups are computed in:
+# after every day of the scenario (all rolled up, a few visitors per bucket), during its third
+# day (rolled up up to today, whole days per statement, the rest computed from events), or
+# before it (nothing rolled up).
 ROLLUP_TODAY = {
-    "rolled_up": date(2026, 4, 1),
-    "partly_rolled_up": date(2026, 3, 11),
-    "live": date(2026, 3, 1),
+    "rolled_up": (date(2026, 4, 1), 64),
+    "partly_rolled_up": (date(2026, 3, 11), 1_000_000),
+    "live": (date(2026, 3, 1), 1_000_000),
 }
 
 
 @pytest.fixture(params=list(ROLLUP_TODAY))
 def engine_mode(request, local_env, monkeypatch) -> DuckDBEngine:
     """Runs a test once per session-rollup state: every answer must be the same."""
-    today = ROLLUP_TODAY[request.param]
-    engine = DuckDBEngine(Settings.from_env().data_dir, cached_answers=0, today=lambda: today)
+    today, rows_per_bucket = ROLLUP_TODAY[request.param]
+    engine = DuckDBEngine(
+        Settings.from_env().data_dir,
+        cached_answers=0,
+        today=lambda: today,
+        rows_per_bucket=rows_per_bucket,
+    )
     monkeypatch.setattr(wiring, "engine", wiring.Once(lambda: engine))
     return engine

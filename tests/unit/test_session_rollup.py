@@ -1,20 +1,23 @@
-"""The local engine's rollups (sessions, and visitors per page): written for past days only, rewritten when a day's files
-change, and deleted with the events it came from (erasure, retention)."""
+"""The local engine's rollups (sessions, and visitors per page): written for each day up to today,
+one bucket of visitors at a time, rewritten when a day's files change, and deleted with the
+events they came from (erasure, retention)."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from beaconlake.adapters.duckdb_engine import DuckDBEngine
+from beaconlake.adapters.duckdb_engine import DuckDBEngine, visitor_buckets
 from beaconlake.adapters.parquet_sink import ParquetEventStore, ParquetSink
 from beaconlake.ingest.service import CollectPolicy, collect
 from beaconlake.model import RequestMeta
 from beaconlake.ports import Partition, Rollup
 from beaconlake.stats import service
 from beaconlake.stats.query import DateRange, StatsQuery
+from beaconlake.stats.sql import VisitorBucket
 
 SITE = "example.com"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0"
@@ -22,16 +25,22 @@ DAYS = DateRange(date(2026, 1, 1), date(2026, 1, 3))
 
 
 def store(root: Path, ip: str, path: str, when: datetime, site: str = SITE) -> None:
+    store_all(root, [(ip, path, when)], site)
+
+
+def store_all(root: Path, views: list[tuple[str, str, datetime]], site: str = SITE) -> None:
+    """One flush of a pageview per (ip, path, when)."""
     sink = ParquetSink(root)
-    outcome = collect(
-        {"n": "pageview", "u": f"https://{site}{path}", "d": site},
-        RequestMeta(ip=ip, user_agent=FIREFOX),
-        CollectPolicy(sites=frozenset({site}), honour_dnt=True, drop_localhost=True),
-        lambda day: day.encode().ljust(32, b"s"),
-        when,
-        None,
-    )
-    sink.put(outcome.events)
+    for ip, path, when in views:
+        outcome = collect(
+            {"n": "pageview", "u": f"https://{site}{path}", "d": site},
+            RequestMeta(ip=ip, user_agent=FIREFOX),
+            CollectPolicy(sites=frozenset({site}), honour_dnt=True, drop_localhost=True),
+            lambda day: day.encode().ljust(32, b"s"),
+            when,
+            None,
+        )
+        sink.put(outcome.events)
     sink.close()
 
 
@@ -44,10 +53,10 @@ def visits(engine: DuckDBEngine) -> dict[str, int]:
     return {k: v["value"] for k, v in service.aggregate(engine, q).items()}
 
 
-def test_only_days_before_today_are_rolled_up(tmp_path: Path) -> None:
+def test_days_up_to_today_are_rolled_up_and_later_ones_are_not(tmp_path: Path) -> None:
     for day in (1, 2, 3):
         store(tmp_path, "192.0.2.1", "/", datetime(2026, 1, day, 9, tzinfo=UTC))
-    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 3))
+    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 2))
 
     assert engine.session_rollup(SITE, DAYS.first, DAYS.last) == Rollup(
         date(2026, 1, 1), date(2026, 1, 2)
@@ -57,6 +66,70 @@ def test_only_days_before_today_are_rolled_up(tmp_path: Path) -> None:
     assert pq.read_table(rollup).num_rows == 1
     assert visits(engine) == {"visitors": 3, "visits": 3, "pageviews": 3}
     assert engine.session_rollup(SITE, date(2026, 1, 3), date(2026, 1, 3)) is None
+
+
+def test_todays_rollup_is_rewritten_as_soon_as_a_flush_lands(tmp_path: Path) -> None:
+    store(tmp_path, "192.0.2.1", "/", datetime(2026, 1, 3, 9, tzinfo=UTC))
+    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 3))
+    assert visits(engine) == {"visitors": 1, "visits": 1, "pageviews": 1}
+    assert rolled_days(tmp_path) == ["dt=2026-01-03"]
+
+    store(tmp_path, "192.0.2.2", "/", datetime(2026, 1, 3, 9, 1, tzinfo=UTC))
+    store(tmp_path, "192.0.2.1", "/next", datetime(2026, 1, 3, 9, 2, tzinfo=UTC))
+    assert visits(engine) == {"visitors": 2, "visits": 2, "pageviews": 3}
+    (rollup,) = tmp_path.glob("rollup/*/dt=2026-01-03/sessions.parquet")
+    assert pq.read_table(rollup).num_rows == 2
+
+
+def test_visitor_buckets_are_a_power_of_two_each_about_the_given_rows() -> None:
+    assert visitor_buckets(0, 100) == [VisitorBucket(0, 1)]
+    assert visitor_buckets(100, 100) == [VisitorBucket(0, 1)]
+    assert visitor_buckets(101, 100) == [VisitorBucket(0, 2), VisitorBucket(1, 2)]
+    assert visitor_buckets(500, 100) == [VisitorBucket(i, 8) for i in range(8)]
+
+
+def test_a_day_rolled_up_bucket_by_bucket_has_the_rows_of_the_whole_day(
+    tmp_path: Path, monkeypatch
+) -> None:
+    views = [  # 60 visitors, 1 to 3 visits an hour apart, of 1 or 2 pages
+        (f"192.0.2.{n}", f"/p{(n + page) % 7}", datetime(2026, 1, 1, 8 + visit, page, tzinfo=UTC))
+        for n in range(60)
+        for visit in range(1 + n % 3)
+        for page in range(1 + n % 2)
+    ]
+    store_all(tmp_path, views)
+
+    def rollups(rows_per_bucket: int) -> tuple[list[dict], list[dict], list[int]]:
+        statements: list[int] = []
+        engine = DuckDBEngine(tmp_path, today=lambda: date(2026, 1, 1))
+        engine.rows_per_bucket = rows_per_bucket
+        write_rows = engine._write_rows
+
+        def counting(sts, path, signature):
+            statements.append(len(sts))
+            write_rows(sts, path, signature)
+
+        monkeypatch.setattr(engine, "_write_rows", counting)
+        shutil.rmtree(tmp_path / "rollup", ignore_errors=True)
+        engine.session_rollup(SITE, DAYS.first, DAYS.first)
+        (day,) = tmp_path.glob("rollup/*/dt=2026-01-01")
+
+        def rows(name: str) -> list[dict]:
+            table = pq.read_table(day / name)
+            return sorted(table.to_pylist(), key=lambda r: sorted(r.items(), key=str).__repr__())
+
+        return rows("sessions.parquet"), rows("pages.parquet"), statements
+
+    whole_sessions, whole_pages, one_each = rollups(10_000)
+    sessions, pages, per_bucket = rollups(8)
+
+    assert one_each == [1, 1]
+    assert per_bucket == [32, 32]  # 180 events, 8 per bucket
+    assert len(views) == 180
+    assert sessions == whole_sessions and pages == whole_pages
+    assert len(sessions) == sum(1 + n % 3 for n in range(60))
+    visitor_ids = {r["visitor_id"] for r in sessions}
+    assert min(visitor_ids) < 0 < max(visitor_ids)  # both signs fall in their buckets
 
 
 def test_a_late_file_in_a_past_day_rewrites_its_rollup(tmp_path: Path) -> None:
@@ -126,7 +199,8 @@ def test_serve_rolls_up_every_site_at_start_and_after_midnight(tmp_path: Path) -
         store(tmp_path, ip, "/", datetime(2026, 1, 2, 9, tzinfo=UTC), site)
     engine = DuckDBEngine(tmp_path, today=lambda: date(2026, 1, 2))
     stop = threading.Event()
-    thread = keep_sessions_rolled_up(engine, [SITE, "blog.example.com"], stop)
+    clock = lambda: datetime(2026, 1, 2, 0, 5, tzinfo=UTC)  # noqa: E731
+    thread = keep_sessions_rolled_up(engine, [SITE, "blog.example.com"], stop, clock)
     stop.set()
     thread.join(timeout=30)
     rolled = sorted(p.relative_to(tmp_path / "rollup") for p in tmp_path.glob("rollup/*/*"))

@@ -3,9 +3,11 @@
 The `events` view reads `events/site_id=*/dt=*/*.parquet` with hive partitioning, so the
 site_id and dt restrictions every statement carries prune whole directories, as in Athena.
 The `session_rollup` and `page_rollup` views read `rollup/site_id=*/dt=*/{sessions,pages}
-.parquet`: one row per session, and per visitor and page, of each past day, written here from
-that day's events and rewritten whenever its files change, so a statement over many days
-reads those rows instead of re-deriving them from every event.
+.parquet`: one row per session, and per visitor and page, of each day up to today, written here
+from that day's events and rewritten whenever its files change, so a statement over whole days
+reads those rows instead of re-deriving them from every event. A day's rollup is computed one
+bucket of visitors at a time (see VisitorBucket), so the memory it takes does not grow with the
+day's traffic.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +37,14 @@ from beaconlake.stats.sql import (
     PAGE_ROLLUP_TABLE,
     SESSION_ROLLUP_TABLE,
     Statement,
+    VisitorBucket,
     page_rollup_statement,
     rollup_statement,
 )
+
+# Events per bucket of visitors when a day is rolled up: beyond this DuckDB's working set for
+# sessionising grows with the rows, below it the fixed cost of a scan dominates.
+ROWS_PER_BUCKET = 65_536
 
 
 def events_view_sql(events_dir: Path) -> str:
@@ -56,7 +63,7 @@ def events_view_sql(events_dir: Path) -> str:
 
 # Each rollup's view, file and statement; written in this order, the last one carrying the
 # signature of the events it came from, so a crash in between leaves the day stale.
-ROLLUPS: tuple[tuple[str, str, Callable[[str, date], Statement]], ...] = (
+ROLLUPS: tuple[tuple[str, str, Callable[[str, date, VisitorBucket], Statement]], ...] = (
     (PAGE_ROLLUP_TABLE, "pages.parquet", page_rollup_statement),
     (SESSION_ROLLUP_TABLE, "sessions.parquet", rollup_statement),
 )
@@ -85,6 +92,25 @@ def day_signature(day_dir: Path) -> str:
             continue
         entries.append((path.name, st.st_size, st.st_mtime_ns))
     return hashlib.sha256(repr(sorted(entries)).encode()).hexdigest()[:32]
+
+
+def day_rows(day_dir: Path) -> int:
+    """The rows of a day's Parquet files, from their footers."""
+    rows = 0
+    for path in day_dir.glob("*.parquet"):
+        try:
+            rows += pq.read_metadata(path).num_rows
+        except FileNotFoundError:
+            continue
+    return rows
+
+
+def visitor_buckets(rows: int, rows_per_bucket: int) -> list[VisitorBucket]:
+    """Enough buckets (a power of two) that each holds about rows_per_bucket events."""
+    count = 1
+    while rows > count * rows_per_bucket:
+        count *= 2
+    return [VisitorBucket(i, count) for i in range(count)]
 
 
 def _typed_empty_rows() -> str:
@@ -142,8 +168,10 @@ class DuckDBEngine:
         threads: int = 2,
         cached_answers: int = 256,
         today: Callable[[], date] = today_utc,
+        rows_per_bucket: int = ROWS_PER_BUCKET,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.rows_per_bucket = rows_per_bucket
         self.events_dir = self.data_dir / "events"
         self.today = today
         self.cache = ResultCache(self.events_dir, entries=cached_answers)
@@ -177,8 +205,8 @@ class DuckDBEngine:
             self._view_signature = signature
 
     def session_rollup(self, site_id: str, first: date, last: date) -> Rollup | None:
-        """Roll up every day of first..last before today (UTC) whose files changed since."""
-        last = min(last, self.today() - timedelta(days=1))
+        """Roll up every day of first..last up to today (UTC) whose files changed since."""
+        last = min(last, self.today())
         if first > last:
             return None
         with self._rollup_lock:
@@ -214,26 +242,39 @@ class DuckDBEngine:
         if _stored_signature(directory / SIGNED_FILE) != signature:
             self._sync_view(self.cache.signature())
             directory.mkdir(parents=True, exist_ok=True)
+            buckets = visitor_buckets(day_rows(events_day), self.rows_per_bucket)
             for _, file_name, statement in ROLLUPS:
-                st = statement(site_id, date.fromisoformat(dt))
-                self._copy_atomically(st, directory / file_name, signature)
+                statements = [statement(site_id, date.fromisoformat(dt), b) for b in buckets]
+                self._write_atomically(statements, directory / file_name, signature)
         if time.time_ns() - mtime >= 1_000_000_000:
             self._checked[(site_id, dt)] = mtime
 
-    def _copy_atomically(self, st: Statement, target: Path, signature: str) -> None:
-        """COPY a statement's rows to a hidden file, then rename it over the old one."""
+    def _write_atomically(self, statements: list[Statement], target: Path, signature: str) -> None:
+        """Write the statements' rows to a hidden file, then rename it over the old one."""
         tmp = target.with_name(f".{target.name}.tmp")
-        path = str(tmp).replace("'", "''")
         try:
-            with self._cursor() as cursor:
-                cursor.execute(
-                    f"COPY ({athena_to_duckdb(st.sql)}) TO '{path}' (FORMAT parquet, "
-                    f"COMPRESSION zstd, KV_METADATA {{signature: '{signature}'}})",
-                    list(st.params),
-                )
+            self._write_rows(statements, tmp, signature)
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
+
+    def _write_rows(self, statements: list[Statement], path: Path, signature: str) -> None:
+        """Stream the statements' rows, one statement after the other, into one Parquet file
+        carrying the signature, so only one statement's working set is in memory at a time."""
+        writer: pq.ParquetWriter | None = None
+        try:
+            with self._cursor() as cursor:
+                for st in statements:
+                    relation = cursor.sql(athena_to_duckdb(st.sql), params=list(st.params))
+                    batches = relation.to_arrow_reader(ROWS_PER_BUCKET)
+                    if writer is None:
+                        schema = batches.schema.with_metadata({"signature": signature})
+                        writer = pq.ParquetWriter(path, schema, compression="zstd")
+                    for batch in batches:
+                        writer.write_batch(batch)
+        finally:
+            if writer is not None:
+                writer.close()
 
     @contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:

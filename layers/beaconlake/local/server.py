@@ -72,16 +72,20 @@ def keep_salts_rotated(
 
 
 def keep_sessions_rolled_up(
-    engine: QueryEngine, sites: Iterable[str], stop: threading.Event
+    engine: QueryEngine,
+    sites: Iterable[str],
+    stop: threading.Event,
+    clock: Callable[[], datetime] = utc_now,
 ) -> threading.Thread:
     """Roll up the sessions of every past day at start and after each midnight, so the first
-    dashboard load does not wait for it (a query would otherwise do it on demand)."""
+    dashboard load does not wait for it (a query would otherwise do it on demand, as it does
+    for today's, which change with every flush)."""
 
     def roll_up(now: datetime) -> None:
         for site in sites:
             engine.session_rollup(site, date.min, now.date() - timedelta(days=1))
 
-    return on_each_new_day(roll_up, stop, "session-rollup", False)
+    return on_each_new_day(roll_up, stop, "session-rollup", False, clock=clock)
 
 
 def repo_root() -> Path:

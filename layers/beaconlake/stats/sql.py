@@ -169,21 +169,43 @@ def _rollup_select(sessions: str) -> str:
     return f"SELECT {', '.join((*SESSION_COLUMNS, *VISITOR_ATTRS, *flags))} FROM {sessions}"
 
 
-def _day_params(site_id: str, day: date) -> Params:
+@dataclass(frozen=True)
+class VisitorBucket:
+    """The visitor ids whose low bits are `index`, one of `count` (a power of two) buckets.
+    A visitor's events all fall in one bucket, and every rollup row is one visitor's, so a
+    day's rollup computed bucket by bucket has the rows computed over the whole day, while
+    each statement holds only its bucket's events in memory."""
+
+    index: int = 0
+    count: int = 1
+
+
+WHOLE_DAY = VisitorBucket()
+
+
+def _day_where(site_id: str, day: date, bucket: VisitorBucket) -> tuple[str, Params]:
     midnight = datetime(day.year, day.month, day.day)
-    return (
+    params = (
         site_id,
         day.isoformat(),
         day.isoformat(),
         midnight.strftime(TS_FORMAT)[:-3],
         (midnight + timedelta(1)).strftime(TS_FORMAT)[:-3],
     )
+    if bucket.count == 1:
+        return RANGE_WHERE, params
+    return f"{RANGE_WHERE} AND bitwise_and(visitor_id, ?) = ?", (
+        *params,
+        bucket.count - 1,
+        bucket.index,
+    )
 
 
-def rollup_statement(site_id: str, day: date, table: str = "events") -> Statement:
-    """One day's sessions, the rows SESSION_ROLLUP_TABLE holds for it."""
-    sql = f"WITH {session_ctes(table, visitor_attrs=True)}\n{_rollup_select('sessions')}"
-    return Statement(sql, _day_params(site_id, day))
+def rollup_statement(site_id: str, day: date, bucket: VisitorBucket = WHOLE_DAY) -> Statement:
+    """One day's sessions (of one bucket of visitors), the rows SESSION_ROLLUP_TABLE holds."""
+    where, params = _day_where(site_id, day, bucket)
+    sql = f"WITH {session_ctes('events', where, visitor_attrs=True)}\n{_rollup_select('sessions')}"
+    return Statement(sql, params)
 
 
 def _page_rows(table: str, where: str) -> str:
@@ -199,9 +221,11 @@ def _page_rows(table: str, where: str) -> str:
   GROUP BY visitor_id, pathname"""
 
 
-def page_rollup_statement(site_id: str, day: date, table: str = "events") -> Statement:
-    """One day's rows of PAGE_ROLLUP_TABLE: per visitor and page, its counts."""
-    return Statement(_page_rows(table, RANGE_WHERE), _day_params(site_id, day))
+def page_rollup_statement(site_id: str, day: date, bucket: VisitorBucket = WHOLE_DAY) -> Statement:
+    """One day's rows (of one bucket of visitors) of PAGE_ROLLUP_TABLE: per visitor and page,
+    its counts."""
+    where, params = _day_where(site_id, day, bucket)
+    return Statement(_page_rows("events", where), params)
 
 
 def _rolled_up_sessions(q: StatsQuery, table: str, rollup: Rollup) -> tuple[str, Params]:
