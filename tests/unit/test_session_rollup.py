@@ -8,9 +8,11 @@ import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from beaconlake.adapters.duckdb_engine import DuckDBEngine, visitor_buckets
+from beaconlake.adapters import duckdb_engine
+from beaconlake.adapters.duckdb_engine import DuckDBEngine, RowGroupWriter, visitor_buckets
 from beaconlake.adapters.parquet_sink import ParquetEventStore, ParquetSink
 from beaconlake.ingest.service import CollectPolicy, collect
 from beaconlake.model import RequestMeta
@@ -103,13 +105,13 @@ def test_a_day_rolled_up_bucket_by_bucket_has_the_rows_of_the_whole_day(
         statements: list[int] = []
         engine = DuckDBEngine(tmp_path, today=lambda: date(2026, 1, 1))
         engine.rows_per_bucket = rows_per_bucket
-        write_rows = engine._write_rows
+        write = engine._write_atomically
 
-        def counting(sts, path, signature):
+        def counting(sts, target, signature):
             statements.append(len(sts))
-            write_rows(sts, path, signature)
+            write(sts, target, signature)
 
-        monkeypatch.setattr(engine, "_write_rows", counting)
+        monkeypatch.setattr(engine, "_write_atomically", counting)
         shutil.rmtree(tmp_path / "rollup", ignore_errors=True)
         engine.session_rollup(SITE, DAYS.first, DAYS.first)
         (day,) = tmp_path.glob("rollup/*/dt=2026-01-01")
@@ -127,6 +129,9 @@ def test_a_day_rolled_up_bucket_by_bucket_has_the_rows_of_the_whole_day(
     assert per_bucket == [32, 32]  # 180 events, 8 per bucket
     assert len(views) == 180
     assert sessions == whole_sessions and pages == whole_pages
+    for name in ("sessions.parquet", "pages.parquet"):  # one row group, not one per bucket
+        (path,) = tmp_path.glob(f"rollup/*/dt=2026-01-01/{name}")
+        assert pq.ParquetFile(path).metadata.num_row_groups == 1
     assert len(sessions) == sum(1 + n % 3 for n in range(60))
     visitor_ids = {r["visitor_id"] for r in sessions}
     assert min(visitor_ids) < 0 < max(visitor_ids)  # both signs fall in their buckets
@@ -235,3 +240,18 @@ def test_a_settled_day_is_not_listed_again_until_its_directory_changes(
     store(tmp_path, "192.0.2.2", "/late", datetime(2026, 1, 1, 23, tzinfo=UTC))
     assert visits(engine)["visitors"] == 2
     assert len(listed) == 2
+
+
+def test_rollup_files_are_written_in_row_groups_of_the_set_size(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(duckdb_engine, "ROW_GROUP_ROWS", 8)
+    schema = pa.schema([("n", pa.int64())])
+    writer = RowGroupWriter(tmp_path / "rows.parquet", schema)
+    for start in range(0, 30, 3):
+        writer.write(pa.record_batch([pa.array(range(start, start + 3))], schema=schema))
+    writer.finish()
+
+    meta = pq.ParquetFile(tmp_path / "rows.parquet").metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [9, 9, 9, 3]
+    assert pq.read_table(tmp_path / "rows.parquet")["n"].to_pylist() == list(range(30))

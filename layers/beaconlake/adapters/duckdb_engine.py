@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from beaconlake.adapters.compaction import TreeLock
@@ -45,6 +46,8 @@ from beaconlake.stats.sql import (
 # Events per bucket of visitors when a day is rolled up: beyond this DuckDB's working set for
 # sessionising grows with the rows, below it the fixed cost of a scan dominates.
 ROWS_PER_BUCKET = 65_536
+# Rows per row group of a rollup file (at 10 M events a month, about 4 per day's sessions)
+ROW_GROUP_ROWS = 16_384
 
 
 def events_view_sql(events_dir: Path) -> str:
@@ -160,6 +163,35 @@ class ResultCache:
                 self._answers.popitem(last=False)
 
 
+class RowGroupWriter:
+    """A Parquet file written from record batches in row groups of about ROW_GROUP_ROWS rows:
+    one small row group per batch would make every later read of the file slower, and one
+    large row group would hold that many rows in memory first."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self._writer = pq.ParquetWriter(path, schema, compression="zstd")
+        self._pending: list[pa.RecordBatch] = []
+        self._rows = 0
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._pending.append(batch)
+        self._rows += batch.num_rows
+        if self._rows >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._writer.write_table(pa.Table.from_batches(self._pending, self._writer.schema))
+        self._pending, self._rows = [], 0
+
+    def finish(self) -> None:
+        self._flush()
+        self._writer.close()
+
+    def close(self) -> None:
+        self._writer.close()
+
+
 class DuckDBEngine:
     def __init__(
         self,
@@ -261,17 +293,19 @@ class DuckDBEngine:
     def _write_rows(self, statements: list[Statement], path: Path, signature: str) -> None:
         """Stream the statements' rows, one statement after the other, into one Parquet file
         carrying the signature, so only one statement's working set is in memory at a time."""
-        writer: pq.ParquetWriter | None = None
+        writer: RowGroupWriter | None = None
         try:
             with self._cursor() as cursor:
                 for st in statements:
                     relation = cursor.sql(athena_to_duckdb(st.sql), params=list(st.params))
-                    batches = relation.to_arrow_reader(ROWS_PER_BUCKET)
+                    batches = relation.to_arrow_reader(ROW_GROUP_ROWS)
                     if writer is None:
                         schema = batches.schema.with_metadata({"signature": signature})
-                        writer = pq.ParquetWriter(path, schema, compression="zstd")
+                        writer = RowGroupWriter(path, schema)
                     for batch in batches:
-                        writer.write_batch(batch)
+                        writer.write(batch)
+            if writer is not None:
+                writer.finish()
         finally:
             if writer is not None:
                 writer.close()
