@@ -45,7 +45,6 @@ PG_RUNS = {1_000_000: 2, 10_000_000: 1}
 # PostgreSQL needs minutes per sessionised query at 10 M events: cut off to keep the run bounded
 PG_STATEMENT_TIMEOUT_S = {1_000_000: 300, 10_000_000: 45}
 MEMORY_LIMITS = ("256MB", "512MB", "1GB")  # the default first
-LOWER_SERVE_LIMITS = ("192MB",)  # does a smaller DuckDB bring serve under 300 MB?
 COLDSTART_ROUNDS = 5
 
 
@@ -248,10 +247,6 @@ def main() -> None:
     results["stats_handler"] = stage("8 stats handler memory", stats_handler, big)
     limit = results["stats_handler"]["answered"]["memory_limit"]
     results["serve_dashboard"] = stage("8 serve memory (dashboard)", serve_dashboard, big, limit)
-    results["serve_dashboard_lower"] = [
-        stage(f"8 serve memory (dashboard, {lower})", serve_dashboard, big, lower)
-        for lower in LOWER_SERVE_LIMITS
-    ]
     results["queries"] = {}
     with postgres.server(OUT / "pg", free_port()) as pg:
         for n, ds in datasets.items():

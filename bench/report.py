@@ -238,6 +238,14 @@ def _coldstart(r: dict[str, Any]) -> list[str]:
         + ", ".join(f"{name} {ms:.0f} ms" for name, ms in cs["collect_imports"])
         + ".",
         "",
+        "The collector's cold start taken apart: a fourth child per round does the same work "
+        "step by step, checking a first UA before its first event (medians):",
+        "",
+        *_table(
+            ["step", "median"],
+            [[step, _ms(seconds)] for step, seconds in cs["collect_steps"].items()],
+        ),
+        "",
     ]
 
 
@@ -288,9 +296,10 @@ def _queries(r: dict[str, Any]) -> list[str]:
         "SQL transpiled with sqlglot; `min_by`/`max_by` (absent in PostgreSQL) become "
         "`(array_agg(x ORDER BY ts))[1]`.",
         "",
-        "DuckDB reads each past day's rollups (`rollup/site_id=…/dt=…/`: `sessions.parquet`, "
+        "DuckDB reads each day's rollups (`rollup/site_id=…/dt=…/`: `sessions.parquet`, "
         "one row per session, and `pages.parquet`, one row per visitor and page; written by "
-        "the engine from that day's events and rewritten when they change; a visitor id is "
+        "the engine from that day's events, one bucket of visitors at a time, and rewritten "
+        "when they change; a visitor id is "
         "salted per day, so no session crosses midnight and the rollups are exact); the time "
         "to write them is given per scale and is not in the query times. PostgreSQL derives "
         "every session from the events table on every query, as Umami does; the results are "
@@ -464,20 +473,22 @@ def _memory(r: dict[str, Any]) -> list[str]:
                     "figure 3 load",
                     f"{r['http']['serve']['peak_rss_mb']:.0f} MB",
                 ],
-                *[
-                    [
-                        "`beaconlake serve`",
-                        f"first dashboard on 10 M, rollups written during it "
-                        f"({_ms(d['seconds'])}{_failed(d)}), limit {d['memory_limit']}",
-                        f"{d['peak_rss_mb']:.0f} MB",
-                    ]
-                    for d in [sd, *r.get("serve_dashboard_lower", [])]
+                [
+                    "`beaconlake serve`",
+                    f"first dashboard on 10 M, rollups written during it "
+                    f"({_ms(sd['seconds'])}{_failed(sd)}), limit {sd['memory_limit']}",
+                    f"{sd['peak_rss_mb']:.0f} MB",
                 ],
             ],
         ),
         "",
         f"DuckDB memory limit (BEACONLAKE_DUCKDB_MEMORY_LIMIT), smallest that answers the "
         f"dashboard on 10 M events: {tried}.",
+        "",
+        "The engine writes a day's rollups one bucket of visitors at a time (about 65,536 "
+        "events each; docs/QUERY_API.md), so the memory the first dashboard needs does not "
+        "grow with a day's traffic: writing all of them on one day's events at once took "
+        "`serve` to 385 MB here (2026-11-26 run before the change).",
         "",
     ]
 
@@ -517,7 +528,7 @@ def _limits(r: dict[str, Any]) -> list[str]:
         "",
         *_table(["operator", "share"], [[name, f"{pct:.0f} %"] for name, pct in op["operators"]]),
         "",
-        "The session-level statements read each past day's rollups (figure 4), so the "
+        "The session-level statements read each day's rollups (figure 4), so the "
         "slowest statement is the funnel, which follows every visitor's events of the range "
         "in order (WINDOW) and has no rollup."
         + (
@@ -527,32 +538,16 @@ def _limits(r: dict[str, Any]) -> list[str]:
             else ""
         ),
         "",
-        "**Cold start.** The slowest imports of the collector child are listed under figure "
-        "2. Timed step by step once by hand in a fresh interpreter (wall clock, 3 runs, "
-        "2026-11-26, not part of this run): importing the handler module 83 ms (Powertools' "
-        "Logger and event handler, beaconlake's modules, ua_parser's package, which pulls in "
-        "PyYAML in this venv but not in the Lambda layer); the first bot check 44 ms, nearly "
-        "all compiling crawlerdetect's one large regex; the first UA parse 40 ms, compiling "
-        "uap's browser and OS rules in ua-parser-rs; the first botocore client (import, "
-        "session, SSM) about 127 ms, and the Firehose client 5 ms more; the floor is about "
-        "160 ms. So the part above the floor is about 170 ms of which 85 ms is compiling the "
-        "two rule sets any first browser event needs: 1.5 x would need both gone from the "
-        "first request. On AWS, Lambda SnapStart for Python would take them off the request "
-        "path; this bench cannot measure that.",
-        "",
-        "**Memory of `beaconlake serve`.** Idle after start it holds about 156 MB: the "
-        "imports alone are about 110 MB (pyarrow 42, fastapi and pydantic 18, duckdb 16, "
-        "sqlglot 7). The first dashboard on 10 M events adds DuckDB's working memory for "
-        "writing 30 days of rollups while answering, so the peak is about the idle process "
-        "plus DuckDB's memory limit and some 30 MB DuckDB allocates outside its buffer "
-        "manager; figure 8 shows that a lower limit barely lowers it, and DuckDB's "
-        "`allocator_flush_threshold` (tried at 8 MB: 376 MB against 375 MB at 192MB) does "
-        "not either. Under 300 MB would need a limit near 110 MB, below what one day's "
-        "session window needs at 10 M events a month on 2 threads (at 128MB DuckDB runs out "
-        "of memory writing a day's rollup, even without insertion order; on 1 thread it "
-        "fits, in 41 s for the 30 days against 27 s on 2 threads at 160MB). Arrow on the "
-        "system allocator and two malloc arenas, which `serve` sets at start, take 20-30 MB "
-        "off a long run's RSS (docs/RELIABILITY.md) but not off this peak.",
+        "**Cold start.** Figure 2 takes the collector's first event apart. Its rule sets "
+        "(crawlerdetect's and uap's) run on RE2, which compiles them in about 10 and 20 ms "
+        "where Python's `re` and ua-parser-rs took 44 and 40 ms (2026-11-26, by hand: "
+        "1.90 x the floor before, in the run that first had the rollup change). What is left "
+        "above the floor is mostly importing the handler module (Powertools' Logger and event "
+        "handler, beaconlake's modules, ua_parser's package, which pulls in PyYAML in this "
+        "venv but not in the Lambda layer) and compiling uap's 637 browser and OS rules, "
+        "which any first browser event needs. The first botocore client costs about what the "
+        "floor's does. 1.5 x would need the rule sets off the first request, for example with "
+        "Lambda SnapStart for Python, which this bench cannot measure.",
         "",
     ]
     return lines

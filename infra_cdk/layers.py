@@ -1,6 +1,6 @@
 """Lambda layers built without Docker.
 
-The dependency layer is `pip install --platform manylinux2014_aarch64 --only-binary=:all:`
+The dependency layer is `pip install --platform manylinux_2_28_aarch64 --only-binary=:all:`
 of the runtime dependencies in pyproject.toml (plus the `aws` extra), cached under
 .layer-cache/ by a hash of what goes into it, so a second synth needs no network. The
 `beaconlake` package itself is copied into a layer of its own: it changes far more often.
@@ -19,7 +19,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".layer-cache"
-PLATFORM = "manylinux2014_aarch64"
+# Wheels for arm64 Lambda: Python 3.12 and later run on Amazon Linux 2023 (glibc 2.34), so
+# manylinux_2_28 wheels load there (google-re2 ships no older tag for Python 3.14), and the
+# older manylinux2014 ones too.
+PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 # The Lambda runtime of every function (infra_cdk.api derives its Runtime from this).
 PYTHON_VERSION = "3.14"
 # Bump when the recipe below changes in a way the requirements hash cannot see.
@@ -37,7 +40,7 @@ def layer_requirements(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
 
 
 def cache_key(requirements: list[str], python_version: str) -> str:
-    blob = json.dumps([requirements, python_version, PLATFORM, RECIPE])
+    blob = json.dumps([requirements, python_version, PLATFORMS, RECIPE])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -55,7 +58,8 @@ def dependency_layer(
     command = [
         sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
         "--no-compile", "--no-color",
-        "--platform", PLATFORM, "--only-binary=:all:", "--implementation", "cp",
+        *(arg for p in PLATFORMS for arg in ("--platform", p)),
+        "--only-binary=:all:", "--implementation", "cp",
         "--python-version", python_version, "--target", str(staging / "python"),
         *pip_args, *requirements,
     ]  # fmt: skip

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from ua_parser import parse
 
 from beaconlake.adapters.aws import FirehoseSink, ParameterSaltStore
 from beaconlake.ingest import useragent
 from beaconlake.ingest.useragent import parse_user_agent
 from tests.conftest import BOT_UA, CHROME_UA, FIREFOX_UA, IPHONE_UA
+from tests.unit.test_security_bots import reference_uap
 
 ROOT = Path(__file__).resolve().parents[2]
 # Modules the collector has no use for on a first pageview: the stats side's, boto3's resource
@@ -36,8 +36,7 @@ KINDLE_UA = (
     "Silk/94.3.1 like Chrome/94.0 Safari/537.36"
 )
 WINHTTP_UA = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0 Safari/537.36 WinHTTP"
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) WinHTTP"
 )
 CONSOLE_UA = (
     "Mozilla/5.0 (Nintendo Switch; WifiWebAuthApplet) AppleWebKit/606.4 (KHTML, like Gecko) "
@@ -98,8 +97,8 @@ def test_aws_adapters_create_their_client_on_first_use(fake_aws_credentials: Non
 
 
 def uap(ua: str) -> tuple[str | None, str | None, str | None]:
-    """Browser, OS and device family by ua_parser's own parser (all of uap's rules)."""
-    result = parse(ua)
+    """Browser, OS and device family by ua_parser's reference parser (all of uap's rules)."""
+    result = reference_uap().parse(ua)
     browser, os_, device = result.user_agent, result.os, result.device
     return (
         browser.family if browser else None,

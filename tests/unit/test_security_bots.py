@@ -8,10 +8,15 @@ that lets more bots through or drops real visitors fails here.
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 
 import crawleruseragents
+from crawlerdetect import CrawlerDetect
+from ua_parser import Parser, load_builtins
+from ua_parser.basic import Resolver
 
+from beaconlake.ingest import useragent
 from beaconlake.ingest.useragent import parse_user_agent
 
 DATA = Path(__file__).parent.parent / "data"
@@ -30,6 +35,36 @@ def browser_uas() -> list[str]:
     top = json.loads((DATA / "top-user-agents.json").read_text())
     extra = json.loads((DATA / "browser-user-agents-extra.json").read_text())
     return sorted(set(top) | set(extra))
+
+
+@cache
+def reference_uap() -> Parser:
+    """ua-parser's reference parser: uap's rules in order, on Python's `re`."""
+    return Parser(Resolver(load_builtins()))
+
+
+def all_uas() -> list[str]:
+    """Both lists, and each UA with a non-ASCII character added (RE2's classes are ASCII)."""
+    uas = crawler_uas() + browser_uas()
+    return uas + [ua + " Ünïcødé ١٢٣" for ua in uas]
+
+
+def test_the_crawler_rules_on_re2_give_crawlerdetects_verdict() -> None:
+    detect = CrawlerDetect()
+    differ = [ua for ua in all_uas() if useragent.is_crawler(ua) != detect.is_crawler(ua)]
+    assert differ == []
+    assert sum(map(useragent.is_crawler, crawler_uas())) > 1500
+
+
+def test_uaps_rules_on_re2_give_the_reference_parsers_answer() -> None:
+    differ = []
+    for ua in all_uas():
+        ref = reference_uap().parse(ua)
+        browsers, systems = useragent._browser_rules()
+        ours = (browsers(ua), systems(ua), useragent._device_rules()(ua))
+        if ours != (ref.user_agent, ref.os, ref.device):
+            differ.append(ua)
+    assert differ == []
 
 
 def measure() -> tuple[list[str], list[str]]:

@@ -1,17 +1,21 @@
 """User-Agent → browser, OS, device type, and bot detection.
 
-uap-core's rules (ua-parser-builtins) on ua-parser-rs's Rust matchers name browser and OS;
-crawlerdetect (a maintained crawler list) and uap's own "Spider" device family spot bots,
-plus two rules of our own: every browser's UA starts with "Mozilla/" (or Opera Mini's
-"Opera/"), and none carries a URL, an e-mail address or a bot/HTTP-library token. A UA longer
-than MAX_UA_CHARS is a bot unparsed: crawlerdetect's regexes take quadratic time on long
-tokens (16 KB of "A" took 40 s). Recall and false positives are measured in docs/SECURITY.md.
-Results are cached by UA string: real traffic repeats a few thousand UAs.
+uap-core's rules (ua-parser-builtins, read by ua-parser) name browser and OS; crawlerdetect
+(a maintained crawler list) and uap's own "Spider" device family spot bots, plus two rules of
+our own: every browser's UA starts with "Mozilla/" (or Opera Mini's "Opera/"), and none
+carries a URL, an e-mail address or a bot/HTTP-library token. A UA longer than MAX_UA_CHARS is
+a bot unparsed: no browser sends one, and crawlerdetect's regexes take quadratic time on long
+tokens in Python's `re` (16 KB of "A" took 40 s), which a non-ASCII UA still meets. Recall and
+false positives are measured in docs/SECURITY.md. Results are cached by UA string: real
+traffic repeats a few thousand UAs.
 
-Each rule set is compiled on first use, and the device rules (the largest: some 70 ms and
-8 MB of a cold start, more than the browser and OS rules together) only for the rare UA that
-needs them: one that a rule naming the "Spider" device matches, or one whose OS is unknown. A bot is not parsed further:
-its beacon is dropped, so its browser and OS would never be used.
+Both rule sets run on RE2 (google-re2), with the answers of ua-parser's reference parser and of
+crawlerdetect (see FirstMatch and CrawlerRules): RE2 compiles them in a few milliseconds where
+Python's `re` (or a Rust resolver) needs some 40 ms each on a cold start, and it matches in
+linear time.
+Each rule set is compiled on first use, and the device rules only for the rare UA that needs
+them: one that a rule naming the "Spider" device matches, or one whose OS is unknown. A bot is
+not parsed further: its beacon is dropped, so its browser and OS would never be used.
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import attrgetter
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ua_parser.core import OS, Device, Matcher, UserAgent
     from ua_parser.lazy import DeviceMatcher
-    from ua_parser_rs import DeviceExtractor, OSExtractor, UserAgentExtractor
+
+T = TypeVar("T")
 
 _TABLET = re.compile(r"iPad|Tablet|Kindle|Silk|PlayBook|Nexus (7|9|10)|SM-T\d|Tab\b", re.I)
 _MOBILE = re.compile(r"Mobi|iPhone|iPod|Android.*Mobile|Windows Phone|BlackBerry|Opera Mini", re.I)
@@ -41,9 +48,6 @@ _AUTOMATION = re.compile(
 _DESKTOP_OS = frozenset({"Windows", "Mac OS X", "macOS", "Linux", "Ubuntu", "Chrome OS", "Fedora"})
 _SPIDER = "Spider"
 MAX_UA_CHARS = 512
-
-_VERSIONED = attrgetter("regex", "family", "major", "minor", "patch", "patch_minor")
-_DEVICE = attrgetter("regex", "regex_flag", "family", "brand", "model")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,49 @@ def _version(major: str | None, minor: str | None) -> str | None:
     return f"{major}.{minor}" if minor else major
 
 
+@dataclass(frozen=True)
+class CrawlerRules:
+    """crawlerdetect's lists: the exclusions (removed from the UA first) and the crawler
+    patterns, on RE2; the few patterns RE2 cannot run (look-arounds) stay on `re`."""
+
+    exclusions: Any
+    crawlers: Any
+    look_arounds: re.Pattern[str] | None
+
+    def is_crawler(self, ua: str) -> bool:
+        """crawlerdetect's `is_crawler` for an ASCII UA (where RE2's and `re`'s case folding
+        and classes agree)."""
+        agent = self.exclusions.sub("", ua.strip())
+        if not agent:
+            return False
+        return bool(
+            self.crawlers.search(agent)
+            or (self.look_arounds is not None and self.look_arounds.search(agent))
+        )
+
+
+_LOOK_AROUND = re.compile(r"\(\?<?[=!]")
+
+
+def _alternation(patterns: list[str]) -> str:
+    return "(" + "|".join(patterns) + ")"
+
+
+@lru_cache(maxsize=1)
+def _crawler_rules() -> CrawlerRules:
+    import re2
+    from crawlerdetect.providers.crawlers import data as crawlers
+    from crawlerdetect.providers.exclusions import data as exclusions
+
+    rest = [p for p in crawlers if _LOOK_AROUND.search(p)]
+    plain = [p for p in crawlers if not _LOOK_AROUND.search(p)]
+    return CrawlerRules(
+        exclusions=re2.compile("(?i)" + _alternation(exclusions)),
+        crawlers=re2.compile("(?i)" + _alternation(plain)),
+        look_arounds=re.compile(_alternation(rest), re.IGNORECASE) if rest else None,
+    )
+
+
 @lru_cache(maxsize=1)
 def _crawler_detect() -> object:
     from crawlerdetect import CrawlerDetect
@@ -72,38 +119,71 @@ def _crawler_detect() -> object:
     return CrawlerDetect()
 
 
+def is_crawler(ua: str) -> bool:
+    """crawlerdetect's verdict: on RE2 for an ASCII UA, by crawlerdetect itself (Python's
+    Unicode-aware `re`) for the rare other one."""
+    if ua.isascii():
+        return _crawler_rules().is_crawler(ua)
+    return bool(_crawler_detect().isCrawler(ua))  # type: ignore[attr-defined]
+
+
+class FirstMatch(Generic[T]):
+    """The first of uap's rules (in their order) that matches a UA, as ua-parser's reference
+    parser picks it, found through RE2.
+
+    An RE2 set of the rules, each widened by ua-parser's `fa_simplifier` (bounded repetitions
+    become unbounded), names the candidates; each candidate's own rule, in order, decides. The
+    widening keeps every rule that matches a candidate, where taking the first candidate (as
+    ua-parser 1.0's RE2 resolver does) can pick a rule whose bounds then fail it. RE2's
+    classes are ASCII, so a non-ASCII UA tries every rule in order."""
+
+    def __init__(self, rules: Sequence[Matcher[T]]) -> None:
+        import re2
+        from ua_parser.utils import fa_simplifier
+
+        self._rules = rules
+        self._set = re2.Filter()
+        for rule in rules:
+            flags = "(?i)" if rule.flags & re.IGNORECASE else ""
+            self._set.Add(flags + fa_simplifier(rule.regex))
+        self._set.Compile()
+
+    def __call__(self, ua: str) -> T | None:
+        candidates = self._set.Match(ua) if ua.isascii() else range(len(self._rules))
+        for index in sorted(candidates or ()):
+            if (found := self._rules[index](ua)) is not None:
+                return found
+        return None
+
+
 @lru_cache(maxsize=1)
-def _browser_rules() -> tuple[UserAgentExtractor, OSExtractor]:
+def _browser_rules() -> tuple[FirstMatch[UserAgent], FirstMatch[OS]]:
     from ua_parser import load_lazy_builtins
-    from ua_parser_rs import OSExtractor, UserAgentExtractor
 
     browsers, systems, _ = load_lazy_builtins()
-    return UserAgentExtractor(map(_VERSIONED, browsers)), OSExtractor(map(_VERSIONED, systems))
+    return FirstMatch(browsers), FirstMatch(systems)
 
 
 @lru_cache(maxsize=1)
-def _spider_rules() -> DeviceExtractor:
+def _spider_rules() -> FirstMatch[Device]:
     """Only uap's device rules that name the Spider family (7 of about 630)."""
     from ua_parser import load_lazy_builtins
-    from ua_parser_rs import DeviceExtractor
 
     _, _, devices = load_lazy_builtins()
-    spiders = [d for d in devices if cast("DeviceMatcher", d).family == _SPIDER]
-    return DeviceExtractor(map(_DEVICE, spiders))
+    return FirstMatch([d for d in devices if cast("DeviceMatcher", d).family == _SPIDER])
 
 
 @lru_cache(maxsize=1)
-def _device_rules() -> DeviceExtractor:
+def _device_rules() -> FirstMatch[Device]:
     from ua_parser import load_lazy_builtins
-    from ua_parser_rs import DeviceExtractor
 
     _, _, devices = load_lazy_builtins()
-    return DeviceExtractor(map(_DEVICE, devices))
+    return FirstMatch(devices)
 
 
 def device_family(ua: str) -> str | None:
     """uap's device family: the family of the first of its device rules that matches."""
-    device = _device_rules().extract(ua)
+    device = _device_rules()(ua)
     return device.family if device else None
 
 
@@ -112,7 +192,7 @@ def is_spider(ua: str) -> bool:
     matches at all (checked with those rules alone), so the full rule set is rarely needed.
     (A rule whose family is copied from the UA could only give "Spider" for a UA containing
     "spider", which `_AUTOMATION` takes for a bot before this runs.)"""
-    return _spider_rules().extract(ua) is not None and device_family(ua) == _SPIDER
+    return _spider_rules()(ua) is not None and device_family(ua) == _SPIDER
 
 
 def device_type(ua: str, os_family: str | None) -> str:
@@ -133,11 +213,7 @@ def is_bot(ua: str) -> bool:
     """The cheap rules first: crawlerdetect's 1,400 regexes run only on UAs they let pass."""
     if not 8 <= len(ua) <= MAX_UA_CHARS or not ua.startswith(_BROWSER_PREFIXES):
         return True
-    return (
-        bool(_HEADLESS.search(ua) or _AUTOMATION.search(ua))
-        or is_spider(ua)
-        or bool(_crawler_detect().isCrawler(ua))  # type: ignore[attr-defined]
-    )
+    return bool(_HEADLESS.search(ua) or _AUTOMATION.search(ua)) or is_spider(ua) or is_crawler(ua)
 
 
 @lru_cache(maxsize=8192)
@@ -145,8 +221,7 @@ def parse_user_agent(ua: str) -> Agent:
     if is_bot(ua):
         return BOT
     browsers, systems = _browser_rules()
-    browser = browsers.extract(ua)
-    os_ = systems.extract(ua)
+    browser, os_ = browsers(ua), systems(ua)
     os_family = os_.family if os_ and os_.family != "Other" else None
     return Agent(
         browser=browser.family if browser and browser.family != "Other" else None,
