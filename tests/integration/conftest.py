@@ -174,9 +174,9 @@ def loaded(local_env):
 
 
 # "today" for the engine, and the events per bucket of visitors its rollups are computed in:
-# after every day of the scenario (all rolled up, a few visitors per bucket), during its third
-# day (rolled up up to today, whole days per statement, the rest computed from events), or
-# before it (nothing rolled up).
+# after every day of the scenario (all rolled up, a few visitors per bucket), after its first
+# two days (rolled up, whole days per statement, the rest computed from events), or before it
+# (nothing rolled up).
 ROLLUP_TODAY = {
     "rolled_up": (date(2026, 4, 1), 64),
     "partly_rolled_up": (date(2026, 3, 11), 1_000_000),

@@ -78,8 +78,7 @@ def keep_sessions_rolled_up(
     clock: Callable[[], datetime] = utc_now,
 ) -> threading.Thread:
     """Roll up the sessions of every past day at start and after each midnight, so the first
-    dashboard load does not wait for it (a query would otherwise do it on demand, as it does
-    for today's, which change with every flush)."""
+    dashboard load does not wait for it (a query would otherwise do it on demand)."""
 
     def roll_up(now: datetime) -> None:
         for site in sites:
