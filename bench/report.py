@@ -530,7 +530,13 @@ def _limits(r: dict[str, Any]) -> list[str]:
         "",
         "The session-level statements read each day's rollups (figure 4), so the "
         "slowest statement is the funnel, which follows every visitor's events of the range "
-        "in order (WINDOW) and has no rollup."
+        "in order (WINDOW) and has no rollup. The rollup files' row groups trade read time "
+        "against the memory of writing them (2026-11-26, by hand, the same 10 M events, "
+        "the dashboard set alternated 6 times in one process, medians): files as DuckDB's "
+        "COPY wrote them (one row group per day) 816 and 883 ms, the engine's files "
+        "(16,384 rows per row group) 919 and 965 ms; 65,536 rows per row group 924 against "
+        "876 ms, but writing 30 days of rollups then peaked at 286 MB against 258-281 MB in "
+        "a bare process (`serve` adds 10-30 MB), too close to figure 8's 300 MB."
         + (
             f" With DuckDB's default memory limit ({r['stats_handler']['tried'][0]['memory_limit']}) "
             "the stats API cannot answer the dashboard at 10 M events (figure 8)."
@@ -538,16 +544,17 @@ def _limits(r: dict[str, Any]) -> list[str]:
             else ""
         ),
         "",
-        "**Cold start.** Figure 2 takes the collector's first event apart. Its rule sets "
-        "(crawlerdetect's and uap's) run on RE2, which compiles them in about 10 and 20 ms "
-        "where Python's `re` and ua-parser-rs took 44 and 40 ms (2026-11-26, by hand: "
-        "1.90 x the floor before, in the run that first had the rollup change). What is left "
-        "above the floor is mostly importing the handler module (Powertools' Logger and event "
-        "handler, beaconlake's modules, ua_parser's package, which pulls in PyYAML in this "
-        "venv but not in the Lambda layer) and compiling uap's 637 browser and OS rules, "
-        "which any first browser event needs. The first botocore client costs about what the "
-        "floor's does. 1.5 x would need the rule sets off the first request, for example with "
-        "Lambda SnapStart for Python, which this bench cannot measure.",
+        "**Cold start.** Figure 2 takes the collector's first event apart. Its two rule "
+        "sets, crawlerdetect's and uap's, now run on RE2 (google-re2): the first bot check "
+        "and the first UA parse took 44 and 40 ms with Python's `re` and ua-parser-rs "
+        "(2026-11-26, by hand, before the change; 1.90 x the floor in that day's first run). "
+        "The rest above the floor is importing the handler module (Powertools' Logger and "
+        "event handler, beaconlake's modules, ua_parser's package, which pulls in PyYAML in "
+        "this venv but not in the Lambda layer) and compiling uap's 637 browser and OS rules "
+        "into RE2, which any first browser event needs; the first event itself (botocore "
+        "clients, salt, Firehose put) costs about what the floor does. 1.5 x would need the "
+        "rule sets off the first request, for example with Lambda SnapStart for Python, "
+        "which this bench cannot measure.",
         "",
     ]
     return lines
