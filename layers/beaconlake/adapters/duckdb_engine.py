@@ -46,7 +46,8 @@ from beaconlake.stats.sql import (
 # Events per bucket of visitors when a day is rolled up: beyond this DuckDB's working set for
 # sessionising grows with the rows, below it the fixed cost of a scan dominates.
 ROWS_PER_BUCKET = 65_536
-# Rows per row group of a rollup file (at 10 M events a month, about 4 per day's sessions)
+# Rows per row group of a rollup file: at 10 M events a month, 3 or 4 per day of sessions; fewer,
+# larger ones read faster but cost memory while written (docs/BENCHMARKS.md, "What limits")
 ROW_GROUP_ROWS = 16_384
 
 

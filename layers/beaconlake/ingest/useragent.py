@@ -131,11 +131,12 @@ class FirstMatch(Generic[T]):
     """The first of uap's rules (in their order) that matches a UA, as ua-parser's reference
     parser picks it, found through RE2.
 
-    An RE2 set of the rules, each widened by ua-parser's `fa_simplifier` (bounded repetitions
-    become unbounded), names the candidates; each candidate's own rule, in order, decides. The
-    widening keeps every rule that matches a candidate, where taking the first candidate (as
-    ua-parser 1.0's RE2 resolver does) can pick a rule whose bounds then fail it. RE2's
-    classes are ASCII, so a non-ASCII UA tries every rule in order."""
+    An RE2 set of the rules, each widened by ua-parser's `fa_simplifier` (long bounded
+    repetitions become unbounded, \\d and \\w become their ASCII classes), names the
+    candidates; each candidate's own rule, in order, decides. On an ASCII UA the widening only
+    adds matches, so every rule that matches is a candidate; taking the first candidate, as
+    ua-parser 1.0's RE2 resolver does, can pick a rule whose bounds then fail it. A non-ASCII
+    UA tries every rule in order."""
 
     def __init__(self, rules: Sequence[Matcher[T]]) -> None:
         import re2
