@@ -90,8 +90,9 @@ def test_a_day_rolled_up_bucket_by_bucket_has_the_rows_of_the_whole_day(
 
     def rollups(rows_per_bucket: int) -> tuple[list[dict], list[dict], list[int]]:
         statements: list[int] = []
-        engine = DuckDBEngine(tmp_path, today=lambda: date(2026, 1, 2))
-        engine.rows_per_bucket = rows_per_bucket
+        engine = DuckDBEngine(
+            tmp_path, today=lambda: date(2026, 1, 2), rows_per_bucket=rows_per_bucket
+        )
         write = engine._write_atomically
 
         def counting(sts, target, signature):

@@ -13,6 +13,7 @@ Both rule sets run on RE2 (google-re2), with the answers of ua-parser's referenc
 crawlerdetect (see FirstMatch and CrawlerRules): RE2 compiles them in a few milliseconds where
 Python's `re` (or a Rust resolver) needs some 40 ms each on a cold start, and it matches in
 linear time.
+
 Each rule set is compiled on first use, and the device rules only for the rare UA that needs
 them: one that a rule naming the "Spider" device matches, or one whose OS is unknown. A bot is
 not parsed further: its beacon is dropped, so its browser and OS would never be used.
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ua_parser.core import OS, Device, Matcher, UserAgent
+    from ua_parser.core import OS, Device, Matcher, Matchers, UserAgent
     from ua_parser.lazy import DeviceMatcher
 
 T = TypeVar("T")
@@ -158,28 +159,30 @@ class FirstMatch(Generic[T]):
 
 
 @lru_cache(maxsize=1)
-def _browser_rules() -> tuple[FirstMatch[UserAgent], FirstMatch[OS]]:
+def _uap_rules() -> Matchers:
+    """uap's browser, OS and device rules, loaded once: each compiles its own regex on first
+    use, so a rule in two of the sets below is compiled once."""
     from ua_parser import load_lazy_builtins
 
-    browsers, systems, _ = load_lazy_builtins()
+    return load_lazy_builtins()
+
+
+@lru_cache(maxsize=1)
+def _browser_rules() -> tuple[FirstMatch[UserAgent], FirstMatch[OS]]:
+    browsers, systems, _ = _uap_rules()
     return FirstMatch(browsers), FirstMatch(systems)
 
 
 @lru_cache(maxsize=1)
 def _spider_rules() -> FirstMatch[Device]:
     """Only uap's device rules that name the Spider family (7 of about 630)."""
-    from ua_parser import load_lazy_builtins
-
-    _, _, devices = load_lazy_builtins()
+    _, _, devices = _uap_rules()
     return FirstMatch([d for d in devices if cast("DeviceMatcher", d).family == _SPIDER])
 
 
 @lru_cache(maxsize=1)
 def _device_rules() -> FirstMatch[Device]:
-    from ua_parser import load_lazy_builtins
-
-    _, _, devices = load_lazy_builtins()
-    return FirstMatch(devices)
+    return FirstMatch(_uap_rules()[2])
 
 
 def device_family(ua: str) -> str | None:
