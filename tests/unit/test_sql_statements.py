@@ -1,17 +1,21 @@
-"""Every statement the stats API can build parses in Athena's dialect and runs in DuckDB."""
+"""Every statement the stats API can build parses in Athena's dialect and runs in DuckDB, and
+computes only what its metrics need."""
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import date
 
 import pytest
 import sqlglot
 
 from beaconlake.adapters.duckdb_engine import DuckDBEngine
+from beaconlake.ports import Rollup
 from beaconlake.stats.query import (
     DIMENSIONS,
     GOAL_DIMENSION,
+    METRICS,
     TIME_DIMENSIONS,
     V2_METRICS,
     And,
@@ -23,7 +27,7 @@ from beaconlake.stats.query import (
     Or,
     StatsQuery,
 )
-from beaconlake.stats.sql import build
+from beaconlake.stats.sql import build, raw_columns_needed
 
 GOALS = (Goal("Signup", event="Signup"), Goal("Docs", page="/docs/*"))
 DAYS = DateRange(date(2026, 1, 1), date(2026, 1, 31))
@@ -72,3 +76,15 @@ def test_statement_parses_as_athena_and_runs_in_duckdb(q: StatsQuery, engine) ->
     assert st.sql.count("?") == len(st.params)
     assert "site_id = ? AND dt BETWEEN ? AND ?" in st.sql
     engine.query(st.sql, st.params)
+
+
+def test_a_statement_computes_only_the_columns_its_metrics_and_order_read() -> None:
+    panel = StatsQuery("example.com", DAYS, ("visitors",), dimensions=("visit:country",))
+    assert raw_columns_needed(panel) == {"visitors"}
+    rates = replace(panel, metrics=("bounce_rate",), order_by=(("total_revenue", "desc"),))
+    assert raw_columns_needed(rates) == {"bounces", "visits", "revenue_sum"}
+    rollup = Rollup(DAYS.first, DAYS.last)
+    lean, full = (build(q, rollup=rollup).sql for q in (panel, replace(panel, metrics=METRICS)))
+    duration = "sum(date_diff('millisecond', started, ended)) AS duration_ms"
+    assert duration in full and duration not in lean
+    assert "0 AS duration_ms" in lean and "NULL AS revenue_sum" in lean

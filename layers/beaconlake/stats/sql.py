@@ -463,6 +463,54 @@ ORDER_EXPRESSIONS = {
 }
 
 
+# The raw columns each metric is computed from (shape_row) and ordered by (ORDER_EXPRESSIONS).
+METRIC_INPUTS: dict[str, tuple[str, ...]] = {
+    "visitors": ("visitors",),
+    "pageviews": ("pageviews",),
+    "events": ("events",),
+    "visits": ("visits",),
+    "bounce_rate": ("bounces", "visits"),
+    "visit_duration": ("duration_ms", "visits"),
+    "views_per_visit": ("session_pageviews", "visits"),
+    "percentage": ("visitors",),
+    "conversion_rate": ("visitors",),
+    "total_revenue": ("revenue_sum",),
+    "average_revenue": ("revenue_sum", "revenue_count"),
+    "scroll_depth": ("scroll_depth_avg",),
+    "time_on_page": ("engaged_ms_avg",),
+}
+
+
+def raw_columns_needed(q: StatsQuery) -> frozenset[str]:
+    """The raw columns that q's metrics and order read. A statement computes only these: a
+    panel of visitors then reads two columns of the sessions rollup instead of nine, which
+    halves its time (docs/BENCHMARKS.md)."""
+    fields = [*q.metrics, *(f for f, _ in q.order_by), q.metrics[0] if q.metrics else "visitors"]
+    return frozenset(c for f in fields for c in METRIC_INPUTS.get(f, ()))
+
+
+def unused_value(column: str) -> str:
+    """A raw column's value where nothing was counted."""
+    return "NULL" if column == "revenue_sum" or column.endswith("_avg") else "0"
+
+
+def _aggregates(q: StatsQuery, sums: dict[str, str]) -> str:
+    needed = raw_columns_needed(q)
+    return ",\n    ".join(
+        f"{expr if column in needed else unused_value(column)} AS {column}"
+        for column, expr in sums.items()
+    )
+
+
+_EVENT_SUMS = {
+    "visitors": "count(DISTINCT visitor_id)",
+    "pageviews": "count(*) FILTER (WHERE name = 'pageview')",
+    "events": "count(*) FILTER (WHERE name <> 'engagement')",
+    "revenue_sum": "sum(revenue_amount)",
+    "revenue_count": "count(revenue_amount)",
+}
+
+
 _INSIDE_SESSION_METRICS = frozenset({"scroll_depth", "time_on_page", "conversion_rate"})
 # With a rollup every visit attribute is a session column, and a day's sessions are that day's
 # events, so these also come from one row per session.
@@ -507,26 +555,26 @@ def _total_visitors(q: StatsQuery) -> str:
     return "(SELECT count(DISTINCT visitor_id) FROM matched) AS total_visitors"
 
 
-_SESSION_SUMS = """sum(pageviews) AS pageviews,
-    sum(events) AS events,
-    count(*) AS visits,
-    count(*) FILTER (WHERE pageviews = 1 AND interactions = 0) AS bounces,
-    sum(pageviews) AS session_pageviews,
-    sum(date_diff('millisecond', started, ended)) AS duration_ms,
-    sum(revenue_sum) AS revenue_sum,
-    sum(revenue_count) AS revenue_count"""
-_PAGE_SUMS = """sum(pageviews) AS pageviews,
-    sum(events) AS events,
-    0 AS visits,
-    0 AS bounces,
-    0 AS session_pageviews,
-    0 AS duration_ms,
-    sum(revenue_sum) AS revenue_sum,
-    sum(revenue_count) AS revenue_count"""
+_SESSION_SUMS = {
+    "pageviews": "sum(pageviews)",
+    "events": "sum(events)",
+    "visits": "count(*)",
+    "bounces": "count(*) FILTER (WHERE pageviews = 1 AND interactions = 0)",
+    "session_pageviews": "sum(pageviews)",
+    "duration_ms": "sum(date_diff('millisecond', started, ended))",
+    "revenue_sum": "sum(revenue_sum)",
+    "revenue_count": "sum(revenue_count)",
+}
+_PAGE_SUMS = _SESSION_SUMS | {
+    "visits": "0",
+    "bounces": "0",
+    "session_pageviews": "0",
+    "duration_ms": "0",
+}
 
 
 def _build_from_rows(
-    q: StatsQuery, rows: str, args: Params, visitors: str, sums: str, ts: str
+    q: StatsQuery, rows: str, args: Params, sums: dict[str, str], ts: str
 ) -> Statement:
     """`build` over the CTEs `rows`, which end in `units` (one row per session, or per visitor
     and page): filter, group and sum them into the same columns."""
@@ -540,8 +588,7 @@ def _build_from_rows(
 matched AS (SELECT * FROM units WHERE {where}),
 em AS (
   SELECT {select_keys},
-    {visitors} AS visitors,
-    {sums}
+    {_aggregates(q, sums)}
   FROM matched GROUP BY {", ".join(keys)}
 )
 SELECT {", ".join(labels)}, {", ".join(c for c in RAW_COLUMNS if not c.endswith("_avg"))},
@@ -563,8 +610,8 @@ def _build_from_sessions(q: StatsQuery, table: str, rollup: Rollup | None) -> St
     if "visit:channel" in _dimensions_used(q):
         channel = channel_sql("s_source", "s_utm_medium")
     rows = f"{sessions},\nunits AS (SELECT *, {channel} AS s_channel FROM sessions)"
-    visitors = _session_visitors(q, rollup is not None)
-    return _build_from_rows(q, rows, args, visitors, _SESSION_SUMS, "started")
+    sums = {"visitors": _session_visitors(q, rollup is not None), **_SESSION_SUMS}
+    return _build_from_rows(q, rows, args, sums, "started")
 
 
 _PAGE_DIMENSIONS = frozenset(
@@ -599,7 +646,7 @@ def _build_from_pages(q: StatsQuery, table: str, rollup: Rollup) -> Statement:
     args = range_params(q) + days + (q.site_id, *days)
     # a visitor has one row per page, so per page the rows are the visitors
     visitors = "count(*)" if "event:page" in q.group_by() else "count(DISTINCT visitor_id)"
-    return _build_from_rows(q, rows, args, visitors, _PAGE_SUMS, "ts")
+    return _build_from_rows(q, rows, args, {"visitors": visitors, **_PAGE_SUMS}, "ts")
 
 
 def build(q: StatsQuery, table: str = "events", rollup: Rollup | None = None) -> Statement:
@@ -640,11 +687,7 @@ def build(q: StatsQuery, table: str = "events", rollup: Rollup | None = None) ->
     parts.append(
         f"""em AS (
   SELECT {select_keys},
-    count(DISTINCT visitor_id) AS visitors,
-    count(*) FILTER (WHERE name = 'pageview') AS pageviews,
-    count(*) FILTER (WHERE name <> 'engagement') AS events,
-    sum(revenue_amount) AS revenue_sum,
-    count(revenue_amount) AS revenue_count
+    {_aggregates(q, _EVENT_SUMS)}
   FROM {rows} GROUP BY {group_cols}
 )"""
     )
@@ -718,10 +761,9 @@ def _final_select(keys: list[str], joins: list[str]) -> tuple[str, str]:
     for c in RAW_COLUMNS:
         src = owner[c]
         if src in sources:
-            zero = "NULL" if c in ("revenue_sum", "scroll_depth_avg", "engaged_ms_avg") else "0"
-            cols.append(f"coalesce({src}.{c}, {zero}) AS {c}")
+            cols.append(f"coalesce({src}.{c}, {unused_value(c)}) AS {c}")
         else:
-            cols.append(f"{'NULL' if c.endswith('_avg') or c == 'revenue_sum' else '0'} AS {c}")
+            cols.append(f"{unused_value(c)} AS {c}")
     join_sql = "em"
     for j in joins:
         on = " AND ".join(f"em.{k} = {j}.{k}" for k in keys)
