@@ -3,6 +3,11 @@ first event; the floor is `import boto3; boto3.client("firehose")` in the same k
 interpreter. The clock starts at the first line of the child, so interpreter start-up (the
 same for all) is left out. The children run interleaved, several rounds, medians compared.
 
+Every child sees what a Lambda function sees, not the development venv: `python -S` (no
+site-packages) with the dependency layer, built by infra_cdk.layers' recipe for this machine,
+and the beaconlake package on its path. The venv would add what Lambda never loads: PyYAML
+(ua_parser imports it when present) and the editable install's import hook.
+
 After its first event each handler child also handles more events warm: their median is the
 per-invocation duration the cost model uses.
 
@@ -16,6 +21,7 @@ import time
 
 STARTED = time.perf_counter()
 
+import compileall  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import subprocess  # noqa: E402
@@ -26,6 +32,7 @@ from statistics import median  # noqa: E402
 from typing import Any  # noqa: E402
 
 KINDS = ("floor", "collect", "stats")
+ROOT = Path(__file__).resolve().parent.parent
 # fake credentials and a region: clients can be built, and no call ever leaves the machine
 AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -155,15 +162,29 @@ def write_events(out: Path, site: str, token: str) -> dict[str, Path]:
     return paths
 
 
+def lambda_path() -> str:
+    """A Lambda function's import path, here: the function code (and the bench), the package
+    and the dependency layer (built for this machine's Python and platform), each compiled to
+    bytecode as the venv's packages are, so that no child spends its time compiling."""
+    from infra_cdk.layers import dependency_layer
+
+    deps = dependency_layer(f"{sys.version_info.major}.{sys.version_info.minor}", platforms=())
+    path = [ROOT, ROOT / "layers", deps / "python"]
+    for directory in (ROOT / "functions", ROOT / "bench", *path[1:]):
+        compileall.compile_dir(directory, quiet=1)
+    return os.pathsep.join(str(p) for p in path)
+
+
 def run(events: dict[str, Path], env: dict[str, str], rounds: int) -> dict[str, Any]:
     """`rounds` fresh interpreters of each kind, interleaved; medians and ratios."""
     samples: dict[str, list[dict[str, Any]]] = {k: [] for k in (*KINDS, "collect_steps")}
+    env = {**env, "PYTHONPATH": lambda_path()}
     for _ in range(rounds):
         for kind in samples:
             child_events = events.get("collect" if kind == "collect_steps" else kind, "")
             out = subprocess.run(
-                [sys.executable, "-m", "bench.coldstart", kind, str(child_events)],
-                cwd=Path(__file__).resolve().parent.parent,
+                [sys.executable, "-S", "-m", "bench.coldstart", kind, str(child_events)],
+                cwd=ROOT,
                 env={**os.environ, **AWS_ENV, **env},
                 capture_output=True,
                 text=True,
@@ -195,10 +216,11 @@ def run(events: dict[str, Path], env: dict[str, str], rounds: int) -> dict[str, 
 
 
 def slowest_imports(events: Path, env: dict[str, str], top: int = 6) -> list[tuple[str, float]]:
-    """`python -X importtime` over a collector child: third-party packages by cumulative ms."""
+    """`python -X importtime` over a collector child (`env` as `run` gives its children):
+    third-party packages by cumulative ms."""
     out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "bench.coldstart", "collect", str(events)],
-        cwd=Path(__file__).resolve().parent.parent,
+        [sys.executable, "-S", "-X", "importtime", "-m", "bench.coldstart", "collect", str(events)],
+        cwd=ROOT,
         env={**os.environ, **AWS_ENV, **env},
         capture_output=True,
         text=True,

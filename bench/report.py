@@ -217,7 +217,10 @@ def _coldstart(r: dict[str, Any]) -> list[str]:
         "",
         f"A fresh interpreter per sample, {cs['rounds']} rounds with the three kinds interleaved; "
         f"the clock starts at the child's first line. Back end: {cs['backend']}. Fake "
-        "credentials and region; no call leaves the machine.",
+        "credentials and region; no call leaves the machine. Each child runs as a Lambda "
+        "function would: `python -S` (no site-packages) with the dependency layer, built by "
+        "the CDK app's recipe (`infra_cdk/layers.py`) for this machine, and the beaconlake "
+        "package on its path, all compiled to bytecode.",
         "",
         *_table(["child", "median", "vs floor", "then warm, per event"], rows),
         "",
@@ -499,7 +502,7 @@ def _failed(d: dict[str, Any]) -> str:
 
 
 def _limits(r: dict[str, Any]) -> list[str]:
-    lines = ["## What limits the missed targets", ""]
+    lines = ["## What limits the figures", ""]
     prof = r["http"]["serve"]["profile"]
     lines += [
         "**HTTP ingest.** py-spy (`--gil`: only the thread holding the GIL, the bottleneck of "
@@ -530,13 +533,14 @@ def _limits(r: dict[str, Any]) -> list[str]:
         "",
         "The session-level statements read each day's rollups (figure 4), so the "
         "slowest statement is the funnel, which follows every visitor's events of the range "
-        "in order (WINDOW) and has no rollup. The rollup files' row groups trade read time "
-        "against the memory of writing them (2026-11-26, by hand, the same 10 M events, "
-        "the dashboard set alternated 6 times in one process, medians): files as DuckDB's "
-        "COPY wrote them (one row group per day) 816 and 883 ms, the engine's files "
-        "(16,384 rows per row group) 919 and 965 ms; 65,536 rows per row group 924 against "
-        "876 ms, but writing 30 days of rollups then peaked at 286 MB against 258-281 MB in "
-        "a bare process (`serve` adds 10-30 MB), too close to figure 8's 300 MB."
+        "in order (WINDOW) and has no rollup. A statement computes only the raw columns its "
+        "metrics and order read (`raw_columns_needed` in stats/sql.py): a panel of visitors "
+        "reads two columns of the sessions rollup instead of nine. On 2026-11-26 (by hand, "
+        "the same 10 M events, the dashboard set alternated 6 times in one process, medians) "
+        "that took the set from 883 to 462 ms; a breakdown from about 120 to 52 ms. With it, "
+        "the rollup files' layout matters little: ZSTD, LZ4 and no compression gave 462, 469 "
+        "and 464 ms (without it, 883, 793 and 750 ms); one row group per file instead of "
+        "16,384 rows each, 443 against 463 ms."
         + (
             f" With DuckDB's default memory limit ({r['stats_handler']['tried'][0]['memory_limit']}) "
             "the stats API cannot answer the dashboard at 10 M events (figure 8)."
@@ -544,17 +548,21 @@ def _limits(r: dict[str, Any]) -> list[str]:
             else ""
         ),
         "",
-        "**Cold start.** Figure 2 takes the collector's first event apart. Its two rule "
-        "sets, crawlerdetect's and uap's, now run on RE2 (google-re2): the first bot check "
-        "and the first UA parse took 44 and 40 ms with Python's `re` and ua-parser-rs "
-        "(2026-11-26, by hand, before the change; 1.90 x the floor in that day's first run). "
-        "The rest above the floor is importing the handler module (Powertools' Logger and "
-        "event handler, beaconlake's modules, ua_parser's package, which pulls in PyYAML in "
-        "this venv but not in the Lambda layer) and compiling uap's 637 browser and OS rules "
-        "into RE2, which any first browser event needs; the first event itself (botocore "
-        "clients, salt, Firehose put) costs about what the floor does. 1.5 x would need the "
-        "rule sets off the first request, for example with Lambda SnapStart for Python, "
-        "which this bench cannot measure.",
+        "**Cold start.** Figure 2 takes the collector's first event apart. On 2026-11-26 "
+        "(by hand, `python -m bench.coldstart`, 7 rounds) it went from 1.89 x the floor to "
+        "1.44 x in three steps: the children now run on the Lambda layers' contents instead "
+        "of the development venv (which added PyYAML, imported by ua_parser when present, "
+        "and the editable install's import hook, together about 23 ms); the collector's "
+        "handler reads its two routes itself instead of through Powertools' event resolver, "
+        "whose import (every resolver kind) was about 40 ms (importing the handler: 94 to "
+        "65 ms; 1.59 x); and the layer's botocore carries SSM's model trimmed to the four "
+        "operations the salt store calls, which botocore otherwise parses whole (1.5 MB of "
+        "JSON) when the first event builds the SSM client (the first event: 166 to 151 ms; "
+        "1.44 x). What is left above the floor: Powertools' Logger and beaconlake's modules "
+        "(about 40 ms), the first bot check (ua_parser's package and crawlerdetect's rules "
+        "compiled into RE2) and the first UA parse (uap's 637 browser and OS rules into an "
+        "RE2 filter, about 20 ms; an RE2 set compiles in half that but matched a UA 8 x "
+        "slower, 226 against 27 µs, so it was not taken).",
         "",
     ]
     return lines

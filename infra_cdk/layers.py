@@ -2,12 +2,14 @@
 
 The dependency layer is `pip install --platform manylinux_2_28_aarch64 --only-binary=:all:`
 of the runtime dependencies in pyproject.toml (plus the `aws` extra), cached under
-.layer-cache/ by a hash of what goes into it, so a second synth needs no network. The
+.layer-cache/ by a hash of what goes into it, so a second synth needs no network. In it,
+botocore's SSM model is trimmed to the operations beaconlake calls (TRIMMED_MODELS). The
 `beaconlake` package itself is copied into a layer of its own: it changes far more often.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".layer-cache"
@@ -26,7 +29,13 @@ PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 # The Lambda runtime of every function (infra_cdk.api derives its Runtime from this).
 PYTHON_VERSION = "3.14"
 # Bump when the recipe below changes in a way the requirements hash cannot see.
-RECIPE = 2
+RECIPE = 3
+# botocore parses a service's whole model when a client is built: SSM's is 1.5 MB of JSON,
+# about 18 ms of the collector's first event (docs/BENCHMARKS.md, figure 2), for the four
+# operations that adapters.aws.SecretParameters calls.
+TRIMMED_MODELS = {
+    "ssm": ("GetParameter", "PutParameter", "GetParametersByPath", "DeleteParameters"),
+}
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache")
 
 
@@ -39,18 +48,24 @@ def layer_requirements(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
     return sorted([*project["dependencies"], *project["optional-dependencies"]["aws"]])
 
 
-def cache_key(requirements: list[str], python_version: str) -> str:
-    blob = json.dumps([requirements, python_version, PLATFORMS, RECIPE])
+def cache_key(
+    requirements: list[str], python_version: str, platforms: tuple[str, ...] = PLATFORMS
+) -> str:
+    blob = json.dumps([requirements, python_version, platforms, RECIPE])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def dependency_layer(
-    python_version: str, cache: Path = CACHE, pip_args: tuple[str, ...] = ()
+    python_version: str,
+    cache: Path = CACHE,
+    pip_args: tuple[str, ...] = (),
+    platforms: tuple[str, ...] = PLATFORMS,
 ) -> Path:
-    """The directory of the dependency layer (holding python/), built once per key."""
+    """The directory of the dependency layer (holding python/), built once per key. With no
+    `platforms`, for this machine's: the cold-start bench runs the handlers on that copy."""
     requirements = layer_requirements()
     tag = "cp" + python_version.replace(".", "")
-    target = cache / f"deps-{tag}-{cache_key(requirements, python_version)}"
+    target = cache / f"deps-{tag}-{cache_key(requirements, python_version, platforms)}"
     if (target / ".complete").exists():
         return target
     staging = target.with_name(f".{target.name}-{os.getpid()}")
@@ -58,7 +73,7 @@ def dependency_layer(
     command = [
         sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
         "--no-compile", "--no-color",
-        *(arg for p in PLATFORMS for arg in ("--platform", p)),
+        *(arg for p in platforms for arg in ("--platform", p)),
         "--only-binary=:all:", "--implementation", "cp",
         "--python-version", python_version, "--target", str(staging / "python"),
         *pip_args, *requirements,
@@ -73,12 +88,48 @@ def dependency_layer(
             "for every later (offline) synth."
         )
     shutil.rmtree(staging / "python" / "bin", ignore_errors=True)  # console scripts: unused
+    trim_service_models(staging / "python" / "botocore" / "data")
     (staging / ".complete").write_text("\n".join(requirements) + "\n", "utf-8")
     try:
         staging.rename(target)
     except OSError:  # another process finished the same build first
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def trimmed_model(model: dict[str, Any], operations: tuple[str, ...]) -> dict[str, Any]:
+    """A botocore service model with only `operations`, the shapes they reach, and no
+    documentation."""
+    ops = {name: _undocumented(model["operations"][name]) for name in operations}
+    refs = [op[io]["shape"] for op in ops.values() for io in ("input", "output") if io in op]
+    refs += [error["shape"] for op in ops.values() for error in op.get("errors", [])]
+    shapes: dict[str, Any] = {}
+    while refs:
+        name = refs.pop()
+        if name in shapes:
+            continue
+        shape = shapes[name] = _undocumented(model["shapes"][name])
+        if "members" in shape:
+            shape["members"] = {k: _undocumented(m) for k, m in shape["members"].items()}
+            refs += [m["shape"] for m in shape["members"].values()]
+        refs += [shape[k]["shape"] for k in ("member", "key", "value") if k in shape]
+    rest = {k: v for k, v in model.items() if k not in ("operations", "shapes", "documentation")}
+    return {**rest, "operations": ops, "shapes": dict(sorted(shapes.items()))}
+
+
+def _undocumented(part: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in part.items() if k not in ("documentation", "documentationUrl")}
+
+
+def trim_service_models(botocore_data: Path) -> None:
+    """Replace each TRIMMED_MODELS service's model under botocore's data directory."""
+    for service, operations in TRIMMED_MODELS.items():
+        for path in (botocore_data / service).glob("*/service-2.json*"):
+            opener = gzip.open if path.suffix == ".gz" else open
+            with opener(path, "rt", encoding="utf-8") as f:
+                model = json.load(f)
+            with opener(path, "wt", encoding="utf-8") as f:
+                json.dump(trimmed_model(model, operations), f, separators=(",", ":"))
 
 
 def package_layer(source: Path = ROOT / "layers" / "beaconlake", cache: Path = CACHE) -> Path:

@@ -1,17 +1,26 @@
-"""The Docker-free layer builder: cache keys, the package layer, and a clear offline error."""
+"""The Docker-free layer builder: cache keys, the package layer, the trimmed SSM model, and a
+clear offline error."""
 
 from __future__ import annotations
 
+import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import botocore
+import botocore.session
 import pytest
+from moto import mock_aws
 
+from beaconlake.adapters.aws import ParameterSaltStore
 from infra_cdk.layers import (
+    TRIMMED_MODELS,
     LayerBuildError,
     cache_key,
     dependency_layer,
     layer_requirements,
     package_layer,
+    trim_service_models,
 )
 
 
@@ -27,6 +36,7 @@ def test_cache_key_changes_with_requirements_and_python() -> None:
     assert base == cache_key(["a==1"], "3.14")
     assert base != cache_key(["a==2"], "3.14")
     assert base != cache_key(["a==1"], "3.13")
+    assert base != cache_key(["a==1"], "3.14", platforms=())  # this machine's wheels
 
 
 def test_a_cached_layer_is_used_without_pip(tmp_path: Path) -> None:
@@ -57,3 +67,28 @@ def test_package_layer_holds_the_package_without_bytecode(tmp_path: Path) -> Non
     assert package_layer(source, cache=tmp_path / "cache") == layer
     (source / "__init__.py").write_text("X = 2\n")
     assert package_layer(source, cache=tmp_path / "cache") != layer
+
+
+def test_the_trimmed_ssm_model_serves_everything_the_secret_store_calls(
+    tmp_path: Path, fake_aws_credentials: None
+) -> None:
+    """The layer's SSM model keeps only TRIMMED_MODELS' operations: a client built on it must
+    still create, read, list (paginated) and delete salts, as ParameterSaltStore does."""
+    full = Path(botocore.__file__).parent / "data" / "ssm"
+    (version,) = [d.name for d in full.iterdir() if d.is_dir()]
+    (tmp_path / "ssm" / version).mkdir(parents=True)
+    shutil.copy(full / version / "service-2.json.gz", tmp_path / "ssm" / version)
+    trim_service_models(tmp_path)
+    session = botocore.session.get_session()
+    session.get_component("data_loader").search_paths.insert(0, str(tmp_path))
+    client = session.create_client("ssm")
+    assert set(client.meta.service_model.operation_names) == set(TRIMMED_MODELS["ssm"])
+    now = datetime.now(UTC)
+    today, old = now.date().isoformat(), (now - timedelta(days=3)).date().isoformat()
+    with mock_aws():
+        store = ParameterSaltStore("/beaconlake/salts", client=client)
+        for day in [old, *(f"2020-01-{d:02}" for d in range(1, 13)), today]:
+            store.salt_for(day)  # 14 parameters: two pages of GetParametersByPath
+        assert len(store.days()) == 14
+        store.rotate(now)
+        assert store.days() == [today]

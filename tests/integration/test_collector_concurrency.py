@@ -1,6 +1,5 @@
 """Requests through the local gateway's worker threads each store their own event once: the
-collector's Powertools resolver holds one request per process, as in Lambda, so the local
-server (`one_at_a_time`) makes the collector's calls take turns."""
+collector's handler keeps no request in shared state, so threads need not take turns."""
 
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ import pytest
 
 from beaconlake import wiring
 from beaconlake.local.asgi import LocalGateway
-from beaconlake.local.server import one_at_a_time
 from functions.collect.app import handler
 from tests.conftest import FIREFOX_UA
 from tests.server import parquet_rows
@@ -35,7 +33,7 @@ def test_concurrent_beacons_through_the_gateway_are_each_stored_once(collector) 
     def stats(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise AssertionError("no stats request is sent")
 
-    gateway = LocalGateway(collect=one_at_a_time(handler), stats=stats)
+    gateway = LocalGateway(collect=handler, stats=stats)
     paths = [f"/g{i}" for i in range(600)]
 
     async def send_all() -> list[int]:

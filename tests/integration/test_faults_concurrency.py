@@ -68,12 +68,10 @@ def test_readers_never_see_partial_data(tmp_path) -> None:
 def test_concurrent_requests_through_the_collector_handler_keep_their_own_bodies(
     local_env, monkeypatch
 ) -> None:
-    """The local gateway calls the collector's Lambda handler from several threads at once;
-    `one_at_a_time` (as `beaconlake serve` wraps it) keeps Powertools' resolver, which holds
-    one request per process as Lambda does, from mixing them up."""
+    """The local gateway calls the collector's Lambda handler from several threads at once:
+    the handler keeps no request in shared state, so none is mixed up with another."""
     from beaconlake import wiring
     from beaconlake.local.asgi import LambdaContext, to_apigw_event
-    from beaconlake.local.server import one_at_a_time
     from functions.collect.app import handler
     from tests.conftest import FIREFOX_UA
     from tests.server import parquet_rows
@@ -82,7 +80,6 @@ def test_concurrent_requests_through_the_collector_handler_keep_their_own_bodies
     monkeypatch.setenv("BEACONLAKE_INGEST_SITE_RATE", "0")
     wiring.reset()
     wiring.ports()  # built before the threads start, as `beaconlake serve` does
-    collect = one_at_a_time(handler)
     statuses: list[int] = []
 
     def client(c: int) -> None:
@@ -98,7 +95,7 @@ def test_concurrent_requests_through_the_collector_handler_keep_their_own_bodies
                 "client": (f"192.0.2.{c}", 40000),
             }
             statuses.append(
-                collect(to_apigw_event(scope, body.encode()), LambdaContext())["statusCode"]
+                handler(to_apigw_event(scope, body.encode()), LambdaContext())["statusCode"]
             )
 
     threads = [threading.Thread(target=client, args=(c,)) for c in range(8)]

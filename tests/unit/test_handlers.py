@@ -61,6 +61,14 @@ def test_dropped_beacon_gets_202_with_reason_header(local_env) -> None:
     assert wiring.ports().sink.pending() == []  # type: ignore[attr-defined]
 
 
+def test_a_request_the_collector_does_not_serve_gets_a_404_json_body(local_env) -> None:
+    for method, path in (("GET", "/api/event"), ("POST", "/e.gif"), ("GET", "/")):
+        res = collect(http_event(method, path, headers=UA), Context())
+        assert res["statusCode"] == 404, (method, path)
+        assert "POST /api/event" in json.loads(res["body"])["error"]
+    assert wiring.ports().sink.pending() == []  # type: ignore[attr-defined]
+
+
 def test_pixel_returns_the_gif_and_stores_the_event(local_env) -> None:
     query = {"d": "example.com", "u": "https://example.com/newsletter", "n": "pageview"}
     res = collect(http_event("GET", "/e.gif", headers=UA, query=query), Context())

@@ -21,7 +21,6 @@ import pytest
 from beaconlake import metrics, wiring
 from beaconlake.ingest.http import PIXEL_GIF
 from beaconlake.local.asgi import LocalGateway
-from beaconlake.local.server import one_at_a_time
 from functions.collect.app import handler
 from tests.conftest import BOT_UA, CHROME_UA, FIREFOX_UA
 from tests.server import parquet_rows
@@ -35,11 +34,11 @@ def no_stats(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def lambda_gateway() -> LocalGateway:
-    return LocalGateway(collect=one_at_a_time(handler), stats=no_stats)
+    return LocalGateway(collect=handler, stats=no_stats)
 
 
 def fast_gateway() -> LocalGateway:
-    return LocalGateway(collect=one_at_a_time(handler), stats=no_stats, ingest_ports=wiring.ports)
+    return LocalGateway(collect=handler, stats=no_stats, ingest_ports=wiring.ports)
 
 
 async def call(

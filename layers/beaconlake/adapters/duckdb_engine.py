@@ -47,7 +47,7 @@ from beaconlake.stats.sql import (
 # sessionising grows with the rows, below it the fixed cost of a scan dominates.
 ROWS_PER_BUCKET = 65_536
 # Rows per row group of a rollup file: at 10 M events a month, 3 or 4 per day of sessions; fewer,
-# larger ones read faster but cost memory while written (docs/BENCHMARKS.md, "What limits")
+# larger ones cost memory while written and read only a little faster (docs/BENCHMARKS.md)
 ROW_GROUP_ROWS = 16_384
 
 

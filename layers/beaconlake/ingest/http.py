@@ -250,7 +250,7 @@ def counted(reply: Reply) -> Reply:
 
 
 def encoded(reply: Reply) -> tuple[str, bytes]:
-    """Content type and body, serialised as Powertools' resolver does (compact JSON)."""
+    """Content type and body, as the Lambda handler and the local server both send them."""
     if isinstance(reply.body, bytes):
         return "image/gif", reply.body
     return "application/json", _compact_json(reply.body).encode()

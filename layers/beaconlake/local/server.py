@@ -9,12 +9,11 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from beaconlake import metrics, wiring
-from beaconlake.local.asgi import Handler, LocalGateway, StaticFile
+from beaconlake.local.asgi import LocalGateway, StaticFile
 from beaconlake.ports import QueryEngine, QueryFailed, SaltStore
 
 logger = Logger(service="beaconlake-serve")
@@ -112,20 +111,6 @@ def static_files() -> dict[str, StaticFile]:
     return files
 
 
-def one_at_a_time(handler: Handler) -> Handler:
-    """Powertools' resolver keeps the request being handled in `app.current_event`, one per
-    process, as a Lambda container runs one request at a time. The gateway calls handlers
-    from several threads, where two requests could swap bodies (one event stored twice,
-    the other lost after its 202); so the collector's calls take turns."""
-    lock = threading.Lock()
-
-    def call(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        with lock:
-            return handler(event, context)
-
-    return call
-
-
 def build_gateway() -> LocalGateway:
     from functions.collect.app import handler as collect_handler
     from functions.stats.app import handler as stats_handler
@@ -146,7 +131,7 @@ def build_gateway() -> LocalGateway:
             print("beacons dropped: " + ", ".join(f"{reason} {n}" for reason, n in dropped))
 
     return LocalGateway(
-        collect=one_at_a_time(collect_handler),
+        collect=collect_handler,
         stats=stats_handler,
         files=static_files(),
         on_shutdown=shutdown,
