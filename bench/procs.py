@@ -125,7 +125,7 @@ def summarise_profile(raw: Path, top: int = 10) -> list[tuple[str, float]]:
     """Functions by inclusive share of samples (a stack counts once per function)."""
     inclusive: Counter[str] = Counter()
     total = 0
-    for line in raw.read_text().splitlines():
+    for line in filter(None, raw.read_text().splitlines()):  # py-spy may leave blank lines
         stack, _, count = line.rpartition(" ")
         n = int(count)
         total += n
