@@ -3,6 +3,7 @@ it starts, so a long run gives freed memory back (the soak in bench/ measures th
 
 from __future__ import annotations
 
+import os
 import platform
 from collections.abc import Iterator
 from typing import Any
@@ -30,11 +31,16 @@ def test_serve_returns_freed_memory_before_it_starts(
     def run(app: Any, **kwargs: Any) -> None:
         seen["pool"] = pa.default_memory_pool().backend_name
         seen["port"] = kwargs["port"]
+        seen["metrics_disabled"] = os.environ.get("POWERTOOLS_METRICS_DISABLED")
 
+    # serve switches metric lines off in its own environment: undone after the test, so later
+    # tests still see the metrics they count
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "unset below")
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
     monkeypatch.setattr(server, "build_gateway", lambda: object())
     monkeypatch.setattr(uvicorn, "run", run)
     server.serve("127.0.0.1", 18999)
-    assert seen == {"pool": "system", "port": 18999}
+    assert seen == {"pool": "system", "port": 18999, "metrics_disabled": "true"}
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the arena cap is glibc's")
