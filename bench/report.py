@@ -549,13 +549,13 @@ def _limits(r: dict[str, Any]) -> list[str]:
         ),
         "",
         "**Cold start.** Figure 2 takes the collector's first event apart. On 2026-11-26 "
-        "(by hand, `python -m bench.coldstart`, 7 rounds) it went from 1.89 x the floor to "
+        "(by hand, `bench.main.cold_start()` with 7 rounds) it went from 1.89 x the floor to "
         "1.44 x in three steps: the children now run on the Lambda layers' contents instead "
         "of the development venv (which added PyYAML, imported by ua_parser when present, "
         "and the editable install's import hook, together about 23 ms); the collector's "
         "handler reads its two routes itself instead of through Powertools' event resolver, "
-        "whose import (every resolver kind) was about 40 ms (importing the handler: 94 to "
-        "65 ms; 1.59 x); and the layer's botocore carries SSM's model trimmed to the four "
+        "whose import (every resolver kind) was about 35 ms (importing the handler: 101 to "
+        "66 ms, both on the layers; 1.59 x); and the layer's botocore carries SSM's model trimmed to the four "
         "operations the salt store calls, which botocore otherwise parses whole (1.5 MB of "
         "JSON) when the first event builds the SSM client (the first event: 166 to 151 ms; "
         "1.44 x). What is left above the floor: Powertools' Logger and beaconlake's modules "

@@ -2,7 +2,7 @@
 
 The HTTP API routes only these two requests here (infra_cdk.api), so the handler reads them
 straight from the payload v2.0 event. Powertools' event resolver would add nothing but its
-import (every resolver kind, about 40 ms), a third of the cold start above the floor
+import (every resolver kind, about 35 ms), a third of the cold start above the floor
 (docs/BENCHMARKS.md, figure 2).
 """
 

@@ -27,7 +27,7 @@ from beaconlake.stats.query import (
     Or,
     StatsQuery,
 )
-from beaconlake.stats.sql import build, raw_columns_needed
+from beaconlake.stats.sql import METRIC_INPUTS, build, raw_columns_needed
 
 GOALS = (Goal("Signup", event="Signup"), Goal("Docs", page="/docs/*"))
 DAYS = DateRange(date(2026, 1, 1), date(2026, 1, 31))
@@ -79,6 +79,7 @@ def test_statement_parses_as_athena_and_runs_in_duckdb(q: StatsQuery, engine) ->
 
 
 def test_a_statement_computes_only_the_columns_its_metrics_and_order_read() -> None:
+    assert all(METRIC_INPUTS[m] for m in V2_METRICS)  # every metric reads some raw column
     panel = StatsQuery("example.com", DAYS, ("visitors",), dimensions=("visit:country",))
     assert raw_columns_needed(panel) == {"visitors"}
     rates = replace(panel, metrics=("bounce_rate",), order_by=(("total_revenue", "desc"),))

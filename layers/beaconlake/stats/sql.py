@@ -11,6 +11,7 @@ ever reaches SQL as a parameter; identifiers and literals come from fixed tables
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -463,21 +464,11 @@ ORDER_EXPRESSIONS = {
 }
 
 
-# The raw columns each metric is computed from (shape_row) and ordered by (ORDER_EXPRESSIONS).
-METRIC_INPUTS: dict[str, tuple[str, ...]] = {
-    "visitors": ("visitors",),
-    "pageviews": ("pageviews",),
-    "events": ("events",),
-    "visits": ("visits",),
-    "bounce_rate": ("bounces", "visits"),
-    "visit_duration": ("duration_ms", "visits"),
-    "views_per_visit": ("session_pageviews", "visits"),
-    "percentage": ("visitors",),
-    "conversion_rate": ("visitors",),
-    "total_revenue": ("revenue_sum",),
-    "average_revenue": ("revenue_sum", "revenue_count"),
-    "scroll_depth": ("scroll_depth_avg",),
-    "time_on_page": ("engaged_ms_avg",),
+# The raw columns each metric is computed from: those its order expression names, which are
+# the ones shape_row reads for it.
+METRIC_INPUTS: dict[str, frozenset[str]] = {
+    metric: frozenset(re.findall(r"\w+", expr)) & frozenset(RAW_COLUMNS)
+    for metric, expr in ORDER_EXPRESSIONS.items()
 }
 
 
