@@ -204,8 +204,9 @@ Parquet tree's signature, so never stale), which is what a returning visitor of 
 sees. Each uncached load runs its SQL statements in DuckDB (two per comparison); past days'
 visits and pages come from the engine's rollups (`rollup/`, written by `serve` at start and
 after each midnight, rewritten when a day's files change; see docs/QUERY_API.md), today's from
-events, so the new-data reloads read rollups, and the first load may still be waiting for them
-to be written at start.
+the engine's live day (the same rows, kept in memory and merged with each new file), so the
+new-data reloads read rollups, and the first load may still be waiting for them to be written
+at start.
 Machine: {r["cpus"]} CPUs ({r["cpu"]}), Python {r["python"]}, {r["chromium"]}; {r["date"]};
 1-minute load average {load[0]:.1f} before and {load[1]:.1f} after the runs (other work on the
 machine slows every figure here).

@@ -1,9 +1,10 @@
 """Bounded soak on loopback: `beaconlake serve` takes steady ingest plus dashboard-style
 `POST /api/v2/query` calls for a few minutes. Reported: the server's RSS over time, ingest
 latency (p50/p99), error rates, and every event that got a 202 looked for in the Parquet
-files after a graceful stop. After the ingest stops, the dashboard goes on for --hold
-minutes over the now fixed data: RSS that climbs with the day's stored events (queries over
-today read them all) must stop climbing once they stop growing.
+files after a graceful stop. Queries over today read the engine's live day (one row per visit,
+and per visitor and page), so RSS must not climb with the day's stored events; after the
+ingest stops, the dashboard goes on for --hold minutes over the now fixed data, which shows
+whether anything grows without new events.
 
     .venv/bin/python -m bench.soak --minutes 2 [--hold 1] [--rate 200] [--write-docs]
     .venv/bin/python -m bench.soak --durability 3 [--write-docs]   # needs wrk, like bench/run

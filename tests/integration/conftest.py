@@ -161,25 +161,34 @@ def scenario(seed: int) -> list[tuple[dict, RequestMeta, Hit]]:
     return out
 
 
+FLUSH_EVERY = 40
+
+
 @pytest.fixture
 def loaded(local_env):
+    """The scenario, flushed every FLUSH_EVERY beacons; after each flush the engine brings its
+    live day up to date, so that day takes its beacons in flush by flush."""
     p = wiring.ports()
     sent = scenario(7)
-    for data, meta, hit in sent:
+    for i, (data, meta, hit) in enumerate(sent, 1):
         outcome = collect(data, meta, p.policy, day_salt, hit.at)
         assert outcome.dropped is None, outcome
         p.sink.put(outcome.events)
-    p.sink.flush()
+        if i % FLUSH_EVERY == 0 or i == len(sent):
+            p.sink.flush()
+            today = wiring.engine().today()  # type: ignore[attr-defined]
+            wiring.engine().session_rollup("example.com", today, today)
     return [hit for _, _, hit in sent]
 
 
 # "today" for the engine, and the events per bucket of visitors its rollups are computed in:
-# after every day of the scenario (all rolled up, a few visitors per bucket), after its first
-# two days (rolled up, whole days per statement, the rest computed from events), or before it
-# (nothing rolled up).
+# after every day of the scenario (all rolled up, a few visitors per bucket), on its third day
+# (two days rolled up, whole days per statement, the third one live, the rest computed from
+# events), on its second day in small buckets, or before it (nothing rolled up).
 ROLLUP_TODAY = {
     "rolled_up": (date(2026, 4, 1), 64),
     "partly_rolled_up": (date(2026, 3, 11), 1_000_000),
+    "live_day_in_buckets": (date(2026, 3, 10), 64),
     "live": (date(2026, 3, 1), 1_000_000),
 }
 

@@ -7,7 +7,7 @@ Parquet sink and the DuckDB engine; the expected numbers come from tests/referen
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import pytest
 
@@ -27,13 +27,18 @@ def query(days: DateRange, **kw) -> StatsQuery:
 ALL_DAYS = DateRange(date(2026, 3, 9), date(2026, 3, 20))
 
 
-def test_each_mode_rolls_up_the_days_before_its_today(loaded, engine_mode) -> None:
+def test_each_mode_rolls_up_the_days_up_to_its_today(loaded, engine_mode) -> None:
+    """Days before today from rollup files, today from the live day, later days from events."""
     rollup = engine_mode.session_rollup("example.com", ALL_DAYS.first, ALL_DAYS.last)
-    yesterday = engine_mode.today() - timedelta(days=1)
-    if yesterday < ALL_DAYS.first:
+    today = engine_mode.today()
+    if today < ALL_DAYS.first:
         assert rollup is None
     else:
-        assert rollup == Rollup(ALL_DAYS.first, min(yesterday, ALL_DAYS.last))
+        assert rollup == Rollup(ALL_DAYS.first, min(today, ALL_DAYS.last))
+    # the live day took the flushes in one by one: computed whole once, when first read
+    assert engine_mode.live.recomputed == 1
+    if ALL_DAYS.first <= today <= ALL_DAYS.last:
+        assert engine_mode.live.merged >= 3
 
 
 def test_aggregate_matches_reference(loaded) -> None:

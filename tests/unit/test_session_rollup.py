@@ -55,19 +55,22 @@ def visits(engine: DuckDBEngine) -> dict[str, int]:
     return {k: v["value"] for k, v in service.aggregate(engine, q).items()}
 
 
-def test_only_days_before_today_are_rolled_up(tmp_path: Path) -> None:
+def test_days_before_today_are_rolled_up_into_files_and_today_is_live(tmp_path: Path) -> None:
     for day in (1, 2, 3):
         store(tmp_path, "192.0.2.1", "/", datetime(2026, 1, day, 9, tzinfo=UTC))
     engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 3))
 
     assert engine.session_rollup(SITE, DAYS.first, DAYS.last) == Rollup(
-        date(2026, 1, 1), date(2026, 1, 2)
+        date(2026, 1, 1), date(2026, 1, 3)
     )
     assert rolled_days(tmp_path) == ["dt=2026-01-01", "dt=2026-01-02"]
     (rollup,) = tmp_path.glob("rollup/*/dt=2026-01-01/sessions.parquet")
     assert pq.read_table(rollup).num_rows == 1
     assert visits(engine) == {"visitors": 3, "visits": 3, "pageviews": 3}
-    assert engine.session_rollup(SITE, date(2026, 1, 3), date(2026, 1, 3)) is None
+    assert engine.session_rollup(SITE, date(2026, 1, 3), date(2026, 1, 3)) == Rollup(
+        date(2026, 1, 3), date(2026, 1, 3)
+    )
+    assert engine.session_rollup(SITE, date(2026, 1, 4), date(2026, 1, 5)) is None
 
 
 def test_visitor_buckets_are_a_power_of_two_each_about_the_given_rows() -> None:

@@ -14,6 +14,10 @@ one, or finds a globbed file gone. A merge writes its file before taking the loc
 up if a source changed meanwhile (erasure rewrote it); inside the lock it records its sources
 in a journal, so a crash between revealing the merged file and deleting the sources is
 finished by the next sink, and no row is ever stored twice.
+
+A merged file names, in its metadata, the files first written that its rows come from, in
+order (`leaves`), so a reader that has already taken some of them in (the query engine's
+live day) can tell a merge from new rows.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -40,6 +45,31 @@ BATCH_ROWS = 65_536
 SWAP_WAIT_S = 2.0
 _LEVEL = re.compile(r"^merged-L(\d+)-")
 _JOURNALS = ".merge-*.json"
+LEAVES_KEY = b"beaconlake.leaves"
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A file as the sink (or anything but a merge) wrote it: its name, size and mtime when
+    merged, and how many rows it gave the merged file."""
+
+    name: str
+    size: int
+    mtime_ns: int
+    rows: int
+
+
+def leaves(path: Path) -> list[Leaf]:
+    """The files first written whose rows `path` holds, in order: those its metadata names
+    when their rows add up to its own (erasure rewrites a file without them), else itself."""
+    st = path.stat()
+    meta = pq.read_metadata(path)
+    recorded = (meta.metadata or {}).get(LEAVES_KEY)
+    if recorded is not None:
+        found = [Leaf(*entry) for entry in json.loads(recorded)]
+        if sum(leaf.rows for leaf in found) == meta.num_rows:
+            return found
+    return [Leaf(path.name, st.st_size, st.st_mtime_ns, meta.num_rows)]
 
 
 class TreeLock:
@@ -130,12 +160,14 @@ def _batches(path: Path) -> Iterator[pa.RecordBatch]:
 
 def _merge(directory: Path, sources: list[Path], lock: TreeLock) -> bool:
     stamps = [_stamp(p) for p in sources]
+    merged_leaves = [astuple(leaf) for p in sources for leaf in leaves(p)]
+    schema = arrow_schema().with_metadata({LEAVES_KEY: json.dumps(merged_leaves).encode()})
     merge_id = f"{time.time_ns() // 1_000_000}-{uuid.uuid4().hex[:12]}"
     final = directory / f"merged-L{level(sources[0]) + 1}-{merge_id}.parquet"
     tmp = directory / f".{final.name}.tmp"
     try:
         with open(tmp, "wb") as fh:
-            with pq.ParquetWriter(fh, arrow_schema(), compression="zstd", compression_level=6) as w:
+            with pq.ParquetWriter(fh, schema, compression="zstd", compression_level=6) as w:
                 for path in sources:
                     for batch in _batches(path):
                         w.write_batch(batch)

@@ -29,17 +29,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from beaconlake.adapters.compaction import TreeLock
+from beaconlake.adapters.live_day import LiveDay
 from beaconlake.adapters.parquet_sink import ROLLUP_DIR, rollup_dir
 from beaconlake.ports import QueryFailed, Rollup
 from beaconlake.schema import duckdb_columns
 from beaconlake.sqldialect import athena_to_duckdb
+from beaconlake.stats.live_sql import LIVE_PAGES, LIVE_SESSIONS
 from beaconlake.stats.query import today_utc
 from beaconlake.stats.sql import (
+    PAGE_COLUMNS,
     PAGE_ROLLUP_TABLE,
     SESSION_ROLLUP_TABLE,
     Statement,
     VisitorBucket,
     page_rollup_statement,
+    rollup_select,
     rollup_statement,
 )
 
@@ -54,15 +58,30 @@ ROW_GROUP_ROWS = 16_384
 def events_view_sql(events_dir: Path) -> str:
     """The DuckDB `events` view, derived from the schema module. Files written before a column
     was added lack it; the typed empty row set supplies it as NULL, as Athena reads them."""
-    cols = duckdb_columns()
-    pattern = str(events_dir / "site_id=*" / "dt=*" / "*.parquet").replace("'", "''")
-    select = ", ".join(f'CAST("{name}" AS {typ}) AS "{name}"' for name, typ in cols.items())
-    return (
-        f"CREATE OR REPLACE VIEW events AS SELECT {select} FROM (SELECT * FROM read_parquet("
-        f"'{pattern}', hive_partitioning = true, "
-        "hive_types = {'site_id': VARCHAR, 'dt': VARCHAR}, union_by_name = true) "
-        f"UNION ALL BY NAME {_typed_empty_rows()})"
+    pattern = str(events_dir / "site_id=*" / "dt=*" / "*.parquet")
+    return f"CREATE OR REPLACE VIEW events AS {parquet_rows(_literal(pattern))}"
+
+
+def parquet_rows(files: str, where: str | None = None) -> str:
+    """The typed events of `files` (SQL: a glob or a list of paths). A `where` may also pick
+    rows by `filename` and `file_row_number`."""
+    select = ", ".join(
+        f'CAST("{name}" AS {typ}) AS "{name}"' for name, typ in duckdb_columns().items()
     )
+    numbered = ", filename = true, file_row_number = true" if where is not None else ""
+    return (
+        f"SELECT {select} FROM (SELECT * FROM read_parquet({files}, hive_partitioning = true, "
+        f"hive_types = {{'site_id': VARCHAR, 'dt': VARCHAR}}, union_by_name = true{numbered}) "
+        f"WHERE {where or 'true'} UNION ALL BY NAME {_typed_empty_rows()})"
+    )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _files_rows(files: list[Path], where: str | None) -> str:
+    return parquet_rows(f"[{', '.join(_literal(str(f)) for f in files)}]", where)
 
 
 # Each rollup's view, file and statement; written in this order, the last one carrying the
@@ -74,14 +93,18 @@ ROLLUPS: tuple[tuple[str, str, Callable[[str, date, VisitorBucket], Statement]],
 SIGNED_FILE = ROLLUPS[-1][1]
 
 
-def rollup_views_sql(rollup_root: Path) -> list[str]:
+def rollup_views_sql(rollup_root: Path, with_files: bool) -> list[str]:
+    """The rollup views: the rows of past days' files, if any, and the live day's."""
+    sessions = rollup_select(LIVE_SESSIONS, keep=("site_id", "dt"))
+    pages = f"SELECT site_id, dt, {', '.join(PAGE_COLUMNS)} FROM {LIVE_PAGES}"
     out = []
-    for view, file_name, _ in ROLLUPS:
-        pattern = str(rollup_root / "site_id=*" / "dt=*" / file_name).replace("'", "''")
-        out.append(
-            f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet('{pattern}', "
-            "hive_partitioning = true, hive_types = {'site_id': VARCHAR, 'dt': VARCHAR})"
+    for (view, file_name, _), live in zip(ROLLUPS, (pages, sessions), strict=True):
+        pattern = _literal(str(rollup_root / "site_id=*" / "dt=*" / file_name))
+        files = (
+            f"SELECT * FROM read_parquet({pattern}, hive_partitioning = true, "
+            "hive_types = {'site_id': VARCHAR, 'dt': VARCHAR}) UNION ALL BY NAME "
         )
+        out.append(f"CREATE OR REPLACE VIEW {view} AS {files if with_files else ''}{live}")
     return out
 
 
@@ -221,7 +244,23 @@ class DuckDBEngine:
         self._sync_view(self.cache.signature())
         self._rollup_lock = threading.Lock()
         self._checked: dict[tuple[str, str], int] = {}  # (site, day) → events dir mtime
-        self._rollup_view = False
+        self.live = LiveDay(
+            self.events_dir, _files_rows, lambda rows: visitor_buckets(rows, self.rows_per_bucket)
+        )
+        self._live_day = self.today()
+        self._db.execute(f"CREATE VIEW no_events AS {_typed_empty_rows()}")
+        self.live.create_tables(self._db, "no_events")
+        self._rollup_files: bool | None = None
+        self._sync_rollup_views()
+
+    def _sync_rollup_views(self) -> None:
+        rollup_root = self.data_dir / ROLLUP_DIR
+        has_files = any(rollup_root.glob(f"*/*/{SIGNED_FILE}"))
+        if has_files != self._rollup_files:
+            with self._lock:
+                for view_sql in rollup_views_sql(rollup_root, has_files):
+                    self._db.execute(view_sql)
+            self._rollup_files = has_files
 
     def _sync_view(self, signature: tuple[int, int]) -> None:
         """Point the view at the files, or at no rows when there are none (yet, or any more:
@@ -238,28 +277,31 @@ class DuckDBEngine:
             self._view_signature = signature
 
     def session_rollup(self, site_id: str, first: date, last: date) -> Rollup | None:
-        """Roll up every day of first..last before today (UTC) whose files changed since.
-        Today's sessions stay live: rewriting its rollup after every flush cost a long soak
-        more memory (+65 MB at 36,000 events, docs/RELIABILITY.md) than sessionising it per
-        query does."""
-        last = min(last, self.today() - timedelta(days=1))
-        if first > last:
-            return None
+        """Roll up every day of first..last before today (UTC) whose files changed since,
+        and bring today's live rows (LiveDay) up to date if today is among them."""
+        today = self.today()
         with self._rollup_lock:
+            if today != self._live_day:
+                with self._cursor() as cursor:
+                    self.live.forget_before(cursor, today)
+                self._live_day = today
             site_dir = self.events_dir / f"site_id={site_id}"
             rollup_root = self.data_dir / ROLLUP_DIR
+            past_last = min(last, today - timedelta(days=1))
             days = {d.name for d in site_dir.glob("dt=*") if d.is_dir()}
             days |= {d.name for d in rollup_root.glob(f"site_id={site_id}/dt=*")}
             for day in sorted(days):
-                if first.isoformat() <= day.removeprefix("dt=") <= last.isoformat():
+                if first.isoformat() <= day.removeprefix("dt=") <= past_last.isoformat():
                     self._refresh_day(site_id, day.removeprefix("dt="), site_dir / day)
-            has_rollups = any(rollup_root.glob(f"*/*/{SIGNED_FILE}"))
-            if has_rollups and not self._rollup_view:
-                with self._lock:
-                    for view_sql in rollup_views_sql(rollup_root):
-                        self._db.execute(view_sql)
-            self._rollup_view = has_rollups
-        return Rollup(first, last) if has_rollups else None
+            live = first <= today <= last
+            if live:
+                with self._cursor() as cursor:
+                    self.live.sync(cursor, site_id, today)
+            self._sync_rollup_views()
+        covered = today if live else past_last
+        if first > covered or not (live or self._rollup_files):
+            return None
+        return Rollup(first, covered)
 
     def _refresh_day(self, site_id: str, dt: str, events_day: Path) -> None:
         """Rewrite the day's rollups if its files changed. A file renamed into the directory or

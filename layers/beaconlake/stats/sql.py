@@ -43,7 +43,7 @@ TIME_FORMATS = {
     "week": "%Y-%m-%d",
     "month": "%Y-%m-01",
 }
-_SESSION_ATTRS = (
+SESSION_ATTRS = (
     ("s_source", "referrer_source"),
     ("s_referrer", "referrer"),
     ("s_utm_source", "utm_source"),
@@ -67,7 +67,7 @@ SESSION_COLUMNS = (
     "revenue_count",
     "s_entry_page",
     "s_exit_page",
-    *(alias for alias, _ in _SESSION_ATTRS),
+    *(alias for alias, _ in SESSION_ATTRS),
 )
 SESSION_ROLLUP_TABLE = "session_rollup"
 PAGE_ROLLUP_TABLE = "page_rollup"
@@ -111,7 +111,7 @@ def session_ctes(
     """CTEs `ev` (the events `where` selects), `numbered` (each event with its session_no) and
     `sessions` (or `name`: one row per session with its attributes and totals, plus the
     VISITOR_ATTRS if asked). The default `where` needs the five range parameters."""
-    attrs = [f"min_by({col}, ts) AS {alias}" for alias, col in _SESSION_ATTRS]
+    attrs = [f"min_by({col}, ts) AS {alias}" for alias, col in SESSION_ATTRS]
     if visitor_attrs:
         attrs += [f"min_by({col}, ts) AS {col}" for col in VISITOR_ATTRS]
     attr_sql = ",\n    ".join(attrs)
@@ -160,14 +160,16 @@ def whole_days(q: StatsQuery) -> tuple[date, date] | None:
 FIRST_OF = {"s_source": "first_of_source", "s_entry_page": "first_of_entry_page"}
 
 
-def _rollup_select(sessions: str) -> str:
-    """The rollup's columns: SESSION_COLUMNS, VISITOR_ATTRS and the FIRST_OF flags."""
+def rollup_select(sessions: str, keep: tuple[str, ...] = ()) -> str:
+    """The rollup's columns (after `keep`): SESSION_COLUMNS, VISITOR_ATTRS and the FIRST_OF
+    flags."""
     flags = [
         f"row_number() OVER (PARTITION BY visitor_id, coalesce(CAST({col} AS varchar), '') "
         f"ORDER BY session_no) = 1 AS {flag}"
         for col, flag in FIRST_OF.items()
     ]
-    return f"SELECT {', '.join((*SESSION_COLUMNS, *VISITOR_ATTRS, *flags))} FROM {sessions}"
+    columns = (*keep, *SESSION_COLUMNS, *VISITOR_ATTRS, *flags)
+    return f"SELECT {', '.join(columns)} FROM {sessions}"
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ class VisitorBucket:
 WHOLE_DAY = VisitorBucket()
 
 
-def _day_where(site_id: str, day: date, bucket: VisitorBucket) -> tuple[str, Params]:
+def day_where(site_id: str, day: date, bucket: VisitorBucket) -> tuple[str, Params]:
     midnight = datetime(day.year, day.month, day.day)
     params = (
         site_id,
@@ -202,14 +204,16 @@ def _day_where(site_id: str, day: date, bucket: VisitorBucket) -> tuple[str, Par
     )
 
 
-def rollup_statement(site_id: str, day: date, bucket: VisitorBucket = WHOLE_DAY) -> Statement:
+def rollup_statement(
+    site_id: str, day: date, bucket: VisitorBucket = WHOLE_DAY, table: str = "events"
+) -> Statement:
     """One day's sessions (of one bucket of visitors), the rows SESSION_ROLLUP_TABLE holds."""
-    where, params = _day_where(site_id, day, bucket)
-    sql = f"WITH {session_ctes('events', where, visitor_attrs=True)}\n{_rollup_select('sessions')}"
+    where, params = day_where(site_id, day, bucket)
+    sql = f"WITH {session_ctes(table, where, visitor_attrs=True)}\n{rollup_select('sessions')}"
     return Statement(sql, params)
 
 
-def _page_rows(table: str, where: str) -> str:
+def page_rows(table: str, where: str) -> str:
     """One row per visitor and page (PAGE_COLUMNS) of the events `where` selects."""
     attrs = ", ".join(f"min_by({col}, ts) AS {col}" for col in VISITOR_ATTRS)
     return f"""SELECT visitor_id, pathname,
@@ -222,11 +226,13 @@ def _page_rows(table: str, where: str) -> str:
   GROUP BY visitor_id, pathname"""
 
 
-def page_rollup_statement(site_id: str, day: date, bucket: VisitorBucket = WHOLE_DAY) -> Statement:
+def page_rollup_statement(
+    site_id: str, day: date, bucket: VisitorBucket = WHOLE_DAY, table: str = "events"
+) -> Statement:
     """One day's rows (of one bucket of visitors) of PAGE_ROLLUP_TABLE: per visitor and page,
     its counts."""
-    where, params = _day_where(site_id, day, bucket)
-    return Statement(_page_rows("events", where), params)
+    where, params = day_where(site_id, day, bucket)
+    return Statement(page_rows(table, where), params)
 
 
 def _rolled_up_sessions(q: StatsQuery, table: str, rollup: Rollup) -> tuple[str, Params]:
@@ -237,7 +243,7 @@ def _rolled_up_sessions(q: StatsQuery, table: str, rollup: Rollup) -> tuple[str,
     )
     sql = f"""{live},
 sessions AS (
-  {_rollup_select("live")}
+  {rollup_select("live")}
   UNION ALL
   SELECT {columns} FROM {SESSION_ROLLUP_TABLE} WHERE site_id = ? AND dt BETWEEN ? AND ?
 )"""
@@ -247,7 +253,7 @@ sessions AS (
 
 def sessionised_events(table: str) -> str:
     """`session_ctes` plus `sev`: each event with its session's attributes."""
-    attr_cols = ", ".join(f"s.{alias}" for alias, _ in _SESSION_ATTRS)
+    attr_cols = ", ".join(f"s.{alias}" for alias, _ in SESSION_ATTRS)
     channel = channel_sql("s.s_source", "s.s_utm_medium")
     return f"""{session_ctes(table)},
 sev AS (
@@ -627,7 +633,7 @@ def answerable_from_pages(q: StatsQuery) -> bool:
 
 def _build_from_pages(q: StatsQuery, table: str, rollup: Rollup) -> Statement:
     columns = ", ".join(PAGE_COLUMNS)
-    live = _page_rows(table, f"{RANGE_WHERE} AND dt NOT BETWEEN ? AND ?")
+    live = page_rows(table, f"{RANGE_WHERE} AND dt NOT BETWEEN ? AND ?")
     rows = f"""units AS (
   {live}
   UNION ALL

@@ -1,0 +1,208 @@
+"""Today's rollup rows, kept in DuckDB tables and brought up to date from the files at each read.
+
+Sessionising a day per query holds all of its events at once (two window passes), so a
+dashboard's memory grew with the day's traffic (docs/RELIABILITY.md). The live day instead
+takes in only the rows written since its last read and merges them with its rows
+(stats/live_sql), so what it holds grows with the day's sessions and pages, not its events.
+
+What it has taken in is a set of leaves (compaction.Leaf): files as the sink first wrote them,
+which a merge names in its metadata. A file whose leaves are all known adds nothing (a merge);
+a leaf not yet known adds its rows, read by their row numbers within the file; a known leaf
+gone (erasure rewrote or removed its file, retention dropped the day) or an event older than
+its visitor's last session means the day is computed again from its files, one bucket of
+visitors at a time, as the rollups of past days are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from beaconlake.adapters.compaction import Leaf, leaves
+from beaconlake.adapters.parquet_sink import partition_dir
+from beaconlake.sqldialect import athena_to_duckdb
+from beaconlake.stats import live_sql
+from beaconlake.stats.live_sql import LIVE_PAGES, LIVE_SESSIONS
+from beaconlake.stats.sql import (
+    PAGE_COLUMNS,
+    SESSION_COLUMNS,
+    VISITOR_ATTRS,
+    VisitorBucket,
+    day_where,
+    page_rollup_statement,
+    rollup_statement,
+)
+
+Select = Callable[[list[Path], str | None], str]
+_TABLES = (
+    (LIVE_SESSIONS, (*SESSION_COLUMNS, *VISITOR_ATTRS), rollup_statement),
+    (LIVE_PAGES, PAGE_COLUMNS, page_rollup_statement),
+)
+
+
+class LiveDay:
+    def __init__(
+        self,
+        events_dir: Path,
+        parquet_select: Select,
+        buckets: Callable[[int], list[VisitorBucket]],
+    ) -> None:
+        self.events_dir = events_dir
+        self._select = parquet_select
+        self._buckets = buckets
+        self._taken: dict[str, tuple[date, set[Leaf]]] = {}
+        self._leaves: dict[Path, tuple[tuple[int, int], list[Leaf]]] = {}
+        self.recomputed = 0  # times the day was computed whole, and times rows were merged in
+        self.merged = 0
+
+    def create_tables(self, cursor: duckdb.DuckDBPyConnection, no_events: str) -> None:
+        """Empty tables typed by the rollup statements themselves."""
+        for table, columns, statement in _TABLES:
+            st = statement("", date.min, VisitorBucket(), no_events)
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} AS SELECT CAST(NULL AS VARCHAR) AS site_id, "
+                f"CAST(NULL AS VARCHAR) AS dt, {', '.join(columns)} "
+                f"FROM ({athena_to_duckdb(st.sql)}) WHERE false",
+                list(st.params),
+            )
+
+    def sync(self, cursor: duckdb.DuckDBPyConnection, site_id: str, day: date) -> None:
+        """Bring the site's rows for `day` up to date with its files (call with the tree lock
+        held shared, so no merge or erasure changes them meanwhile)."""
+        directory = partition_dir(self.events_dir, site_id, day.isoformat())
+        files = {path: self._leaves_of(path) for path in sorted(directory.glob("*.parquet"))}
+        for gone in [p for p in self._leaves if p.parent == directory and p not in files]:
+            del self._leaves[gone]
+        present = {leaf for found in files.values() for leaf in found}
+        taken_day, taken = self._taken.get(site_id, (None, set()))
+        slices = [
+            (path, offset, leaf.rows)
+            for path, found in files.items()
+            for offset, leaf in zip(_offsets(found), found, strict=True)
+            if leaf not in taken
+        ]
+        current = taken_day == day and taken <= present
+        if not current or (slices and not self._take_in(cursor, site_id, day, slices)):
+            self._recompute(cursor, site_id, day, list(files), sum(f.rows for f in present))
+        self._taken[site_id] = (day, present)
+
+    def _leaves_of(self, path: Path) -> list[Leaf]:
+        """leaves(path), read again only when the file changed: a statement reads it per file."""
+        st = path.stat()
+        stamp = (st.st_size, st.st_mtime_ns)
+        known = self._leaves.get(path)
+        if known is None or known[0] != stamp:
+            known = (stamp, leaves(path))
+            self._leaves[path] = known
+        return known[1]
+
+    def forget_before(self, cursor: duckdb.DuckDBPyConnection, day: date) -> None:
+        """Drop the rows of days before `day`: those days have rollup files of their own."""
+        for table, _, _ in _TABLES:
+            cursor.execute(f"DELETE FROM {table} WHERE dt < ?", [day.isoformat()])
+        self._taken = {site: kept for site, kept in self._taken.items() if kept[0] >= day}
+
+    def _recompute(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        site_id: str,
+        day: date,
+        files: list[Path],
+        rows: int,
+    ) -> None:
+        self.recomputed += 1
+        with _transaction(cursor):
+            if files:
+                cursor.execute(
+                    f"CREATE OR REPLACE TEMP VIEW live_source AS {self._select(files, None)}"
+                )
+            for table, columns, statement in _TABLES:
+                cursor.execute(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
+                for bucket in self._buckets(rows) if files else ():
+                    st = statement(site_id, day, bucket, "live_source")
+                    cursor.execute(
+                        f"INSERT INTO {table} BY NAME SELECT ? AS site_id, ? AS dt, "
+                        f"{', '.join(columns)} FROM ({athena_to_duckdb(st.sql)})",
+                        [site_id, day.isoformat(), *st.params],
+                    )
+
+    def _take_in(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        site_id: str,
+        day: date,
+        slices: list[tuple[Path, int, int]],
+    ) -> bool:
+        """Merge the rows of `slices` (file, first row, rows) in; False if one is too late."""
+        where, params = day_where(site_id, day, VisitorBucket())
+        rows = " OR ".join(
+            f"(filename = {_literal(str(path))} AND file_row_number >= {offset} "
+            f"AND file_row_number < {offset + count})"
+            for path, offset, count in slices
+        )
+        live_params = [site_id, day.isoformat()]
+        files = sorted({path for path, _, _ in slices})
+        with _transaction(cursor):
+            cursor.execute(
+                f"CREATE OR REPLACE TEMP VIEW live_slices AS {self._select(files, rows)}"
+            )
+            cursor.execute(
+                "CREATE OR REPLACE TEMP TABLE batch AS "
+                + athena_to_duckdb(f"SELECT * FROM live_slices WHERE {where}"),
+                [*params],
+            )
+            late = cursor.execute(athena_to_duckdb(live_sql.late_events()), live_params).fetchone()
+            if late and late[0]:
+                return False
+            merges = (
+                (LIVE_SESSIONS, live_sql.merged_sessions(), ("visitor_id", "session_no"), 2),
+                (LIVE_PAGES, live_sql.merged_pages(), ("visitor_id", "pathname"), 1),
+            )
+            for table, sql, key, uses in merges:
+                cursor.execute(
+                    f"CREATE OR REPLACE TEMP TABLE merged AS {athena_to_duckdb(sql)}",
+                    live_params * uses,
+                )
+                match = " AND ".join(f"m.{k} IS NOT DISTINCT FROM {table}.{k}" for k in key)
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE site_id = ? AND dt = ? "
+                    f"AND EXISTS (SELECT 1 FROM merged m WHERE {match})",
+                    live_params,
+                )
+                cursor.execute(
+                    f"INSERT INTO {table} BY NAME SELECT ? AS site_id, ? AS dt, * FROM merged",
+                    live_params,
+                )
+        self.merged += 1
+        return True
+
+
+@contextmanager
+def _transaction(cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Readers on other cursors see the rows before or after, never between. Leaving early
+    (a late event) rolls back, as an error does."""
+    cursor.execute("BEGIN TRANSACTION")
+    committed = False
+    try:
+        yield
+        cursor.execute("COMMIT")
+        committed = True
+    finally:
+        if not committed:
+            cursor.execute("ROLLBACK")
+
+
+def _offsets(found: list[Leaf]) -> list[int]:
+    out, at = [], 0
+    for leaf in found:
+        out.append(at)
+        at += leaf.rows
+    return out
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
