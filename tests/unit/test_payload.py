@@ -119,3 +119,51 @@ def test_body_decoding_rejects_bad_bodies(body: bytes, rule: str) -> None:
     with pytest.raises(PayloadError) as err:
         decode_body(body)
     assert err.value.rule == rule
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\ud800"])
+def test_every_text_field_of_a_beacon_is_checked_for_nul_and_lone_surrogates(bad: str) -> None:
+    from dataclasses import fields, replace
+
+    from beaconlake.ingest.payload import _SOURCE_FIELD, Beacon, _check_text
+
+    beacon = parse_beacon(
+        {
+            **BASE,
+            "referrer": "https://r.example/",
+            "props": {"k": "v"},
+            "revenue": {"amount": 1, "currency": "EUR"},
+            "user_id": "u1",
+        }
+    )
+    _check_text(beacon)
+    checked = set()
+    for f in fields(Beacon):
+        value = getattr(beacon, f.name)
+        if isinstance(value, str):
+            variants = [value + bad]
+        elif isinstance(value, tuple):
+            variants = [(*value, bad)]
+        elif isinstance(value, dict):
+            variants = [{**value, bad: "v"}, {**value, "k": bad}]
+        else:
+            continue
+        for variant in variants:
+            with pytest.raises(PayloadError) as err:
+                _check_text(replace(beacon, **{f.name: variant}))
+            assert (err.value.field, err.value.rule) == (
+                _SOURCE_FIELD.get(f.name, f.name),
+                "unicode",
+            )
+        checked.add(f.name)
+    assert checked == {
+        "name",
+        "domains",
+        "hostname",
+        "pathname",
+        "query",
+        "referrer",
+        "props",
+        "revenue_currency",
+        "user_id",
+    }

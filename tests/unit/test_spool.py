@@ -3,7 +3,9 @@ and failed writes never corrupt acknowledged batches."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
+import json
 import os
 import threading
 import time
@@ -15,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from beaconlake.adapters.parquet_sink import ParquetSink
-from beaconlake.adapters.spool import Spool, read_segment
-from beaconlake.model import Event
+from beaconlake.adapters.spool import Spool, encode, read_segment, row, syncs_deferred
+from beaconlake.model import EVENT_FIELDS, Event
 from beaconlake.ports import SinkUnavailable
 from tests.server import parquet_rows
 
@@ -160,3 +162,50 @@ def test_with_a_sync_window_the_request_never_waits_for_the_disk(tmp_path, monke
     assert synced_by and set(synced_by) == {"spool-sync"}
     sink.close()
     assert len(parquet_rows(tmp_path)) == 20
+
+
+def test_inside_syncs_deferred_a_put_hands_its_fsync_to_the_caller(tmp_path, monkeypatch) -> None:
+    synced: list[int] = []
+    real = os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr("beaconlake.adapters.spool.os.fdatasync", fdatasync)
+    sink = ParquetSink(tmp_path, flush_rows=10**6, flush_seconds=3600)
+    with syncs_deferred() as waits:
+        sink.put([event(1)])
+        with pytest.raises(RuntimeError), syncs_deferred() as inner:
+            sink.put([event(2)])
+            raise RuntimeError("the request failed")
+        sink.put([event(3)])
+    assert len(waits) == 2 and len(inner) == 1 and synced == []
+    for wait in waits:
+        wait()
+    assert len(synced) == 1, "one fdatasync covers both writes"
+    sink.put([event(4)])  # outside: waits for its own fsync before it returns
+    assert len(synced) == 2
+    sink.close()
+
+
+def test_a_spooled_row_holds_the_values_of_the_json_record_in_field_order() -> None:
+    plain = dataclasses.replace(event(7), revenue_amount=None, revenue_currency=None, props={})
+    midnight, late = datetime(2026, 6, 1), datetime(2026, 6, 1, 23, 59, 59, 999_999)
+    timed = [dataclasses.replace(event(8), ts=ts) for ts in (midnight, late)]
+    for e in (event(7), plain, *timed):
+        assert dict(zip(EVENT_FIELDS, row(e), strict=True)) == e.as_json_record()
+    assert encode([event(1), plain]).count(b"\n") == 1
+
+
+def test_a_segment_an_older_version_wrote_as_records_is_replayed(tmp_path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    records = [[event(1).as_json_record(), event(2).as_json_record()], [event(3).as_json_record()]]
+    segment = spool / "seg-1700000000000-0123456789ab.jsonl"
+    segment.write_text("".join(json.dumps(batch) + "\n" for batch in records))
+    assert read_segment(segment) == ([event(1), event(2), event(3)], 0)
+    sink = ParquetSink(tmp_path, flush_rows=10**6, flush_seconds=3600)
+    assert sorted(r["pathname"] for r in parquet_rows(tmp_path)) == ["/p1", "/p2", "/p3"]
+    assert spool_files(tmp_path) == []
+    sink.close()

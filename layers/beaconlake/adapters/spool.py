@@ -2,10 +2,13 @@
 the collector answers 202, and the file is deleted only once its rows are in an fsync'd
 Parquet file. After a crash (kill -9, power loss) the next process replays it.
 
-Layout: `<data>/spool/seg-<id>.jsonl`, one JSON array of event records per line. A segment
-is created under a hidden name, locked (flock) and only then renamed, so another process
-sees only locked segments of live writers or unlocked orphans of dead ones. The `<id>` also
-names the segment's Parquet files, so replaying a segment twice overwrites, never duplicates.
+Layout: `<data>/spool/seg-<id>.jsonl`. Its first line names the fields (`{"fields": [...]}`);
+each later line is one batch, a JSON array of events, each an array of its values in that
+order, as `Event.as_json_record` gives them (an older version's segment holds the records
+themselves; the replay reads both). A segment is created under a hidden name, locked (flock)
+and only then renamed, so another process sees only locked segments of live writers or
+unlocked orphans of dead ones. The `<id>` also names the segment's Parquet files, so
+replaying a segment twice overwrites, never duplicates.
 
 Durability, `sync_every_s` = 0: group commit. A writer appends under the
 sink's lock, then waits for an fdatasync that covers its bytes; whoever syncs covers every
@@ -30,18 +33,19 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from beaconlake.model import Event
+from beaconlake.model import EVENT_FIELDS, Event
 
 logger = Logger(service="beaconlake-sink")
 
@@ -52,20 +56,38 @@ Wait = Callable[[], None]
 _deferred: ContextVar[list[Wait] | None] = ContextVar("deferred_spool_syncs", default=None)
 
 
-@contextlib.contextmanager
-def syncs_deferred() -> Iterator[list[Wait]]:
+class syncs_deferred:
     """Inside, `Spool.sync` does not wait for the disk but adds the wait to the yielded
-    list. The caller must run every wait (and answer 503 if one raises) before its 202."""
-    waits: list[Wait] = []
-    token = _deferred.set(waits)
-    try:
-        yield waits
-    finally:
-        _deferred.reset(token)
+    list. The caller must run every wait (and answer 503 if one raises) before its 202.
+    (A class: a generator-based context manager costs a few µs on every request.)"""
+
+    def __enter__(self) -> list[Wait]:
+        waits: list[Wait] = []
+        self._token = _deferred.set(waits)
+        return waits
+
+    def __exit__(self, *exc: object) -> None:
+        _deferred.reset(self._token)
+
+
+HEADER = (_compact_json({"fields": EVENT_FIELDS}) + "\n").encode()
+_values = attrgetter(*EVENT_FIELDS)
+_TS = EVENT_FIELDS.index("ts")
+_REVENUE = EVENT_FIELDS.index("revenue_amount")
+
+
+def row(event: Event) -> list[Any]:
+    """The values of `event.as_json_record()` in EVENT_FIELDS order (a list encodes in half
+    the time of the record, and in less than half the bytes)."""
+    values = list(_values(event))
+    values[_TS] = event.ts.isoformat(" ", "milliseconds")[:23]  # TS_FORMAT, as in the record
+    if event.revenue_amount is not None:
+        values[_REVENUE] = str(event.revenue_amount)
+    return values
 
 
 def encode(events: Sequence[Event]) -> bytes:
-    return (_compact_json([e.as_json_record() for e in events]) + "\n").encode()
+    return (_compact_json([row(e) for e in events]) + "\n").encode()
 
 
 def decode_record(record: dict[str, Any]) -> Event:
@@ -134,6 +156,7 @@ class Spool:
         fd = os.open(hidden, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._write_all(fd, HEADER)
             os.replace(hidden, final)
             fsync_dir(self.directory)
         except OSError:
@@ -141,6 +164,7 @@ class Spool:
             hidden.unlink(missing_ok=True)
             raise
         segment = Segment(segment_id, final, fd)
+        segment.written = len(HEADER)  # synced with the first rows: they come after it
         with self._open_lock:
             self._open.add(segment)
         return segment
@@ -155,10 +179,8 @@ class Spool:
         data = encode(events)
         if segment.torn:
             data = b"\n" + data
-        view = memoryview(data)
         try:
-            while view:
-                view = view[self._write(segment.fd, bytes(view)) :]
+            self._write_all(segment.fd, data)
         except OSError:
             try:
                 os.ftruncate(segment.fd, segment.written)
@@ -169,6 +191,11 @@ class Spool:
         segment.written = os.lseek(segment.fd, 0, os.SEEK_END)
         segment.rows += len(events)
         return Ticket(segment, segment.written)
+
+    def _write_all(self, fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[self._write(fd, bytes(view)) :]
 
     def sync(self, ticket: Ticket) -> None:
         """Return once the ticket's bytes are on disk (or the segment is already in Parquet);
@@ -282,12 +309,20 @@ def read_segment(path: Path) -> tuple[list[Event], int]:
     """The events of a segment and the number of lines that did not parse (a torn tail)."""
     events: list[Event] = []
     torn = 0
+    names: list[str] | None = None
     with open(path, "rb") as fh:
         for line in fh:
             try:
-                records = json.loads(line)
+                batch = json.loads(line)
             except ValueError:
                 torn += 1
                 continue
-            events.extend(decode_record(r) for r in records)
+            if isinstance(batch, dict):
+                names = batch["fields"]
+            elif names is not None:
+                events.extend(
+                    decode_record(dict(zip(names, values, strict=True))) for values in batch
+                )
+            else:  # the records themselves, as an older version wrote them
+                events.extend(decode_record(record) for record in batch)
     return events, torn

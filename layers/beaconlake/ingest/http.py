@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from beaconlake import metrics
 from beaconlake.domains import normalise_domain
 from beaconlake.ingest.payload import MAX_BODY_BYTES, PayloadError, decode_body
-from beaconlake.ingest.ratelimit import hashed, limits_for
+from beaconlake.ingest.ratelimit import Limits, hashed, limits_for
 from beaconlake.ingest.service import Outcome, collect
 from beaconlake.model import RequestMeta
 from beaconlake.ports import SinkUnavailable
@@ -37,6 +37,10 @@ class Reply:
     status: int
     body: dict[str, Any] | bytes
     headers: dict[str, str] = field(default_factory=dict)
+
+
+ACCEPTED = Reply(202, {"status": "accepted"})
+_ACCEPTED_JSON = _compact_json(ACCEPTED.body).encode()
 
 
 class RateLimited(Exception):
@@ -103,14 +107,18 @@ def origin_allows(origin: str, site: str) -> bool:
     return host == site or host.endswith("." + site)
 
 
-def _check_client(ports: Ports, meta: RequestMeta) -> None:
-    bucket = limits_for(ports.settings).ingest_ip
+def _check_client(limits: Limits, meta: RequestMeta) -> None:
+    bucket = limits.ingest_ip
+    if bucket is None:
+        return
     key = hashed(meta.ip)
-    if bucket is not None and not bucket.allow(key):
+    if not bucket.allow(key):
         raise RateLimited("client", bucket.retry_after(key))
 
 
-def _store(ports: Ports, data: dict[str, Any], meta: RequestMeta, origin: str = "") -> Outcome:
+def _store(
+    ports: Ports, limits: Limits, data: dict[str, Any], meta: RequestMeta, origin: str = ""
+) -> Outcome:
     """Validate and anonymise, apply the origin check and the per-site limit, then store."""
     outcome = collect(
         data,
@@ -123,7 +131,7 @@ def _store(ports: Ports, data: dict[str, Any], meta: RequestMeta, origin: str = 
     if outcome.events and origin and ports.settings.check_origin:
         kept = tuple(e for e in outcome.events if origin_allows(origin, e.site_id))
         outcome = Outcome(events=kept) if kept else Outcome(dropped="origin")
-    site_bucket = limits_for(ports.settings).ingest_site
+    site_bucket = limits.ingest_site
     if site_bucket is not None:
         for site in sorted({e.site_id for e in outcome.events}):
             if not site_bucket.allow(site):
@@ -158,9 +166,10 @@ def receive_event(
                 "rule": "max_bytes",
             },
         )
+    limits = limits_for(ports.settings)
     try:
-        _check_client(ports, meta)
-        outcome = _store(ports, decode_body(body), meta, origin)
+        _check_client(limits, meta)
+        outcome = _store(ports, limits, decode_body(body), meta, origin)
     except RateLimited as exc:
         return exc.reply()
     except PayloadError as exc:
@@ -173,7 +182,7 @@ def receive_event(
             {"status": "dropped", "reason": outcome.dropped},
             {"x-beaconlake-dropped": outcome.dropped},
         )
-    return Reply(202, {"status": "accepted"})
+    return ACCEPTED
 
 
 def unavailable() -> Reply:
@@ -197,9 +206,10 @@ def receive_pixel(ports: Ports, query: dict[str, str], meta: RequestMeta) -> Rep
         k: v for k, v in query.items() if k in {"d", "u", "r", "n", "p"} and v != ""
     }
     data.setdefault("n", "pageview")
+    limits = limits_for(ports.settings)
     try:
-        _check_client(ports, meta)
-        outcome = _store(ports, data, meta)
+        _check_client(limits, meta)
+        outcome = _store(ports, limits, data, meta)
         dropped = outcome.dropped
     except RateLimited:
         dropped = "rate_limited"
@@ -251,6 +261,8 @@ def counted(reply: Reply) -> Reply:
 
 def encoded(reply: Reply) -> tuple[str, bytes]:
     """Content type and body, as the Lambda handler and the local server both send them."""
+    if reply is ACCEPTED:
+        return "application/json", _ACCEPTED_JSON
     if isinstance(reply.body, bytes):
         return "image/gif", reply.body
     return "application/json", _compact_json(reply.body).encode()

@@ -14,6 +14,8 @@ from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from beaconlake.domains import normalise_domain
+
 MAX_BODY_BYTES = 64 * 1024
 MAX_URL_BYTES = 2000
 MAX_NAME_CHARS = 120
@@ -92,7 +94,7 @@ def decode_body(body: bytes | str) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise PayloadError("body", "utf8", "the body is not valid UTF-8") from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = _json_decode(text)
     except RecursionError:
         raise PayloadError("body", "json", "the body is nested too deeply") from None
     except ValueError as exc:
@@ -104,6 +106,10 @@ def decode_body(body: bytes | str) -> dict[str, Any]:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
+
+
+# one decoder for every body: json.loads with an option builds a new one per call
+_json_decode = json.JSONDecoder(parse_constant=_reject_constant).decode
 
 
 def normalise_keys(data: dict[str, Any]) -> dict[str, Any]:
@@ -159,6 +165,23 @@ _SOURCE_FIELD = {"domains": "domain", "hostname": "url", "pathname": "url", "que
 
 
 def _check_text(beacon: Beacon) -> None:
+    b = beacon
+    # every text field in one search; the field is named only once something is found
+    every_text = (
+        b.name,
+        *b.domains,
+        b.hostname,
+        b.pathname,
+        *b.query,
+        *b.query.values(),
+        b.referrer or "",
+        *b.props,
+        *b.props.values(),
+        b.revenue_currency or "",
+        b.user_id or "",
+    )
+    if not _BAD_TEXT.search("".join(every_text)):
+        return
     for f in fields(beacon):
         value = getattr(beacon, f.name)
         texts = value.items() if isinstance(value, dict) else [value]
@@ -213,8 +236,6 @@ def _split_url(url: str, *, hash_mode: bool) -> tuple[str, str, dict[str, str]]:
 
 
 def _domains(raw: str) -> tuple[str, ...]:
-    from beaconlake.domains import normalise_domain
-
     domains = tuple(normalise_domain(d) for d in raw.split(",") if d.strip())
     if not domains or any(len(d) > MAX_DOMAIN_CHARS for d in domains):
         raise PayloadError("domain", "format", "domain must be one or more site domains")
@@ -244,7 +265,7 @@ def _maybe_json(value: Any, field_name: str) -> Any:
     """Plausible's script sends props and revenue as JSON-encoded strings."""
     if isinstance(value, str):
         try:
-            return json.loads(value, parse_constant=_reject_constant)
+            return _json_decode(value)
         except (ValueError, RecursionError):
             raise PayloadError(field_name, "json", f"{field_name} must be a JSON object") from None
     return value

@@ -84,7 +84,7 @@ def collect(
     if agent.is_bot:
         return Outcome(dropped="bot")
     ts = now.astimezone(UTC).replace(tzinfo=None, microsecond=now.microsecond // 1000 * 1000)
-    day = ts.strftime("%Y-%m-%d")
+    day = ts.date().isoformat()
     salt = salt_for(day)
     country = _country(meta, country_lookup)
     utm = {k: (beacon.query.get(k) or None) for k in UTM_KEYS}

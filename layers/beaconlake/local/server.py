@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import mimetypes
 import os
 import threading
@@ -166,8 +167,13 @@ def serve(host: str, port: int) -> None:
     # counters go to the tally printed at shutdown, not as metric JSON on every request
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
+    app = build_gateway()
+    # What is alive now (modules, the app, its ports) lives as long as the process: moved out
+    # of the collector's reach, each collection walks only what requests create (about 5 %
+    # less CPU per ingest request under load, docs/BENCHMARKS.md figure 3).
+    gc.freeze()
     uvicorn.run(
-        build_gateway(),
+        app,
         host=host,
         port=port,
         log_level="warning",
