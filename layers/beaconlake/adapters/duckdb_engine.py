@@ -29,10 +29,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from beaconlake.adapters.compaction import TreeLock
+from beaconlake.adapters.duckdb_sql import literal, parquet_rows, typed_empty_rows
 from beaconlake.adapters.live_day import LiveDay
 from beaconlake.adapters.parquet_sink import ROLLUP_DIR, rollup_dir
 from beaconlake.ports import QueryFailed, Rollup
-from beaconlake.schema import duckdb_columns
 from beaconlake.sqldialect import athena_to_duckdb
 from beaconlake.stats.live_sql import LIVE_PAGES, LIVE_SESSIONS
 from beaconlake.stats.query import today_utc
@@ -45,6 +45,7 @@ from beaconlake.stats.sql import (
     page_rollup_statement,
     rollup_select,
     rollup_statement,
+    visitor_buckets,
 )
 
 # Events per bucket of visitors when a day is rolled up: beyond this DuckDB's working set for
@@ -56,32 +57,9 @@ ROW_GROUP_ROWS = 16_384
 
 
 def events_view_sql(events_dir: Path) -> str:
-    """The DuckDB `events` view, derived from the schema module. Files written before a column
-    was added lack it; the typed empty row set supplies it as NULL, as Athena reads them."""
+    """The DuckDB `events` view, derived from the schema module (see parquet_rows)."""
     pattern = str(events_dir / "site_id=*" / "dt=*" / "*.parquet")
-    return f"CREATE OR REPLACE VIEW events AS {parquet_rows(_literal(pattern))}"
-
-
-def parquet_rows(files: str, where: str | None = None) -> str:
-    """The typed events of `files` (SQL: a glob or a list of paths). A `where` may also pick
-    rows by `filename` and `file_row_number`."""
-    select = ", ".join(
-        f'CAST("{name}" AS {typ}) AS "{name}"' for name, typ in duckdb_columns().items()
-    )
-    numbered = ", filename = true, file_row_number = true" if where is not None else ""
-    return (
-        f"SELECT {select} FROM (SELECT * FROM read_parquet({files}, hive_partitioning = true, "
-        f"hive_types = {{'site_id': VARCHAR, 'dt': VARCHAR}}, union_by_name = true{numbered}) "
-        f"WHERE {where or 'true'} UNION ALL BY NAME {_typed_empty_rows()})"
-    )
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _files_rows(files: list[Path], where: str | None) -> str:
-    return parquet_rows(f"[{', '.join(_literal(str(f)) for f in files)}]", where)
+    return f"CREATE OR REPLACE VIEW events AS {parquet_rows(literal(pattern))}"
 
 
 # Each rollup's view, file and statement; written in this order, the last one carrying the
@@ -99,7 +77,7 @@ def rollup_views_sql(rollup_root: Path, with_files: bool) -> list[str]:
     pages = f"SELECT site_id, dt, {', '.join(PAGE_COLUMNS)} FROM {LIVE_PAGES}"
     out = []
     for (view, file_name, _), live in zip(ROLLUPS, (pages, sessions), strict=True):
-        pattern = _literal(str(rollup_root / "site_id=*" / "dt=*" / file_name))
+        pattern = literal(str(rollup_root / "site_id=*" / "dt=*" / file_name))
         files = (
             f"SELECT * FROM read_parquet({pattern}, hive_partitioning = true, "
             "hive_types = {'site_id': VARCHAR, 'dt': VARCHAR}) UNION ALL BY NAME "
@@ -132,21 +110,8 @@ def day_rows(day_dir: Path) -> int:
     return rows
 
 
-def visitor_buckets(rows: int, rows_per_bucket: int) -> list[VisitorBucket]:
-    """Enough buckets (a power of two) that each holds about rows_per_bucket events."""
-    count = 1
-    while rows > count * rows_per_bucket:
-        count *= 2
-    return [VisitorBucket(i, count) for i in range(count)]
-
-
-def _typed_empty_rows() -> str:
-    cols = ", ".join(f'CAST(NULL AS {typ}) AS "{name}"' for name, typ in duckdb_columns().items())
-    return f"SELECT {cols} WHERE false"
-
-
 def empty_view_sql() -> str:
-    return f"CREATE OR REPLACE VIEW events AS {_typed_empty_rows()}"
+    return f"CREATE OR REPLACE VIEW events AS {typed_empty_rows()}"
 
 
 class ResultCache:
@@ -244,12 +209,9 @@ class DuckDBEngine:
         self._sync_view(self.cache.signature())
         self._rollup_lock = threading.Lock()
         self._checked: dict[tuple[str, str], int] = {}  # (site, day) → events dir mtime
-        self.live = LiveDay(
-            self.events_dir, _files_rows, lambda rows: visitor_buckets(rows, self.rows_per_bucket)
-        )
+        self.live = LiveDay(self.events_dir, rows_per_bucket)
         self._live_day = self.today()
-        self._db.execute(f"CREATE VIEW no_events AS {_typed_empty_rows()}")
-        self.live.create_tables(self._db, "no_events")
+        self.live.create_tables(self._db)
         self._rollup_files: bool | None = None
         self._sync_rollup_views()
 

@@ -15,7 +15,7 @@ visitors at a time, as the rollups of past days are.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from beaconlake.adapters.compaction import Leaf, leaves
+from beaconlake.adapters.duckdb_sql import files_rows, literal, typed_empty_rows
 from beaconlake.adapters.parquet_sink import partition_dir
 from beaconlake.sqldialect import athena_to_duckdb
 from beaconlake.stats import live_sql
@@ -35,9 +36,9 @@ from beaconlake.stats.sql import (
     day_where,
     page_rollup_statement,
     rollup_statement,
+    visitor_buckets,
 )
 
-Select = Callable[[list[Path], str | None], str]
 _TABLES = (
     (LIVE_SESSIONS, (*SESSION_COLUMNS, *VISITOR_ATTRS), rollup_statement),
     (LIVE_PAGES, PAGE_COLUMNS, page_rollup_statement),
@@ -45,24 +46,19 @@ _TABLES = (
 
 
 class LiveDay:
-    def __init__(
-        self,
-        events_dir: Path,
-        parquet_select: Select,
-        buckets: Callable[[int], list[VisitorBucket]],
-    ) -> None:
+    def __init__(self, events_dir: Path, rows_per_bucket: int) -> None:
         self.events_dir = events_dir
-        self._select = parquet_select
-        self._buckets = buckets
+        self.rows_per_bucket = rows_per_bucket
         self._taken: dict[str, tuple[date, set[Leaf]]] = {}
         self._leaves: dict[Path, tuple[tuple[int, int], list[Leaf]]] = {}
         self.recomputed = 0  # times the day was computed whole, and times rows were merged in
         self.merged = 0
 
-    def create_tables(self, cursor: duckdb.DuckDBPyConnection, no_events: str) -> None:
+    def create_tables(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """Empty tables typed by the rollup statements themselves."""
+        cursor.execute(f"CREATE OR REPLACE VIEW no_events AS {typed_empty_rows()}")
         for table, columns, statement in _TABLES:
-            st = statement("", date.min, VisitorBucket(), no_events)
+            st = statement("", date.min, VisitorBucket(), "no_events")
             cursor.execute(
                 f"CREATE TABLE IF NOT EXISTS {table} AS SELECT CAST(NULL AS VARCHAR) AS site_id, "
                 f"CAST(NULL AS VARCHAR) AS dt, {', '.join(columns)} "
@@ -117,12 +113,10 @@ class LiveDay:
         self.recomputed += 1
         with _transaction(cursor):
             if files:
-                cursor.execute(
-                    f"CREATE OR REPLACE TEMP VIEW live_source AS {self._select(files, None)}"
-                )
+                cursor.execute(f"CREATE OR REPLACE TEMP VIEW live_source AS {files_rows(files)}")
             for table, columns, statement in _TABLES:
                 cursor.execute(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
-                for bucket in self._buckets(rows) if files else ():
+                for bucket in visitor_buckets(rows, self.rows_per_bucket) if files else ():
                     st = statement(site_id, day, bucket, "live_source")
                     cursor.execute(
                         f"INSERT INTO {table} BY NAME SELECT ? AS site_id, ? AS dt, "
@@ -140,16 +134,14 @@ class LiveDay:
         """Merge the rows of `slices` (file, first row, rows) in; False if one is too late."""
         where, params = day_where(site_id, day, VisitorBucket())
         rows = " OR ".join(
-            f"(filename = {_literal(str(path))} AND file_row_number >= {offset} "
+            f"(filename = {literal(str(path))} AND file_row_number >= {offset} "
             f"AND file_row_number < {offset + count})"
             for path, offset, count in slices
         )
         live_params = [site_id, day.isoformat()]
         files = sorted({path for path, _, _ in slices})
         with _transaction(cursor):
-            cursor.execute(
-                f"CREATE OR REPLACE TEMP VIEW live_slices AS {self._select(files, rows)}"
-            )
+            cursor.execute(f"CREATE OR REPLACE TEMP VIEW live_slices AS {files_rows(files, rows)}")
             cursor.execute(
                 "CREATE OR REPLACE TEMP TABLE batch AS "
                 + athena_to_duckdb(f"SELECT * FROM live_slices WHERE {where}"),
@@ -202,7 +194,3 @@ def _offsets(found: list[Leaf]) -> list[int]:
         out.append(at)
         at += leaf.rows
     return out
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

@@ -186,6 +186,14 @@ class VisitorBucket:
 WHOLE_DAY = VisitorBucket()
 
 
+def visitor_buckets(rows: int, rows_per_bucket: int) -> list[VisitorBucket]:
+    """Enough buckets (a power of two) that each holds about rows_per_bucket events."""
+    count = 1
+    while rows > count * rows_per_bucket:
+        count *= 2
+    return [VisitorBucket(i, count) for i in range(count)]
+
+
 def day_where(site_id: str, day: date, bucket: VisitorBucket) -> tuple[str, Params]:
     midnight = datetime(day.year, day.month, day.day)
     params = (
