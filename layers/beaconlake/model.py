@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 
@@ -48,14 +49,24 @@ class Event:
 
     def as_json_record(self) -> dict[str, Any]:
         """The JSON shape Firehose converts to Parquet: timestamp as 'YYYY-MM-DD HH:MM:SS.fff'."""
-        record = self.as_dict()
-        record["ts"] = self.ts.strftime("%Y-%m-%d %H:%M:%S.") + f"{self.ts.microsecond // 1000:03d}"
-        if self.revenue_amount is not None:
-            record["revenue_amount"] = str(self.revenue_amount)
+        record = dict(zip(EVENT_FIELDS, self.as_json_values(), strict=True))
+        record["props"] = dict(self.props)
         return record
+
+    def as_json_values(self) -> list[Any]:
+        """The JSON record's values in EVENT_FIELDS order (the spool writes these: half the
+        time and bytes of the record)."""
+        values = list(_field_values(self))
+        values[_TS] = self.ts.isoformat(" ", "milliseconds")[:23]
+        if self.revenue_amount is not None:
+            values[_REVENUE] = str(self.revenue_amount)
+        return values
 
 
 EVENT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Event))
+_field_values = attrgetter(*EVENT_FIELDS)
+_TS = EVENT_FIELDS.index("ts")
+_REVENUE = EVENT_FIELDS.index("revenue_amount")
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from beaconlake.adapters.parquet_sink import ParquetSink
-from beaconlake.adapters.spool import Spool, encode, read_segment, row, syncs_deferred
+from beaconlake.adapters.spool import Spool, encode, read_segment, syncs_deferred
 from beaconlake.model import EVENT_FIELDS, Event
 from beaconlake.ports import SinkUnavailable
 from tests.server import parquet_rows
@@ -194,7 +194,13 @@ def test_a_spooled_row_holds_the_values_of_the_json_record_in_field_order() -> N
     midnight, late = datetime(2026, 6, 1), datetime(2026, 6, 1, 23, 59, 59, 999_999)
     timed = [dataclasses.replace(event(8), ts=ts) for ts in (midnight, late)]
     for e in (event(7), plain, *timed):
-        assert dict(zip(EVENT_FIELDS, row(e), strict=True)) == e.as_json_record()
+        assert dict(zip(EVENT_FIELDS, e.as_json_values(), strict=True)) == e.as_json_record()
+    assert [e.as_json_record()["ts"] for e in timed] == [
+        "2026-06-01 00:00:00.000",
+        "2026-06-01 23:59:59.999",
+    ]
+    assert event(7).as_json_record()["revenue_amount"] == str(event(7).revenue_amount)
+    assert plain.as_json_record()["revenue_amount"] is None
     assert encode([event(1), plain]).count(b"\n") == 1
 
 
