@@ -193,3 +193,40 @@ def test_a_merge_records_the_files_it_holds_in_order(tmp_path: Path) -> None:
     found = leaves(merged)
     assert sum(leaf.rows for leaf in found) == pq.read_metadata(merged).num_rows == len(beacons)
     assert all(leaf.name.startswith("part-") for leaf in found)
+
+
+def test_events_in_the_same_millisecond_are_one_visit(tmp_path: Path) -> None:
+    at = datetime(2026, 1, 2, 8, tzinfo=UTC)
+    send(
+        tmp_path,
+        [
+            (f"2001:db8::{v}", {"n": "pageview", "u": f"https://{SITE}/{p}"}, at)
+            for v in range(250)
+            for p in range(4)
+        ],
+    )
+    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: TODAY)
+    visits = whole_rows(engine, rollup_statement, ("session_no", "pageviews"))
+    assert visits == [(1, 4)] * 250
+
+
+def live_table_bytes(engine: DuckDBEngine) -> int:
+    rows = engine.query(
+        "SELECT sum(memory_usage_bytes) AS held FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'",
+        [],
+    )
+    return int(rows[0]["held"])
+
+
+def test_the_tables_hold_the_days_visits_not_every_version_of_them(tmp_path: Path) -> None:
+    """Each flush continues every visit, so each merge deletes and re-inserts all of them:
+    what the tables hold must stay near one version of each row, however many flushes."""
+    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: TODAY)
+    held = []
+    for flush in range(24):
+        at = datetime(2026, 1, 2, 8, flush, tzinfo=UTC)
+        send(tmp_path, [(f"2001:db8::{v}", {"n": "pageview"}, at) for v in range(1000)])
+        engine.session_rollup(SITE, TODAY, TODAY)
+        held.append(live_table_bytes(engine))
+    assert_live_is_whole(engine)
+    assert max(held) <= 2 * held[0], held

@@ -110,7 +110,11 @@ def session_ctes(
 ) -> str:
     """CTEs `ev` (the events `where` selects), `numbered` (each event with its session_no) and
     `sessions` (or `name`: one row per session with its attributes and totals, plus the
-    VISITOR_ATTRS if asked). The default `where` needs the five range parameters."""
+    VISITOR_ATTRS if asked). The default `where` needs the five range parameters.
+
+    Of a visitor's events in the same millisecond only one can open a session (the others
+    are 0 ms after it), and the two windows may order such ties differently: `is_new DESC`
+    counts that one first, so all of them get its session_no."""
     attrs = [f"min_by({col}, ts) AS {alias}" for alias, col in SESSION_ATTRS]
     if visitor_attrs:
         attrs += [f"min_by({col}, ts) AS {col}" for col in VISITOR_ATTRS]
@@ -126,7 +130,7 @@ marked AS (
 ),
 numbered AS (
   SELECT *,
-    sum(is_new) OVER (PARTITION BY visitor_id ORDER BY ts
+    sum(is_new) OVER (PARTITION BY visitor_id ORDER BY ts, is_new DESC
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session_no
   FROM marked
 ),
