@@ -201,7 +201,14 @@ class DuckDBEngine:
         spill = self.data_dir / ".duckdb-spill"
         self._db = duckdb.connect(
             ":memory:",
-            config={"memory_limit": memory_limit, "threads": threads, "temp_directory": str(spill)},
+            config={
+                "memory_limit": memory_limit,
+                "threads": threads,
+                "temp_directory": str(spill),
+                # without them DuckDB's allocator keeps what a query frees, so RSS followed the
+                # biggest query so far (docs/RELIABILITY.md, soak)
+                "allocator_background_threads": True,
+            },
         )
         self._lock = threading.Lock()
         self._has_files: bool | None = None
