@@ -1,4 +1,4 @@
-"""The local query engine: old files without newer columns, and its result cache."""
+"""The local query engine: old files without newer columns, its result cache, its allocator."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from time import time_ns
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from beaconlake.adapters.duckdb_engine import DuckDBEngine
+from beaconlake.adapters.duckdb_engine import DuckDBEngine, ResultCache
 from beaconlake.schema import arrow_schema
 
 
@@ -95,3 +95,18 @@ def test_duckdb_gives_back_what_queries_free(tmp_path: Path) -> None:
     engine = DuckDBEngine(tmp_path, cached_answers=0)
     rows = engine.query("SELECT current_setting('allocator_background_threads') AS purging", [])
     assert rows == [{"purging": True}]
+
+
+def test_the_cache_keeps_only_answers_for_the_files_as_they_are(tmp_path: Path) -> None:
+    """Under steady ingest the files change every few seconds: answers for an older tree can
+    never be asked for again, so they are dropped rather than kept until 256 pile up."""
+    cache = ResultCache(tmp_path)
+    now = time_ns()
+    older, newer = (1, now - 9_000_000_000), (1, now - 5_000_000_000)
+    cache.put(("q", (), older), older, [{"n": 1}])
+    cache.put(("q", (), newer), newer, [{"n": 2}])
+    assert cache.get(("q", (), older)) is None
+    assert cache.get(("q", (), newer)) == [{"n": 2}]
+    cache.put(("late", (), older), older, [{"n": 1}])  # a query that began before the change
+    assert cache.get(("late", (), older)) is None
+    assert cache.get(("q", (), newer)) == [{"n": 2}]
