@@ -246,3 +246,24 @@ def test_rollup_files_are_written_in_row_groups_of_the_set_size(
     meta = pq.ParquetFile(tmp_path / "rows.parquet").metadata
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [9, 9, 9, 3]
     assert pq.read_table(tmp_path / "rows.parquet")["n"].to_pylist() == list(range(30))
+
+
+def test_rollups_written_by_other_sql_are_written_again(tmp_path: Path, monkeypatch) -> None:
+    """An upgrade that changes how a day is rolled up (as the same-millisecond fix of
+    2026-11-26 did) must not leave past days as the old SQL counted them."""
+    store(tmp_path, "192.0.2.1", "/", datetime(2026, 1, 1, 9, tzinfo=UTC))
+    sessions = tmp_path / "rollup" / f"site_id={SITE}" / "dt=2026-01-01" / "sessions.parquet"
+
+    def stored() -> bytes:
+        return (pq.read_schema(sessions).metadata or {})[b"signature"]
+
+    def later() -> date:
+        return date(2026, 1, 10)
+
+    assert visits(DuckDBEngine(tmp_path, cached_answers=0, today=later))["visitors"] == 1
+    before = stored()
+    monkeypatch.setattr(duckdb_engine, "rollup_sql_digest", lambda: "the next version")
+    assert visits(DuckDBEngine(tmp_path, cached_answers=0, today=later))["visitors"] == 1
+    assert stored() != before
+    day_dir = tmp_path / "events" / f"site_id={SITE}" / "dt=2026-01-01"
+    assert stored().decode() == duckdb_engine.day_signature(day_dir)

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -86,17 +87,25 @@ def rollup_views_sql(rollup_root: Path, with_files: bool) -> list[str]:
     return out
 
 
+@cache
+def rollup_sql_digest() -> str:
+    """The rollups' SQL: rollups written by another version of it are written again."""
+    texts = [statement("", date.min, VisitorBucket()).sql for _, _, statement in ROLLUPS]
+    return hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+
+
 def day_signature(day_dir: Path) -> str:
-    """A digest of the names, sizes and mtimes of a day's Parquet files: it changes whenever
-    the sink adds a file or erasure rewrites or deletes one."""
-    entries = []
+    """A digest of the names, sizes and mtimes of a day's Parquet files and of the rollups'
+    SQL: it changes whenever the sink adds a file, erasure rewrites or deletes one, or an
+    upgrade changes how a day is rolled up."""
+    entries: list[tuple[str, int, int]] = []
     for path in day_dir.glob("*.parquet"):
         try:
             st = path.stat()
         except FileNotFoundError:
             continue
         entries.append((path.name, st.st_size, st.st_mtime_ns))
-    return hashlib.sha256(repr(sorted(entries)).encode()).hexdigest()[:32]
+    return hashlib.sha256(repr((rollup_sql_digest(), sorted(entries))).encode()).hexdigest()[:32]
 
 
 def day_rows(day_dir: Path) -> int:
