@@ -98,18 +98,10 @@ class LiveDay:
 
     def forget_before(self, cursor: duckdb.DuckDBPyConnection, day: date) -> None:
         """Drop the rows of days before `day`: those days have rollup files of their own."""
-        for table, _, _ in _TABLES:
-            cursor.execute(f"DELETE FROM {table} WHERE dt < ?", [day.isoformat()])
+        with _transaction(cursor):
+            for table, _, _ in _TABLES:
+                cursor.execute(f"DELETE FROM {table} WHERE dt < ?", [day.isoformat()])
         self._taken = {site: kept for site, kept in self._taken.items() if kept[0] >= day}
-        self._compact(cursor)
-
-    def _compact(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        """DuckDB compresses a table's rows, and frees the ones deleted, only at a checkpoint,
-        in memory as on disk; and each merge deletes and inserts again the visits and pages
-        it continues. Without this the tables held every version of a visit until DuckDB's
-        own checkpoint, 29 MB for the soak's 48,000 visits and pages where their compressed
-        rows take 3 MB (docs/RELIABILITY.md); a checkpoint after a merge takes a few ms."""
-        cursor.execute("CHECKPOINT")
 
     def _recompute(
         self,
@@ -132,7 +124,6 @@ class LiveDay:
                         f"{', '.join(columns)} FROM ({athena_to_duckdb(st.sql)})",
                         [site_id, day.isoformat(), *st.params],
                     )
-        self._compact(cursor)
 
     def _take_in(
         self,
@@ -180,14 +171,19 @@ class LiveDay:
                     live_params,
                 )
         self.merged += 1
-        self._compact(cursor)
         return True
 
 
 @contextmanager
 def _transaction(cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Readers on other cursors see the rows before or after, never between. Leaving early
-    (a late event) rolls back, as an error does."""
+    """Every change to the live tables: readers on other cursors see the rows before or after,
+    never between. Leaving early (a late event) rolls back, as an error does.
+
+    A commit is followed by a checkpoint. DuckDB compresses a table's rows, and frees the ones
+    deleted, only at a checkpoint, in memory as on disk, and each merge deletes and inserts
+    again the visits and pages it continues: without it the tables held every version of a
+    visit until DuckDB's own checkpoint, 29 MB for the soak's 48,000 visits and pages where
+    their compressed rows take 3 MB (docs/RELIABILITY.md). One after a merge takes a few ms."""
     cursor.execute("BEGIN TRANSACTION")
     committed = False
     try:
@@ -197,6 +193,7 @@ def _transaction(cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
     finally:
         if not committed:
             cursor.execute("ROLLBACK")
+    cursor.execute("CHECKPOINT")
 
 
 def _offsets(found: list[Leaf]) -> list[int]:
