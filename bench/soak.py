@@ -161,6 +161,8 @@ def run(
 ) -> dict[str, Any]:
     data_dir = out / "data"
     shutil.rmtree(data_dir, ignore_errors=True)
+    probe_file = out / "probe.jsonl"
+    probe_file.unlink(missing_ok=True)
     port = free_port()
     log = open(out / "serve.log", "wb")  # noqa: SIM115 - the child writes to it
     env = {
@@ -168,6 +170,9 @@ def run(
         "BEACONLAKE_BACKEND": "local",
         "BEACONLAKE_SITES": SITE,
         "BEACONLAKE_CLIENT_IP_HEADER": "x-forwarded-for",
+        # bench/memprobe.py inside serve: what its memory is made of, every 10 s
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "bench" / "soak_probe"), str(ROOT)]),
+        "BEACONLAKE_SOAK_PROBE": str(probe_file),
     }
     proc = subprocess.Popen(
         [str(VENV_BIN / "beaconlake"), "serve", "--port", str(port), "--data-dir", str(data_dir)],
@@ -245,6 +250,27 @@ def run(
         "stored_twice": len(stored) - len(set(stored)),
         "lost": len(accepted - set(stored)),
         "exit_code": exit_code,
+        **probe_summary(probe_file, duration),
+    }
+
+
+def probe_summary(path: Path, ingest_s: float) -> dict[str, Any]:
+    """glibc's heap and DuckDB's eviction queues while the events came in (bench/memprobe)."""
+    samples = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    ingest = [s for s in samples if WARMUP_S <= s["t"] <= ingest_s and "glibc_in_use_mb" in s]
+    if not ingest:
+        return {"probe": samples}
+    first, last = ingest[0], ingest[-1]
+    half = [(s["t"], s["glibc_in_use_mb"]) for s in ingest if s["t"] >= ingest_s / 2]
+    return {
+        "probe": samples,
+        "glibc_in_use_mb": (first["glibc_in_use_mb"], last["glibc_in_use_mb"]),
+        "glibc_second_half_slope_mb_per_min": round(slope(half) * 60, 1),
+        "eviction_queue_nodes": (
+            first.get("eviction_queue_nodes", 0),
+            last.get("eviction_queue_nodes", 0),
+        ),
+        "eviction_queue_dead_nodes": last.get("eviction_queue_dead_nodes", 0),
     }
 
 
@@ -345,11 +371,26 @@ def markdown(r: dict[str, Any], command: str) -> str:
         f"{r['rss_mb_per_100k_events']:+} MB |\n"
         f"| then {r['hold_minutes']:g} min of dashboards only: RSS samples / trend | {held} MB / "
         f"{r['rss_held_slope_mb_per_min']:+} MB/min |\n"
+        f"{probe_markdown(r)}"
         f"| Parquet files in the day's partition at the end (one flush every 5 s) | "
         f"{r['parquet_files']} |\n"
         f"| accepted events found in Parquet after SIGTERM | {r['accepted'] - r['lost']:,} "
         f"of {r['accepted']:,} (lost: {r['lost']}, stored twice: {r['stored_twice']}) |\n"
         f"{END}"
+    )
+
+
+def probe_markdown(r: dict[str, Any]) -> str:
+    if "glibc_in_use_mb" not in r:
+        return ""
+    (heap_at, heap_end), (nodes_at, nodes_end) = r["glibc_in_use_mb"], r["eviction_queue_nodes"]
+    return (
+        f"| inside serve (bench/memprobe.py): glibc heap in use at {WARMUP_S} s / at the end of "
+        f"the ingest; trend over its second half | {heap_at} / {heap_end} MB; "
+        f"{r['glibc_second_half_slope_mb_per_min']:+} MB/min |\n"
+        f"| inside serve: nodes in DuckDB's eviction queues at {WARMUP_S} s / at the end of the "
+        f"ingest (dead at the end) | {nodes_at:,} / {nodes_end:,} "
+        f"({r['eviction_queue_dead_nodes']:,}) |\n"
     )
 
 

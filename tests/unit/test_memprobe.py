@@ -1,0 +1,49 @@
+"""bench/memprobe.py: the soak's view inside `serve` (glibc's heap, DuckDB's eviction queues)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from bench import memprobe
+from bench.soak import probe_markdown, probe_summary
+
+
+def test_the_probe_counts_the_dead_nodes_queries_leave_in_duckdbs_eviction_queues() -> None:
+    db = duckdb.connect()
+    db.execute("CREATE TABLE a AS SELECT range AS i, range % 7 AS g FROM range(20000)")
+    before = memprobe.sample(db)
+    for _ in range(20):
+        db.execute("SELECT a.g, count(*) FROM a JOIN a AS b USING (i) GROUP BY a.g").fetchall()
+    after = memprobe.sample(db)
+    assert after["eviction_queue_dead_nodes"] > before["eviction_queue_dead_nodes"]
+    assert after["rss_mb"] > 0
+    assert after["glibc_in_use_mb"] > 0  # Linux with glibc, as CI and the benchmarks run
+
+
+def test_the_summary_covers_the_ingest_after_the_warm_up(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.jsonl"
+    samples = [
+        {
+            "t": t,
+            "glibc_in_use_mb": 40 + t / 60,
+            "eviction_queue_nodes": 100 * t,
+            "eviction_queue_dead_nodes": 90 * t,
+        }
+        for t in (10, 30, 60, 90, 120, 150)
+    ]
+    probe.write_text("".join(json.dumps(s) + "\n" for s in samples))
+    summary = probe_summary(probe, ingest_s=120)
+    assert summary["glibc_in_use_mb"] == (40.5, 42.0)  # at 30 s and at 120 s, not 150 s
+    assert summary["glibc_second_half_slope_mb_per_min"] == 1.0
+    assert summary["eviction_queue_nodes"] == (3000, 12000)
+    assert summary["eviction_queue_dead_nodes"] == 10800
+    assert "3,000 / 12,000 (10,800)" in probe_markdown(summary)
+
+
+def test_without_samples_the_soak_reports_no_probe_rows(tmp_path: Path) -> None:
+    summary = probe_summary(tmp_path / "missing.jsonl", ingest_s=120)
+    assert summary == {"probe": []}
+    assert probe_markdown(summary) == ""
