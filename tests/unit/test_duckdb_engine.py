@@ -110,3 +110,25 @@ def test_the_cache_keeps_only_answers_for_the_files_as_they_are(tmp_path: Path) 
     cache.put(("late", (), older), older, [{"n": 1}])  # a query that began before the change
     assert cache.get(("late", (), older)) is None
     assert cache.get(("q", (), newer)) == [{"n": 2}]
+
+
+def test_files_merged_away_leave_nothing_in_the_engine(tmp_path: Path) -> None:
+    """The sink writes a file every few seconds and compaction deletes it soon after; DuckDB's
+    external file cache kept an entry for each one read, for as long as `serve` ran."""
+    engine = DuckDBEngine(tmp_path, cached_answers=0)
+    day = tmp_path / "events" / "site_id=example.com" / "dt=2026-01-02"
+    day.mkdir(parents=True)
+    row = {f.name: [None] for f in arrow_schema()}
+    row |= {"ts": [datetime(2026, 1, 2, 3, tzinfo=UTC)], "name": ["pageview"], "props": [[]]}
+    table = pa.Table.from_pydict(row, schema=arrow_schema())
+    for n in range(60):
+        path = day / f"part-{n}.parquet"
+        pq.write_table(table, path)
+        assert engine.query("SELECT count(*) AS n FROM events", []) == [{"n": 1}]
+        path.unlink()
+    held = engine.query(
+        "SELECT coalesce(sum(memory_usage_bytes), 0) AS held FROM duckdb_memory() "
+        "WHERE tag = 'OBJECT_CACHE'",
+        [],
+    )
+    assert held == [{"held": 0}]

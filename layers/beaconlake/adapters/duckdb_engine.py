@@ -224,6 +224,10 @@ class DuckDBEngine:
                 # without them DuckDB's allocator keeps what a query frees, so RSS followed the
                 # biggest query so far (docs/RELIABILITY.md, soak)
                 "allocator_background_threads": True,
+                # it keeps an entry for every file read, also once the file is gone; the sink
+                # writes a file every few seconds and compaction deletes it soon after, so serve
+                # grew ~1.5 KB per file. The OS caches local files' bytes (docs/RELIABILITY.md)
+                "enable_external_file_cache": False,
             },
         )
         self._lock = threading.Lock()
