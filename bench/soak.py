@@ -4,7 +4,8 @@ latency (p50/p99), error rates, and every event that got a 202 looked for in the
 files after a graceful stop. Queries over today read the engine's live day (one row per visit,
 and per visitor and page), so RSS must not climb with the day's stored events; after the
 ingest stops, the dashboard goes on for --hold minutes over the now fixed data, which shows
-whether anything grows without new events.
+whether anything grows without new events. Inside `serve`, bench/memprobe.py samples glibc's
+heap and DuckDB's buffer pool and eviction queues every 10 s (bench/out/soak/probe.jsonl).
 
     .venv/bin/python -m bench.soak --minutes 2 [--hold 1] [--rate 200] [--write-docs]
     .venv/bin/python -m bench.soak --durability 3 [--write-docs]   # needs wrk, like bench/run
