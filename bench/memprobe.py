@@ -24,6 +24,8 @@ from typing import Any
 
 import duckdb
 
+from bench.procs import rss_mb
+
 MB = 2**20
 SAMPLE_EVERY_S = 10.0
 
@@ -57,13 +59,6 @@ def glibc_heap_mb() -> tuple[float, float] | None:
     return round(info.uordblks / MB, 1), round(info.fordblks / MB, 1)
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
-
-
 def duckdb_figures(db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     cursor = db.cursor()
     try:
@@ -85,7 +80,7 @@ def duckdb_figures(db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 def sample(db: duckdb.DuckDBPyConnection | None) -> dict[str, Any]:
     heap = glibc_heap_mb()
-    out: dict[str, Any] = {"rss_mb": rss_mb()}
+    out: dict[str, Any] = {"rss_mb": round(rss_mb(), 1)}
     if heap is not None:
         out["glibc_in_use_mb"], out["glibc_free_mb"] = heap
     if db is not None:

@@ -37,13 +37,25 @@ def wait_port(port: int, proc: subprocess.Popen[Any], timeout: float = 60.0) -> 
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
+def _status_mb(pid: int | str, field: str) -> float | None:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
 def peak_rss_mb(pid: int | str = "self") -> float:
     """VmHWM: the highest resident set size the process has had since it was exec'd. (Not
     ru_maxrss: Linux carries that over from the parent a child was forked from.)"""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM for pid {pid}")
+    peak = _status_mb(pid, "VmHWM")
+    if peak is None:
+        raise RuntimeError(f"no VmHWM for pid {pid}")
+    return peak
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    """VmRSS now; 0 for a process without one (a zombie)."""
+    return _status_mb(pid, "VmRSS") or 0.0
 
 
 def stop(proc: subprocess.Popen[Any], timeout: float = 30.0) -> int:

@@ -35,7 +35,7 @@ import pyarrow.dataset as ds
 
 from beaconlake.schema import arrow_schema
 from bench import http_ingest
-from bench.procs import NO_RATE_LIMITS, ROOT, VENV_BIN, free_port, stop, wait_port
+from bench.procs import NO_RATE_LIMITS, ROOT, VENV_BIN, free_port, rss_mb, stop, wait_port
 
 SITE = "soak.example"
 START, END = "<!-- soak:start -->", "<!-- soak:end -->"
@@ -72,13 +72,6 @@ def slope(points: list[tuple[float, float]]) -> float:
     mt, my = mean(t for t, _ in points), mean(y for _, y in points)
     var = sum((t - mt) ** 2 for t, _ in points)
     return sum((t - mt) * (y - my) for t, y in points) / var if var else 0.0
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class Soak:
