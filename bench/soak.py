@@ -41,6 +41,9 @@ SITE = "soak.example"
 START, END = "<!-- soak:start -->", "<!-- soak:end -->"
 DUR_START, DUR_END = "<!-- durability:start -->", "<!-- durability:end -->"
 WARMUP_S = 30  # imports, first DuckDB queries and caches: RSS is judged after this
+# DuckDB's eviction queues keep a node per freed block until a queue is purged, which bounds
+# them (docs/RELIABILITY.md); "full" is their first sample at this share of their most nodes
+QUEUES_FULL = 0.9
 PAGES = ["/", "/pricing", "/blog/a", "/blog/b", "/docs", "/docs/install", "/signup", "/about"]
 AGENTS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -256,6 +259,9 @@ def probe_summary(path: Path, ingest_s: float) -> dict[str, Any]:
         return {"probe": samples}
     first, last = ingest[0], ingest[-1]
     half = [(s["t"], s["glibc_in_use_mb"]) for s in ingest if s["t"] >= ingest_s / 2]
+    most_nodes = max(s.get("eviction_queue_nodes", 0) for s in ingest)
+    full = [s for s in ingest if s.get("eviction_queue_nodes", 0) >= QUEUES_FULL * most_nodes]
+    full = [s for s in ingest if s["t"] >= full[0]["t"]]
     return {
         "probe": samples,
         "glibc_in_use_mb": (first["glibc_in_use_mb"], last["glibc_in_use_mb"]),
@@ -265,6 +271,11 @@ def probe_summary(path: Path, ingest_s: float) -> dict[str, Any]:
             last.get("eviction_queue_nodes", 0),
         ),
         "eviction_queue_dead_nodes": last.get("eviction_queue_dead_nodes", 0),
+        "queues_full_s": full[0]["t"],
+        "rss_queues_full_mb": (full[0]["rss_mb"], full[-1]["rss_mb"]),
+        "rss_queues_full_slope_mb_per_min": round(
+            slope([(s["t"], s["rss_mb"]) for s in full]) * 60, 1
+        ),
     }
 
 
@@ -378,6 +389,7 @@ def probe_markdown(r: dict[str, Any]) -> str:
     if "glibc_in_use_mb" not in r:
         return ""
     (heap_at, heap_end), (nodes_at, nodes_end) = r["glibc_in_use_mb"], r["eviction_queue_nodes"]
+    rss_full = r["rss_queues_full_mb"]
     return (
         f"| inside serve (bench/memprobe.py): glibc heap in use at {WARMUP_S} s / at the end of "
         f"the ingest; trend over its second half | {heap_at} / {heap_end} MB; "
@@ -385,6 +397,9 @@ def probe_markdown(r: dict[str, Any]) -> str:
         f"| inside serve: nodes in DuckDB's eviction queues at {WARMUP_S} s / at the end of the "
         f"ingest (dead at the end) | {nodes_at:,} / {nodes_end:,} "
         f"({r['eviction_queue_dead_nodes']:,}) |\n"
+        f"| RSS from when the eviction queues were full ({r['queues_full_s'] / 60:.0f} min, at "
+        f"{QUEUES_FULL:.0%} of their most nodes) to the end of the ingest; trend | "
+        f"{rss_full[0]} / {rss_full[1]} MB; {r['rss_queues_full_slope_mb_per_min']:+} MB/min |\n"
     )
 
 

@@ -23,13 +23,16 @@ def test_the_probe_counts_the_dead_nodes_queries_leave_in_duckdbs_eviction_queue
     assert after["glibc_in_use_mb"] > 0  # Linux with glibc, as CI and the benchmarks run
 
 
-def test_the_summary_covers_the_ingest_after_the_warm_up(tmp_path: Path) -> None:
+def test_the_summary_covers_the_ingest_after_the_warm_up_and_after_the_queues_filled(
+    tmp_path: Path,
+) -> None:
     probe = tmp_path / "probe.jsonl"
     samples = [
         {
             "t": t,
+            "rss_mb": 200 + min(t, 90) / 3,
             "glibc_in_use_mb": 40 + t / 60,
-            "eviction_queue_nodes": 100 * t,
+            "eviction_queue_nodes": 100 * min(t, 90),
             "eviction_queue_dead_nodes": 90 * t,
         }
         for t in (10, 30, 60, 90, 120, 150)
@@ -38,9 +41,14 @@ def test_the_summary_covers_the_ingest_after_the_warm_up(tmp_path: Path) -> None
     summary = probe_summary(probe, ingest_s=120)
     assert summary["glibc_in_use_mb"] == (40.5, 42.0)  # at 30 s and at 120 s, not 150 s
     assert summary["glibc_second_half_slope_mb_per_min"] == 1.0
-    assert summary["eviction_queue_nodes"] == (3000, 12000)
+    assert summary["eviction_queue_nodes"] == (3000, 9000)
     assert summary["eviction_queue_dead_nodes"] == 10800
-    assert "3,000 / 12,000 (10,800)" in probe_markdown(summary)
+    assert "3,000 / 9,000 (10,800)" in probe_markdown(summary)
+    # the queues reach their most nodes at 90 s; RSS stops there too
+    assert summary["queues_full_s"] == 90
+    assert summary["rss_queues_full_mb"] == (230.0, 230.0)
+    assert summary["rss_queues_full_slope_mb_per_min"] == 0.0
+    assert "230.0 / 230.0 MB; +0.0 MB/min" in probe_markdown(summary)
 
 
 def test_without_samples_the_soak_reports_no_probe_rows(tmp_path: Path) -> None:
