@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 
 from beaconlake.adapters.compaction import FAN_IN, leaves
 from beaconlake.adapters.duckdb_engine import DuckDBEngine
@@ -230,3 +231,46 @@ def test_the_tables_hold_the_days_visits_not_every_version_of_them(tmp_path: Pat
         held.append(live_table_bytes(engine))
     assert_live_is_whole(engine)
     assert max(held) <= 2 * held[0], held
+
+
+def queue_nodes(engine: DuckDBEngine) -> int:
+    (row,) = engine.query("SELECT sum(approximate_size) AS n FROM duckdb_eviction_queues()", [])
+    return int(row["n"])
+
+
+def test_a_renewed_engine_starts_a_fresh_database_with_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """serve renews its engine every few minutes (DuckDBEngine.renew): the new database holds
+    the day as the old one did, and the rows a flush wrote while the day was computed again."""
+    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: TODAY)
+    flushes = in_order(a_day_of_beacons(11), 3)
+    assert not engine.renew(), "nothing taken in, nothing to renew"
+    for flush in flushes[:2]:
+        send(tmp_path, flush)
+        engine.session_rollup(SITE, TODAY, TODAY)
+    nodes = queue_nodes(engine)
+    sites = engine.live.sites
+    asked: list[date] = []
+
+    def sites_then_a_flush(day: date) -> list[str]:
+        if asked:  # the renewal's second look, after the day was computed whole
+            send(tmp_path, flushes[2])
+        asked.append(day)
+        return sites(day)
+
+    monkeypatch.setattr(engine.live, "sites", sites_then_a_flush)
+    assert engine.renew()
+    assert asked == [TODAY, TODAY]
+    assert (engine.live.recomputed, engine.live.merged) == (1, 1)
+    assert queue_nodes(engine) < nodes
+    # no session_rollup since: the rows are those the renewal brought over
+    assert live_rows(engine, SESSION_ROLLUP_TABLE, SESSION_ROW) == whole_rows(
+        engine, rollup_statement, SESSION_ROW
+    )
+    assert live_rows(engine, PAGE_ROLLUP_TABLE, PAGE_COLUMNS) == whole_rows(
+        engine, page_rollup_statement, PAGE_COLUMNS
+    )
+    assert engine.renew(), "the flush taken in at the end of the last renewal"
+    assert (engine.live.recomputed, engine.live.merged) == (1, 0)
+    assert not engine.renew(), "nothing taken in since"
