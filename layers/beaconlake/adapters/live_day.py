@@ -86,10 +86,6 @@ class LiveDay:
             self._recompute(cursor, site_id, day, list(files), sum(f.rows for f in present))
         self._taken[site_id] = (day, present)
 
-    def sites(self, day: date) -> list[str]:
-        """The sites whose rows of `day` the tables hold."""
-        return [site for site, (taken_day, _) in list(self._taken.items()) if taken_day == day]
-
     def _leaves_of(self, path: Path) -> list[Leaf]:
         """leaves(path), read again only when the file changed: a statement reads it per file."""
         st = path.stat()
