@@ -230,31 +230,3 @@ def test_the_tables_hold_the_days_visits_not_every_version_of_them(tmp_path: Pat
         held.append(live_table_bytes(engine))
     assert_live_is_whole(engine)
     assert max(held) <= 2 * held[0], held
-
-
-def queue_nodes(engine: DuckDBEngine) -> int:
-    (row,) = engine.query("SELECT sum(approximate_size) AS n FROM duckdb_eviction_queues()", [])
-    return int(row["n"])
-
-
-def test_a_renewed_engine_starts_a_fresh_database_with_the_same_rows(tmp_path: Path) -> None:
-    """serve renews its engine every few minutes (DuckDBEngine.renew): the new database starts
-    without the old one's queue nodes, holds the live day's rows, and merges in from there."""
-    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: TODAY)
-    flushes = in_order(a_day_of_beacons(11), 3)
-    assert not engine.renew(), "nothing merged in, nothing to renew"
-    for flush in flushes[:2]:
-        send(tmp_path, flush)
-        engine.session_rollup(SITE, TODAY, TODAY)
-    sessions = live_rows(engine, SESSION_ROLLUP_TABLE, SESSION_ROW)
-    pages = live_rows(engine, PAGE_ROLLUP_TABLE, PAGE_COLUMNS)
-    nodes = queue_nodes(engine)
-    assert engine.renew()
-    assert queue_nodes(engine) < nodes
-    assert live_rows(engine, SESSION_ROLLUP_TABLE, SESSION_ROW) == sessions
-    assert live_rows(engine, PAGE_ROLLUP_TABLE, PAGE_COLUMNS) == pages
-    assert not engine.renew(), "nothing merged in since"
-    send(tmp_path, flushes[2])
-    assert_live_is_whole(engine)
-    assert (engine.live.recomputed, engine.live.merged) == (1, 2), "merged, not computed again"
-    assert engine.renew()

@@ -19,7 +19,6 @@ import pytest
 import uvicorn
 
 from beaconlake.local import server
-from beaconlake.ports import QueryFailed
 
 
 @pytest.fixture
@@ -71,32 +70,6 @@ def test_freed_memory_is_given_back_on_a_timer_until_stopped() -> None:
     stop.set()
     thread.join(timeout=5)
     assert len(calls) >= 3 and not thread.is_alive()
-
-
-class _Engine:
-    """Renews as DuckDBEngine.renew would, failing the first time."""
-
-    def __init__(self) -> None:
-        self.renewals = 0
-
-    def renew(self) -> bool:
-        self.renewals += 1
-        if self.renewals == 1:
-            raise QueryFailed("the local query engine failed: IOException")
-        return True
-
-
-def test_the_engine_is_renewed_on_a_timer_through_failures_until_stopped() -> None:
-    engine = _Engine()
-    stop = threading.Event()
-    thread = server.keep_database_renewed(engine, stop, every_s=0.01)  # type: ignore[arg-type]
-    assert thread.name == "database-renewal"
-    deadline = time.monotonic() + 5
-    while engine.renewals < 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    stop.set()
-    thread.join(timeout=5)
-    assert engine.renewals >= 3 and not thread.is_alive()
 
 
 def _rss_mb() -> float:

@@ -215,70 +215,32 @@ class DuckDBEngine:
         self.tree_lock = TreeLock(self.data_dir)
         # over its memory limit DuckDB spills here, not into whatever directory serve runs in
         spill = self.data_dir / ".duckdb-spill"
-        self._config: dict[str, str | bool | int | float | list[str]] = {
-            "memory_limit": memory_limit,
-            "threads": threads,
-            "temp_directory": str(spill),
-            # without them DuckDB's allocator keeps what a query frees, so RSS followed the
-            # biggest query so far (docs/RELIABILITY.md, soak)
-            "allocator_background_threads": True,
-            # it keeps an entry for every file read, also once the file is gone; the sink
-            # writes a file every few seconds and compaction deletes it soon after, so serve
-            # grew ~1.5 KB per file. The OS caches local files' bytes (docs/RELIABILITY.md)
-            "enable_external_file_cache": False,
-        }
+        self._db = duckdb.connect(
+            ":memory:",
+            config={
+                "memory_limit": memory_limit,
+                "threads": threads,
+                "temp_directory": str(spill),
+                # without them DuckDB's allocator keeps what a query frees, so RSS followed the
+                # biggest query so far (docs/RELIABILITY.md, soak)
+                "allocator_background_threads": True,
+                # it keeps an entry for every file read, also once the file is gone; the sink
+                # writes a file every few seconds and compaction deletes it soon after, so serve
+                # grew ~1.5 KB per file. The OS caches local files' bytes (docs/RELIABILITY.md)
+                "enable_external_file_cache": False,
+            },
+        )
         self._lock = threading.Lock()
         self._has_files: bool | None = None
         self._view_signature: tuple[int, int] | None = None
-        self._rollup_files: bool | None = None
+        self._sync_view(self.cache.signature())
         self._rollup_lock = threading.Lock()
         self._checked: dict[tuple[str, str], int] = {}  # (site, day) → events dir mtime
         self.live = LiveDay(self.events_dir, rows_per_bucket)
         self._live_day = self.today()
-        self._db = self._open(self.live)
-        self._merged_at_renewal = 0
-        self._sync_view(self.cache.signature())
+        self.live.create_tables(self._db)
+        self._rollup_files: bool | None = None
         self._sync_rollup_views()
-
-    def _open(self, live: LiveDay) -> duckdb.DuckDBPyConnection:
-        """A new in-memory database, with the views as they are now and empty live tables."""
-        db = duckdb.connect(":memory:", config=self._config)
-        live.create_tables(db)
-        self._create_views(db)
-        return db
-
-    def _create_views(self, db: duckdb.DuckDBPyConnection) -> None:
-        db.execute(events_view_sql(self.events_dir) if self._has_files else empty_view_sql())
-        for view_sql in rollup_views_sql(self.data_dir / ROLLUP_DIR, bool(self._rollup_files)):
-            db.execute(view_sql)
-
-    def renew(self) -> bool:
-        """Move to a fresh in-memory database, the live day's rows copied over; False, and
-        nothing done, if the live day merged no rows in since the last move.
-
-        DuckDB's buffer pool keeps a node in its eviction queues for each block it was given,
-        and for each the block's handle, also long after the block is gone, and purges them
-        lazily. The live day's merges and the dashboards allocate blocks all day: in the soak,
-        serve's queues held 170,000 such nodes after 45 minutes and its RSS kept rising with
-        them (docs/RELIABILITY.md). A fresh database starts with none, and the old one is freed
-        when its last cursor closes. Copying the rows (a few MB) rather than computing the
-        day again keeps the move's own working set small."""
-        with self._rollup_lock:
-            if self.live.merged == self._merged_at_renewal:
-                return False
-            db = self._open(self.live)
-            with self._cursor() as old:
-                for table in (LIVE_SESSIONS, LIVE_PAGES):
-                    carried = old.sql(f"SELECT * FROM {table}").to_arrow_table()
-                    db.register("carried", carried)
-                    db.execute(f"INSERT INTO {table} BY NAME SELECT * FROM carried")
-                    db.unregister("carried")
-            db.execute("CHECKPOINT")
-            with self._lock:
-                self._create_views(db)
-                self._db = db
-            self._merged_at_renewal = self.live.merged
-        return True
 
     def _sync_rollup_views(self) -> None:
         rollup_root = self.data_dir / ROLLUP_DIR
@@ -384,12 +346,10 @@ class DuckDBEngine:
                 writer.close()
 
     @contextmanager
-    def _cursor(
-        self, db: duckdb.DuckDBPyConnection | None = None
-    ) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor for one statement (on the current database, or `db`), read-locking the
-        tree (see compaction) while DuckDB reads, with DuckDB's errors raised as QueryFailed."""
-        cursor = (db or self._db).cursor()
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for one statement, read-locking the tree (see compaction) while DuckDB
+        reads, with DuckDB's errors raised as QueryFailed."""
+        cursor = self._db.cursor()
         try:
             with self.tree_lock.shared():
                 yield cursor

@@ -15,7 +15,6 @@ from pathlib import Path
 from aws_lambda_powertools import Logger
 
 from beaconlake import metrics, wiring
-from beaconlake.adapters.duckdb_engine import DuckDBEngine
 from beaconlake.local.asgi import LocalGateway, StaticFile
 from beaconlake.ports import QueryEngine, QueryFailed, SaltStore
 
@@ -89,29 +88,6 @@ def keep_sessions_rolled_up(
     return on_each_new_day(roll_up, stop, "session-rollup", False, clock=clock)
 
 
-RENEW_DATABASE_EVERY_S = 15 * 60.0
-
-
-def keep_database_renewed(
-    engine: DuckDBEngine, stop: threading.Event, every_s: float = RENEW_DATABASE_EVERY_S
-) -> threading.Thread:
-    """A daemon thread that moves the engine to a fresh DuckDB database every `every_s` while
-    rows come in (DuckDBEngine.renew says why), until `stop` is set."""
-
-    def run() -> None:
-        while not stop.wait(every_s):
-            try:
-                if engine.renew():
-                    logger.info("moved the query engine to a fresh database")
-            except (OSError, QueryFailed) as exc:
-                reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-                logger.error("renewing the query engine failed", extra={"reason": reason})
-
-    thread = threading.Thread(target=run, name="database-renewal", daemon=True)
-    thread.start()
-    return thread
-
-
 def repo_root() -> Path:
     import functions
 
@@ -145,11 +121,8 @@ def build_gateway() -> LocalGateway:
     salts.rotate(utc_now())
     stop = threading.Event()
     keep_salts_rotated(salts, stop)
-    engine = wiring.engine()
-    keep_sessions_rolled_up(engine, wiring.ports().policy.sites, stop)
+    keep_sessions_rolled_up(wiring.engine(), wiring.ports().policy.sites, stop)
     keep_freed_memory_returned(stop)
-    if isinstance(engine, DuckDBEngine):
-        keep_database_renewed(engine, stop)
 
     def shutdown() -> None:
         stop.set()
