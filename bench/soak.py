@@ -260,8 +260,10 @@ def probe_summary(path: Path, ingest_s: float) -> dict[str, Any]:
     first, last = ingest[0], ingest[-1]
     half = [(s["t"], s["glibc_in_use_mb"]) for s in ingest if s["t"] >= ingest_s / 2]
     most_nodes = max(s.get("eviction_queue_nodes", 0) for s in ingest)
-    full = [s for s in ingest if s.get("eviction_queue_nodes", 0) >= QUEUES_FULL * most_nodes]
-    full = [s for s in ingest if s["t"] >= full[0]["t"]]
+    full_at = next(
+        s["t"] for s in ingest if s.get("eviction_queue_nodes", 0) >= QUEUES_FULL * most_nodes
+    )
+    full = [s for s in ingest if s["t"] >= full_at]
     return {
         "probe": samples,
         "glibc_in_use_mb": (first["glibc_in_use_mb"], last["glibc_in_use_mb"]),
@@ -271,7 +273,7 @@ def probe_summary(path: Path, ingest_s: float) -> dict[str, Any]:
             last.get("eviction_queue_nodes", 0),
         ),
         "eviction_queue_dead_nodes": last.get("eviction_queue_dead_nodes", 0),
-        "queues_full_s": full[0]["t"],
+        "queues_full_s": full_at,
         "rss_queues_full_mb": (full[0]["rss_mb"], full[-1]["rss_mb"]),
         "rss_queues_full_slope_mb_per_min": round(
             slope([(s["t"], s["rss_mb"]) for s in full]) * 60, 1

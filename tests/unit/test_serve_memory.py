@@ -19,6 +19,7 @@ import pytest
 import uvicorn
 
 from beaconlake.local import server
+from bench.procs import rss_mb
 
 
 @pytest.fixture
@@ -72,10 +73,6 @@ def test_freed_memory_is_given_back_on_a_timer_until_stopped() -> None:
     assert len(calls) >= 3 and not thread.is_alive()
 
 
-def _rss_mb() -> float:
-    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
-
-
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
 def test_the_trim_returns_pages_freed_between_live_blocks() -> None:
     """What DuckDB's churn leaves: small blocks freed all over the heap, a few kept between
@@ -88,14 +85,14 @@ def test_the_trim_returns_pages_freed_between_live_blocks() -> None:
         if i % 10:
             libc.free(block)
     kept = blocks[::10]
-    before = _rss_mb()
+    before = rss_mb()
     stop = threading.Event()
     server.keep_freed_memory_returned(stop, every_s=0.01)
     try:
         deadline = time.monotonic() + 5
-        while before - _rss_mb() < 40 and time.monotonic() < deadline:
+        while before - rss_mb() < 40 and time.monotonic() < deadline:
             time.sleep(0.02)
-        given_back = before - _rss_mb()
+        given_back = before - rss_mb()
     finally:
         stop.set()
         for block in kept:
