@@ -24,6 +24,7 @@ from bench.procs import (
     py_spy,
     stop,
     summarise_profile,
+    thread_cpu_s,
     wait_port,
 )
 
@@ -79,7 +80,12 @@ def _load(
     try:
         wait_port(port, proc)
         warmup = wrk(port, WARMUP_S, requests)
+        before = thread_cpu_s(proc.pid)
         measured = wrk(port, MEASURE_S, requests)
+        after = thread_cpu_s(proc.pid)
+        measured["cpu_us_per_request"] = {
+            k: 1e6 * (after[k] - before[k]) / max(1, measured["completed"]) for k in after
+        }
         hotspots: list[tuple[str, float]] = []
         profiled: dict[str, Any] = {}
         if profile is not None:
@@ -158,8 +164,10 @@ def main() -> None:
     result = run(args.out)
     for name in ("bare", "serve"):
         m = result[name]["measured"]
+        cpu = m["cpu_us_per_request"]
         print(
             f"{name}: {m['events_per_s']:,.0f} events/s p50 {m['p50_ms']} ms p99 {m['p99_ms']} ms"
+            f"; CPU per request {cpu['main']:.0f} µs event loop + {cpu['other']:.0f} µs other"
         )
     print(f"ratio {result['ratio']:.0%}; accepted {result['accepted']}, rows {result['rows']}")
     print(f"lost {result['lost']}; serve profile:")

@@ -58,6 +58,21 @@ def rss_mb(pid: int | str = "self") -> float:
     return _status_mb(pid, "VmRSS") or 0.0
 
 
+def _cpu_s(stat: Path) -> float:
+    """utime + stime from a /proc stat file (the fields after the command name, which may
+    itself hold spaces or parentheses)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu_s(pid: int | str = "self") -> dict[str, float]:
+    """CPU seconds (user + system) the process has used so far: in its main thread (for a
+    server, the event loop) and in all its other threads, ended ones included."""
+    main_tid = os.getpid() if pid == "self" else pid
+    main = _cpu_s(Path(f"/proc/{pid}/task/{main_tid}/stat"))
+    return {"main": main, "other": _cpu_s(Path(f"/proc/{pid}/stat")) - main}
+
+
 def stop(proc: subprocess.Popen[Any], timeout: float = 30.0) -> int:
     """SIGTERM (a graceful shutdown), then SIGKILL if it does not exit in time."""
     if proc.poll() is None:

@@ -263,6 +263,8 @@ def _http(r: dict[str, Any]) -> list[str]:
                 f"{m['events_per_s']:,.0f}",
                 f"{m['p50_ms']:.1f} ms",
                 f"{m['p99_ms']:.1f} ms",
+                f"{m['cpu_us_per_request']['main']:.0f} µs + "
+                f"{m['cpu_us_per_request']['other']:.0f} µs",
                 f"{h[key]['peak_rss_mb']:.0f} MB",
             ]
         )
@@ -273,7 +275,10 @@ def _http(r: dict[str, Any]) -> list[str]:
         "POST /api/event with demo beacons and their user agents (bots included), same script "
         "for both servers, on 127.0.0.1.",
         "",
-        *_table(["server", "events/s", "p50", "p99", "peak RSS"], rows),
+        *_table(
+            ["server", "events/s", "p50", "p99", "CPU per request (event loop + rest)", "peak RSS"],
+            rows,
+        ),
         "",
         f"Ratio: {100 * h['ratio']:.0f} %. Sent {h['sent']:,}, answered 202 and stored "
         f"{h['accepted']:,} (the rest dropped as bots, on purpose), rows in Parquet after a "
@@ -504,6 +509,8 @@ def _failed(d: dict[str, Any]) -> str:
 def _limits(r: dict[str, Any]) -> list[str]:
     lines = ["## What limits the figures", ""]
     prof = r["http"]["serve"]["profile"]
+    bare_cpu = r["http"]["bare"]["measured"]["cpu_us_per_request"]["main"]
+    serve_cpu = r["http"]["serve"]["measured"]["cpu_us_per_request"]["main"]
     lines += [
         "**HTTP ingest.** py-spy (`--gil`: only the thread holding the GIL, the bottleneck of "
         "one Python process) on `beaconlake serve` under the same wrk load; the share of "
@@ -514,16 +521,31 @@ def _limits(r: dict[str, Any]) -> list[str]:
         "Per request `serve` runs uvicorn's pure-Python HTTP/1.1 parser, as the bare app does, "
         "and then the collector's service (`answer_event`: parse, validate, bot and UA checks, "
         "GeoIP, visitor id, spool append) on the event loop; the Lambda emulation is not on this "
-        "path. Server CPU (user + sys) per request under this load, measured by hand on "
-        "2026-11-26 by stubbing parts out: the bare app about 100 µs; `serve` answering as the "
-        "bare app does about 101 µs, with the gateway's plumbing about 126, with the collector "
-        "(sink stubbed) about 200, and in full about 250 µs (was about 310 before that day's "
-        "changes: one regex over a beacon's text, one shared JSON decoder, a spool line of "
-        "values instead of records, limits looked up once, gc.freeze at start). Inside the "
-        "server the collector's parts cost 2-2.5 x their tight-loop time: parse_beacon 17 µs, "
-        "GeoIP 11, visitor-id HMAC 7, the Event 5-8, the sink's put 20 (spool encoding 9). "
-        "Half the bare rate means at most about 200 µs per request, which leaves about 100 µs "
-        "for everything after HTTP parsing: about half of what it takes, in one Python process.",
+        "path. Both servers are bound by their event loop's thread, which runs at about one "
+        f"core: in this run it spent {bare_cpu:.0f} µs per request in the bare app and "
+        f"{serve_cpu:.0f} µs in `serve` (figure 3's table; `serve`'s other threads, which "
+        "write Parquet and compact it, add little). Half the bare rate allows "
+        f"{2 * bare_cpu:.0f} µs, so `serve` would have to do its own part in "
+        f"{bare_cpu:.0f} µs instead of {serve_cpu - bare_cpu:.0f}. Where that part goes, "
+        "measured by hand on 2026-11-26 by stubbing parts out (server CPU per request under "
+        "this load): answering as the bare app does about 101 µs, with the gateway's plumbing "
+        "about 126, with the collector (sink stubbed) about 200, and in full about 250 µs (was "
+        "about 310 before that day's changes: one regex over a beacon's text, one shared JSON "
+        "decoder, a spool line of values instead of records, limits looked up once, gc.freeze "
+        "at start). Inside the server the collector's parts cost 2-2.5 x their tight-loop "
+        "time: parse_beacon 17 µs, GeoIP 11, visitor-id HMAC 7, the Event 5-8, the sink's put "
+        "20 (spool encoding 9). So even at their tight-loop cost they would just fit.",
+        "",
+        "More processes would: two `serve` processes side by side (by hand, 2026-11-27, each "
+        "with its own data directory, wrk at both at once, 16 connections each) took 5,940 "
+        "events/s together, 62 % of one bare uvicorn process (9,573 in the same script). That "
+        "is not a like-for-like figure: the bare app on two workers (`uvicorn --workers 2`) "
+        "answered only 720 requests/s, because uvicorn's multi-process listener leaves Nagle's "
+        "algorithm on, so every keep-alive response waits for a delayed ACK "
+        "(Kludex/uvicorn#3149). `serve` stays one process because its DuckDB engine, the live "
+        "day and the rate limits live in it; ingest in worker processes of its own, writing "
+        "their own spool segments (the spool already locks a segment per writer), is the way "
+        "to the target, and is not built.",
         "",
     ]
     op = r["queries"][max(r["queries"])]["duckdb_profile"]

@@ -52,7 +52,7 @@ AGENTS = [
     "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
     "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
 ]
-DASHBOARD = [
+DASHBOARD: list[dict[str, Any]] = [
     {"metrics": ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration"]},
     {"metrics": ["visitors", "pageviews"], "dimensions": ["time:hour"]},
     {"metrics": ["visitors"], "dimensions": ["event:page"], "pagination": {"limit": 10}},
