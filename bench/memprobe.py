@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from bench.procs import rss_mb
+from bench.procs import rss_mb, rss_split_mb
 
 MB = 2**20
 SAMPLE_EVERY_S = 10.0
@@ -80,7 +80,12 @@ def duckdb_figures(db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 def sample(db: duckdb.DuckDBPyConnection | None) -> dict[str, Any]:
     heap = glibc_heap_mb()
-    out: dict[str, Any] = {"rss_mb": round(rss_mb(), 1)}
+    anon, file_backed = rss_split_mb()
+    out: dict[str, Any] = {
+        "rss_mb": round(rss_mb(), 1),
+        "rss_anon_mb": round(anon, 1),
+        "rss_file_mb": round(file_backed, 1),
+    }
     if heap is not None:
         out["glibc_in_use_mb"], out["glibc_free_mb"] = heap
     if db is not None:

@@ -58,19 +58,27 @@ def rss_mb(pid: int | str = "self") -> float:
     return _status_mb(pid, "VmRSS") or 0.0
 
 
-def _cpu_s(stat: Path) -> float:
-    """utime + stime from a /proc stat file (the fields after the command name, which may
-    itself hold spaces or parentheses)."""
+def rss_split_mb(pid: int | str = "self") -> tuple[float, float]:
+    """(anonymous, file-backed) parts of RSS. The file-backed part is mostly the shared
+    libraries' pages (DuckDB's, Arrow's): clean, shared, and resident as far as the page
+    cache happens to hold them, so it differs between machines and between checkouts."""
+    return _status_mb(pid, "RssAnon") or 0.0, _status_mb(pid, "RssFile") or 0.0
+
+
+def cpu_s(pid: int | str = "self", thread: int | str | None = None) -> float:
+    """CPU seconds (user + system) used so far by a process (its ended threads included),
+    or by one of its threads."""
+    stat = Path(f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat")
+    # the fields after the command name, which may itself hold spaces or parentheses
     fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def thread_cpu_s(pid: int | str = "self") -> dict[str, float]:
-    """CPU seconds (user + system) the process has used so far: in its main thread (for a
-    server, the event loop) and in all its other threads, ended ones included."""
-    main_tid = os.getpid() if pid == "self" else pid
-    main = _cpu_s(Path(f"/proc/{pid}/task/{main_tid}/stat"))
-    return {"main": main, "other": _cpu_s(Path(f"/proc/{pid}/stat")) - main}
+    """CPU seconds in a process's main thread (for a server, the event loop) and in all its
+    other threads."""
+    main = cpu_s(pid, os.getpid() if pid == "self" else pid)
+    return {"main": main, "other": cpu_s(pid) - main}
 
 
 def stop(proc: subprocess.Popen[Any], timeout: float = 30.0) -> int:

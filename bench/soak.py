@@ -35,7 +35,16 @@ import pyarrow.dataset as ds
 
 from beaconlake.schema import arrow_schema
 from bench import http_ingest
-from bench.procs import NO_RATE_LIMITS, ROOT, VENV_BIN, free_port, rss_mb, stop, wait_port
+from bench.procs import (
+    NO_RATE_LIMITS,
+    ROOT,
+    VENV_BIN,
+    cpu_s,
+    free_port,
+    rss_mb,
+    stop,
+    wait_port,
+)
 
 SITE = "soak.example"
 START, END = "<!-- soak:start -->", "<!-- soak:end -->"
@@ -264,6 +273,7 @@ def probe_summary(path: Path, ingest_s: float) -> dict[str, Any]:
         s["t"] for s in ingest if s.get("eviction_queue_nodes", 0) >= QUEUES_FULL * most_nodes
     )
     full = [s for s in ingest if s["t"] >= full_at]
+    anon = [(s["t"], s["rss_anon_mb"]) for s in full if "rss_anon_mb" in s]
     return {
         "probe": samples,
         "glibc_in_use_mb": (first["glibc_in_use_mb"], last["glibc_in_use_mb"]),
@@ -278,12 +288,15 @@ def probe_summary(path: Path, ingest_s: float) -> dict[str, Any]:
         "rss_queues_full_slope_mb_per_min": round(
             slope([(s["t"], s["rss_mb"]) for s in full]) * 60, 1
         ),
+        **(
+            {
+                "rss_anon_queues_full_mb": (anon[0][1], anon[-1][1]),
+                "rss_anon_queues_full_slope_mb_per_min": round(slope(anon) * 60, 1),
+            }
+            if anon
+            else {}
+        ),
     }
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def ingest_run(sync_ms: int, requests: Path, out: Path) -> dict[str, Any]:
@@ -304,9 +317,9 @@ def ingest_run(sync_ms: int, requests: Path, out: Path) -> dict[str, Any]:
     try:
         wait_port(port, proc)
         http_ingest.wrk(port, http_ingest.WARMUP_S, requests)
-        before = cpu_seconds(proc.pid)
+        before = cpu_s(proc.pid)
         measured = http_ingest.wrk(port, http_ingest.MEASURE_S, requests)
-        cpu_ms = (cpu_seconds(proc.pid) - before) * 1000 / measured["completed"]
+        cpu_ms = (cpu_s(proc.pid) - before) * 1000 / measured["completed"]
     finally:
         stop(proc)
     return {**measured, "cpu_ms_per_request": cpu_ms}
@@ -402,6 +415,12 @@ def probe_markdown(r: dict[str, Any]) -> str:
         f"| RSS from when the eviction queues were full ({r['queues_full_s'] / 60:.0f} min, at "
         f"{QUEUES_FULL:.0%} of their most nodes) to the end of the ingest; trend | "
         f"{rss_full[0]} / {rss_full[1]} MB; {r['rss_queues_full_slope_mb_per_min']:+} MB/min |\n"
+        + (
+            "| the same for anonymous RSS (RSS without the shared libraries' file pages) | "
+            f"{anon[0]} / {anon[1]} MB; {r['rss_anon_queues_full_slope_mb_per_min']:+} MB/min |\n"
+            if (anon := r.get("rss_anon_queues_full_mb"))
+            else ""
+        )
     )
 
 

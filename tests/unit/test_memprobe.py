@@ -20,6 +20,9 @@ def test_the_probe_counts_the_dead_nodes_queries_leave_in_duckdbs_eviction_queue
     after = memprobe.sample(db)
     assert after["eviction_queue_dead_nodes"] > before["eviction_queue_dead_nodes"]
     assert after["rss_mb"] > 0
+    # RSS is its anonymous part plus its file-backed part (plus shared memory, none here)
+    assert abs(after["rss_anon_mb"] + after["rss_file_mb"] - after["rss_mb"]) < 5
+    assert after["rss_anon_mb"] > 0
     assert after["glibc_in_use_mb"] > 0  # Linux with glibc, as CI and the benchmarks run
 
 
@@ -31,6 +34,7 @@ def test_the_summary_covers_the_ingest_after_the_warm_up_and_after_the_queues_fi
         {
             "t": t,
             "rss_mb": 200 + min(t, 90) / 3,
+            "rss_anon_mb": 100 + t / 30,
             "glibc_in_use_mb": 40 + t / 60,
             "eviction_queue_nodes": 100 * min(t, 90),
             "eviction_queue_dead_nodes": 90 * t,
@@ -49,6 +53,10 @@ def test_the_summary_covers_the_ingest_after_the_warm_up_and_after_the_queues_fi
     assert summary["rss_queues_full_mb"] == (230.0, 230.0)
     assert summary["rss_queues_full_slope_mb_per_min"] == 0.0
     assert "230.0 / 230.0 MB; +0.0 MB/min" in probe_markdown(summary)
+    # while the anonymous part went on growing, 2 MB/min
+    assert summary["rss_anon_queues_full_mb"] == (103.0, 104.0)
+    assert summary["rss_anon_queues_full_slope_mb_per_min"] == 2.0
+    assert "103.0 / 104.0 MB; +2.0 MB/min" in probe_markdown(summary)
 
 
 def test_without_samples_the_soak_reports_no_probe_rows(tmp_path: Path) -> None:
