@@ -68,8 +68,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from beaconlake.keys import create_key
-    from beaconlake.local.server import serve
+    from beaconlake.local.server import return_freed_memory, serve
 
+    return_freed_memory()  # before anything imports pyarrow
     settings = _settings(args)
     store = wiring.ports().keys
     for key in store.list():

@@ -9,15 +9,19 @@ import ctypes
 import gc
 import os
 import platform
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
 import uvicorn
 
+from beaconlake import cli
 from beaconlake.local import server
 from bench.procs import rss_mb
 
@@ -29,14 +33,12 @@ def arrow_pool() -> Iterator[None]:
     pa.set_memory_pool(before)
 
 
-def test_serve_returns_freed_memory_before_it_starts(
-    arrow_pool: None, monkeypatch: pytest.MonkeyPatch
+def test_serve_runs_uvicorn_with_metric_lines_off_and_its_start_up_frozen(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pa.set_memory_pool(pa.mimalloc_memory_pool())
     seen: dict[str, Any] = {}
 
     def run(app: Any, **kwargs: Any) -> None:
-        seen["pool"] = pa.default_memory_pool().backend_name
         seen["port"] = kwargs["port"]
         seen["metrics_disabled"] = os.environ.get("POWERTOOLS_METRICS_DISABLED")
         seen["frozen"] = gc.get_freeze_count() > 0
@@ -52,7 +54,49 @@ def test_serve_returns_freed_memory_before_it_starts(
         server.serve("127.0.0.1", 18999)
     finally:
         gc.unfreeze()
-    assert seen == {"pool": "system", "port": 18999, "metrics_disabled": "true", "frozen": True}
+    assert seen == {"port": 18999, "metrics_disabled": "true", "frozen": True}
+
+
+def test_the_serve_command_returns_freed_memory_before_it_builds_anything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+
+    def ports() -> None:
+        calls.append("ports")
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(server, "return_freed_memory", lambda: calls.append("memory"))
+    monkeypatch.setattr(cli.wiring, "ports", ports)
+    with pytest.raises(RuntimeError, match="stop here"):
+        cli.main(["serve", "--port", "18999"])
+    assert calls == ["memory", "ports"]
+
+
+ARROW_WORK = """
+import sys
+from beaconlake.local.server import return_freed_memory
+return_freed_memory()
+import pyarrow as pa, pyarrow.dataset as ds, pyarrow.parquet as pq
+pq.write_table(pa.table({"n": list(range(200_000))}), sys.argv[1], compression="zstd")
+ds.dataset(sys.argv[1]).to_table()
+print(pa.mimalloc_memory_pool().max_memory(), pa.system_memory_pool().max_memory())
+"""
+
+
+def test_arrows_parquet_writer_and_scanner_allocate_from_the_system_pool(tmp_path: Path) -> None:
+    """Not only pyarrow's Python functions: `pa.set_memory_pool` alone left these on mimalloc."""
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    out = subprocess.run(
+        [sys.executable, "-c", ARROW_WORK, str(tmp_path / "t.parquet")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    mimalloc_bytes, system_bytes = map(int, out.stdout.split())
+    assert mimalloc_bytes == 0
+    assert system_bytes > 1_000_000
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the arena cap is glibc's")
