@@ -78,7 +78,8 @@ def thread_cpu_s(pid: int | str = "self") -> dict[str, float]:
     """CPU seconds in a process's main thread (for a server, the event loop) and in all its
     other threads."""
     main = cpu_s(pid, os.getpid() if pid == "self" else pid)
-    return {"main": main, "other": cpu_s(pid) - main}
+    # both are counted in clock ticks, so the difference can come out a tick below zero
+    return {"main": main, "other": max(0.0, cpu_s(pid) - main)}
 
 
 def stop(proc: subprocess.Popen[Any], timeout: float = 30.0) -> int:
