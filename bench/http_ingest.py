@@ -67,15 +67,32 @@ def wrk(port: int, seconds: int, requests: Path) -> dict[str, Any]:
     return result
 
 
-def _load(
-    cmd: list[str], env: dict[str, str], requests: Path, profile: Path | None
+def serve_command(data_dir: Path) -> list[str]:
+    return [
+        str(VENV_BIN / "beaconlake"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--data-dir",
+        str(data_dir),
+    ]
+
+
+SERVE_ENV = {"BEACONLAKE_SITES": SITE, "BEACONLAKE_BACKEND": "local", **NO_RATE_LIMITS}
+
+
+def load(
+    cmd: list[str], env: dict[str, str], requests: Path, profile: Path | None = None
 ) -> dict[str, Any]:
+    """Start `cmd --port N`, warm it up with wrk, then measure: events/s, latency, and the
+    server's CPU time per request (event loop and other threads); optionally a py-spy profile
+    under the same load afterwards. Stopped gracefully at the end."""
     port = free_port()
     proc = subprocess.Popen(
         [*cmd, "--port", str(port)],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_port(port, proc)
@@ -116,7 +133,7 @@ def run(out: Path) -> dict[str, Any]:
     data_dir = out / "http-data"
     shutil.rmtree(data_dir, ignore_errors=True)
     python = str(VENV_BIN / "python")
-    bare = _load(
+    bare = load(
         [
             python,
             "-m",
@@ -132,12 +149,7 @@ def run(out: Path) -> dict[str, Any]:
         requests,
         None,
     )
-    serve = _load(
-        [str(VENV_BIN / "beaconlake"), "serve", "--host", "127.0.0.1", "--data-dir", str(data_dir)],
-        {"BEACONLAKE_SITES": SITE, "BEACONLAKE_BACKEND": "local", **NO_RATE_LIMITS},
-        requests,
-        out / "serve_profile.txt",
-    )
+    serve = load(serve_command(data_dir), SERVE_ENV, requests, out / "serve_profile.txt")
     accepted = sum(r["accepted"] for r in serve["runs"])
     sent = sum(r["sent"] for r in serve["runs"])
     rows = _parquet_rows(data_dir)

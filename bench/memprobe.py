@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from bench.procs import rss_mb, rss_split_mb
+from bench.procs import status_mb
 
 MB = 2**20
 SAMPLE_EVERY_S = 10.0
@@ -80,11 +80,17 @@ def duckdb_figures(db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 def sample(db: duckdb.DuckDBPyConnection | None) -> dict[str, Any]:
     heap = glibc_heap_mb()
-    anon, file_backed = rss_split_mb()
+    status = status_mb()
+    # RssFile is mostly the shared libraries' pages (DuckDB's, Arrow's): clean, shared, and
+    # resident as far as the page cache happens to hold them, so it differs between machines
+    # and checkouts; RssAnon is what the process itself allocated.
     out: dict[str, Any] = {
-        "rss_mb": round(rss_mb(), 1),
-        "rss_anon_mb": round(anon, 1),
-        "rss_file_mb": round(file_backed, 1),
+        name: round(status.get(field, 0.0), 1)
+        for name, field in (
+            ("rss_mb", "VmRSS"),
+            ("rss_anon_mb", "RssAnon"),
+            ("rss_file_mb", "RssFile"),
+        )
     }
     if heap is not None:
         out["glibc_in_use_mb"], out["glibc_free_mb"] = heap

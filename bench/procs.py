@@ -37,17 +37,21 @@ def wait_port(port: int, proc: subprocess.Popen[Any], timeout: float = 60.0) -> 
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
-def _status_mb(pid: int | str, field: str) -> float | None:
+def status_mb(pid: int | str = "self") -> dict[str, float]:
+    """The memory figures in /proc/<pid>/status (VmRSS, VmHWM, RssAnon, RssFile...), in MB,
+    from one read, so that figures taken together belong to the same moment."""
+    figures = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    return None
+        field, _, value = line.partition(":")
+        if value.endswith(" kB"):
+            figures[field] = int(value.split()[0]) / 1024
+    return figures
 
 
 def peak_rss_mb(pid: int | str = "self") -> float:
     """VmHWM: the highest resident set size the process has had since it was exec'd. (Not
     ru_maxrss: Linux carries that over from the parent a child was forked from.)"""
-    peak = _status_mb(pid, "VmHWM")
+    peak = status_mb(pid).get("VmHWM")
     if peak is None:
         raise RuntimeError(f"no VmHWM for pid {pid}")
     return peak
@@ -55,14 +59,7 @@ def peak_rss_mb(pid: int | str = "self") -> float:
 
 def rss_mb(pid: int | str = "self") -> float:
     """VmRSS now; 0 for a process without one (a zombie)."""
-    return _status_mb(pid, "VmRSS") or 0.0
-
-
-def rss_split_mb(pid: int | str = "self") -> tuple[float, float]:
-    """(anonymous, file-backed) parts of RSS. The file-backed part is mostly the shared
-    libraries' pages (DuckDB's, Arrow's): clean, shared, and resident as far as the page
-    cache happens to hold them, so it differs between machines and between checkouts."""
-    return _status_mb(pid, "RssAnon") or 0.0, _status_mb(pid, "RssFile") or 0.0
+    return status_mb(pid).get("VmRSS", 0.0)
 
 
 def cpu_s(pid: int | str = "self", thread: int | str | None = None) -> float:

@@ -36,10 +36,8 @@ import pyarrow.dataset as ds
 from beaconlake.schema import arrow_schema
 from bench import http_ingest
 from bench.procs import (
-    NO_RATE_LIMITS,
     ROOT,
     VENV_BIN,
-    cpu_s,
     free_port,
     rss_mb,
     stop,
@@ -304,24 +302,9 @@ def ingest_run(sync_ms: int, requests: Path, out: Path) -> dict[str, Any]:
     server's CPU time per request over the measured 10 s."""
     data_dir = out / f"ingest-{sync_ms}"
     shutil.rmtree(data_dir, ignore_errors=True)
-    port = free_port()
-    env = {
-        **os.environ,
-        "BEACONLAKE_BACKEND": "local",
-        "BEACONLAKE_SITES": http_ingest.SITE,
-        **NO_RATE_LIMITS,
-        "BEACONLAKE_SPOOL_SYNC_MS": str(sync_ms),
-    }
-    cmd = [str(VENV_BIN / "beaconlake"), "serve", "--port", str(port), "--data-dir", str(data_dir)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port, proc)
-        http_ingest.wrk(port, http_ingest.WARMUP_S, requests)
-        before = cpu_s(proc.pid)
-        measured = http_ingest.wrk(port, http_ingest.MEASURE_S, requests)
-        cpu_ms = (cpu_s(proc.pid) - before) * 1000 / measured["completed"]
-    finally:
-        stop(proc)
+    env = {**http_ingest.SERVE_ENV, "BEACONLAKE_SPOOL_SYNC_MS": str(sync_ms)}
+    measured = http_ingest.load(http_ingest.serve_command(data_dir), env, requests)["measured"]
+    cpu_ms = sum(measured["cpu_us_per_request"].values()) / 1000
     return {**measured, "cpu_ms_per_request": cpu_ms}
 
 
