@@ -115,7 +115,8 @@ def _child(kind: str, events: list[dict[str, Any]]) -> dict[str, Any]:
         warm.append(time.perf_counter() - started)
     from bench.procs import peak_rss_mb
 
-    return {"seconds": seconds, "warm_ms": 1000 * median(warm), "peak_rss_mb": peak_rss_mb()}
+    warm_ms = 1000 * median(warm) if warm else None
+    return {"seconds": seconds, "warm_ms": warm_ms, "peak_rss_mb": peak_rss_mb()}
 
 
 def write_events(out: Path, site: str, token: str) -> dict[str, Path]:
@@ -216,10 +217,24 @@ def run(events: dict[str, Path], env: dict[str, str], rounds: int) -> dict[str, 
 
 
 def slowest_imports(events: Path, env: dict[str, str], top: int = 6) -> list[tuple[str, float]]:
-    """`python -X importtime` over a collector child (`env` as `run` gives its children):
-    third-party packages by cumulative ms."""
+    """`python -X importtime` over a collector child (`env` as `run` gives its children) that
+    handles only its first event, as the figure times it (the warm events after it import
+    what rare beacons need, such as revenue's currency table): for each third-party package,
+    the time spent in its own modules (their self times summed; a package's cumulative time
+    misses submodules imported later, and botocore's are all imported later)."""
+    first_only = events.with_name(f"{events.stem}_first.json")
+    first_only.write_text(json.dumps(json.loads(events.read_text())[:1]))
     out = subprocess.run(
-        [sys.executable, "-S", "-X", "importtime", "-m", "bench.coldstart", "collect", str(events)],
+        [
+            sys.executable,
+            "-S",
+            "-X",
+            "importtime",
+            "-m",
+            "bench.coldstart",
+            "collect",
+            str(first_only),
+        ],
         cwd=ROOT,
         env={**os.environ, **AWS_ENV, **env},
         capture_output=True,
@@ -227,17 +242,23 @@ def slowest_imports(events: Path, env: dict[str, str], top: int = 6) -> list[tup
         check=True,
         timeout=120,
     )
+    return import_time_by_package(out.stderr)[:top]
+
+
+def import_time_by_package(importtime: str) -> list[tuple[str, float]]:
+    """Third-party packages by the ms spent in their own modules, slowest first, from
+    `python -X importtime`'s output ('import time: self [us] | cumulative | module')."""
     own = {"beaconlake", "functions", "bench"}
     packages: dict[str, float] = {}
-    for line in out.stderr.splitlines():
+    for line in importtime.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
-        _, cumulative, name = line.split("|")
-        module = name.strip()
-        if "." in module or module in own or module in sys.stdlib_module_names:
+        self_us, _, name = line.split("|")
+        package = name.strip().split(".")[0]
+        if package in own or package in sys.stdlib_module_names:
             continue
-        packages[module] = max(packages.get(module, 0.0), int(cumulative) / 1000)
-    return sorted(packages.items(), key=lambda kv: -kv[1])[:top]
+        packages[package] = packages.get(package, 0.0) + int(self_us.split(":")[-1]) / 1000
+    return sorted(packages.items(), key=lambda kv: -kv[1])
 
 
 if __name__ == "__main__":

@@ -237,7 +237,8 @@ def _coldstart(r: dict[str, Any]) -> list[str]:
             if cs["backend"] == "aws"
             else []
         ),
-        "Slowest imports of the collector handler (`python -X importtime`, cumulative): "
+        "Slowest packages to import in the collector's cold start (`python -X importtime`, the "
+        "self times of each package's modules summed): "
         + ", ".join(f"{name} {ms:.0f} ms" for name, ms in cs["collect_imports"])
         + ".",
         "",
