@@ -2,8 +2,8 @@
 
 The dashboard is what the stats API answers for one page view of a Plausible-style dashboard:
 the top numbers, the visitor graph and six breakdown panels, built by the real stats service
-and SQL builder. The funnel is written here in Athena's dialect (no endpoint yet), step by
-step with window functions: each step is the first matching event after the previous step.
+and SQL builder. The funnel is what the funnel endpoint (POST /api/v2/funnel) runs for four
+steps with its defaults: in order, within 24 hours of the first step.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ import duckdb
 from beaconlake.adapters.duckdb_engine import events_view_sql
 from beaconlake.ports import QueryEngine
 from beaconlake.sqldialect import athena_to_duckdb
-from beaconlake.stats import service
+from beaconlake.stats import behaviour, behaviour_sql, service
+from beaconlake.stats.behaviour import FunnelQuery
 from beaconlake.stats.query import DateRange, Goal, StatsQuery
-from beaconlake.stats.sql import RANGE_WHERE, build, goal_condition, range_params
+from beaconlake.stats.sql import build
 
 TOP_METRICS = (
     "visitors",
@@ -69,21 +70,21 @@ class StatsCall:
 
 
 @dataclass(frozen=True)
-class SqlCall:
-    """One Athena-dialect statement run as it is."""
+class FunnelCall:
+    """A funnel, as the funnel endpoint runs it."""
 
     label: str
-    sql: str
-    params: tuple[Any, ...]
+    query: FunnelQuery
 
     def run(self, engine: QueryEngine) -> Any:
-        return engine.query(self.sql, self.params)
+        return behaviour.run_funnel(engine, self.query)
 
     def statement(self) -> tuple[str, tuple[Any, ...]]:
-        return self.sql, self.params
+        st = behaviour_sql.funnel(self.query)
+        return st.sql, st.params
 
 
-Query = StatsCall | SqlCall
+Query = StatsCall | FunnelCall
 
 
 def dashboard(site: str, first: date, last: date) -> list[Query]:
@@ -122,39 +123,11 @@ def dashboard_requests(site: str, first: date, last: date) -> list[tuple[str, st
     return out
 
 
-def funnel_statement(site: str, first: date, last: date) -> tuple[str, tuple[Any, ...]]:
-    whens: list[str] = []
-    args: tuple[Any, ...] = ()
-    for i, goal in enumerate(FUNNEL, start=1):
-        cond, a = goal_condition(goal)
-        whens.append(f"WHEN {cond} THEN {i}")
-        args += a
-    steps = [
-        "s1 AS (\n  SELECT visitor_id, ts, step,\n"
-        "    min(CASE WHEN step = 1 THEN ts END) OVER (PARTITION BY visitor_id) AS t1\n"
-        "  FROM ev WHERE step IS NOT NULL\n)"
-    ]
-    for i in range(2, len(FUNNEL) + 1):
-        steps.append(
-            f"s{i} AS (\n  SELECT *, min(CASE WHEN step = {i} AND ts > t{i - 1} THEN ts END) "
-            f"OVER (PARTITION BY visitor_id) AS t{i}\n  FROM s{i - 1}\n)"
-        )
-    counts = ",\n  ".join(
-        f"count(DISTINCT CASE WHEN t{i} IS NOT NULL THEN visitor_id END) AS step_{i}"
-        for i in range(1, len(FUNNEL) + 1)
-    )
-    q = StatsQuery(site, DateRange(first, last), ("visitors",))
-    sql = (
-        f"WITH ev AS (\n  SELECT visitor_id, ts, CASE {' '.join(whens)} END AS step\n"
-        f"  FROM events WHERE {RANGE_WHERE}\n),\n"
-        + ",\n".join(steps)
-        + f"\nSELECT\n  {counts}\nFROM s{len(FUNNEL)}"
-    )
-    return sql, args + range_params(q)
-
-
-def funnel(site: str, first: date, last: date) -> Query:
-    return SqlCall("funnel (4 steps)", *funnel_statement(site, first, last))
+def funnel(site: str, first: date, last: date) -> FunnelCall:
+    """The funnel endpoint's query for this request body (its defaults for the rest)."""
+    steps = [{"page": g.page} if g.page else {"event": g.event} for g in FUNNEL]
+    body = {"site_id": site, "date_range": [str(first), str(last)], "steps": steps}
+    return FunnelCall("funnel (4 steps)", behaviour.parse_funnel(body, {}))
 
 
 @dataclass(frozen=True)

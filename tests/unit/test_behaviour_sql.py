@@ -33,7 +33,7 @@ def statements():
             yield f"funnel-{order}-{i}", behaviour_sql.funnel(q)
         for unit in behaviour.UNITS:
             q = behaviour.parse_sequence({**body, "steps": STEPS[:2], "unit": unit}, GOALS)
-            yield f"sequence-{unit}-{i}", behaviour_sql.funnel(q)
+            yield f"sequence-{unit}-{i}", behaviour_sql.funnel(q, count_total=True)
         for direction in behaviour.DIRECTIONS:
             q = behaviour.parse_journey(
                 {**body, "page": EVIL.join("//"), "direction": direction}, GOALS
@@ -77,3 +77,16 @@ def test_window_is_a_parameter_and_strict_means_the_next_event() -> None:
     assert "e.seq > f.q1" in ordered.sql and "e.seq = f.q1 + 1" in strict.sql
     unbounded = behaviour_sql.funnel(behaviour.parse_sequence(body, {}))
     assert "date_diff" not in unbounded.sql.split("fev AS")[1]
+
+
+def test_funnel_sql_numbers_only_step_events_unless_strict_and_skips_the_total() -> None:
+    body = {**SCOPE, "steps": STEPS[:2]}
+    ordered = behaviour_sql.funnel(behaviour.parse_funnel(body, {}))
+    strict = behaviour_sql.funnel(behaviour.parse_funnel({**body, "order": "strict"}, {}))
+    sequence = behaviour_sql.funnel(behaviour.parse_sequence(body, {}), count_total=True)
+    # the window that numbers events reads only those matching a step, unless every event
+    # counts (strict: the very next event)
+    assert "FROM stepped WHERE name <> 'engagement' AND m1 + m2 > 0" in ordered.sql
+    assert "m1 + m2 > 0" not in strict.sql
+    assert "AS total" not in ordered.sql and "AS total" not in strict.sql
+    assert sequence.sql.endswith("AS total")

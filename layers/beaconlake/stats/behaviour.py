@@ -341,7 +341,7 @@ def run_funnel(engine: QueryEngine, q: FunnelQuery) -> dict[str, Any]:
 
 
 def run_sequence(engine: QueryEngine, q: FunnelQuery) -> dict[str, Any]:
-    st = behaviour_sql.funnel(q)
+    st = behaviour_sql.funnel(q, count_total=True)
     rows = engine.query(st.sql, st.params)
     row = rows[0] if rows else {}
     count, total = int(row.get(f"step_{len(q.steps)}") or 0), int(row.get("total") or 0)

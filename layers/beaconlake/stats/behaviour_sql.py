@@ -93,9 +93,11 @@ def step_condition(step: Step) -> tuple[str, Params]:
     return "(" + " AND ".join(conds) + ")", args
 
 
-def funnel(q: FunnelQuery, table: str = "events") -> Statement:
-    """One row: `step_1` … `step_n` (units reaching each step) and `total` (units in scope).
-    The unit is a visitor (visitor_id over the range) or a visit (sequences)."""
+def funnel(q: FunnelQuery, table: str = "events", count_total: bool = False) -> Statement:
+    """One row: `step_1` … `step_n` (units reaching each step) and, with `count_total`,
+    `total` (units in scope: a sequence's denominator; a funnel's rates are relative to its
+    first step, and the count costs another pass over the range). The unit is a visitor
+    (visitor_id over the range) or a visit (sequences)."""
     keys = ["visitor_id"] if q.unit == "visitors" else ["visitor_id", "session_no"]
     parts, args = _scoped(q.scope, table, with_sessions=q.unit == "visits")
     key_list = ", ".join(keys)
@@ -104,10 +106,20 @@ def funnel(q: FunnelQuery, table: str = "events") -> Statement:
         cond, cond_args = step_condition(step)
         marks.append(f"CASE WHEN {cond} THEN 1 ELSE 0 END AS m{i}")
         args += cond_args
+    mark_names = ", ".join(f"m{i}" for i in range(1, len(q.steps) + 1))
+    parts.append(
+        f"stepped AS (\n  SELECT {key_list}, ts, name, pathname,\n    {', '.join(marks)}\n"
+        "  FROM scoped\n)"
+    )
+    # In a strict funnel a step must be the very next event, so every event is numbered; in
+    # an ordered one only the order of the events matching a step matters: numbering just
+    # those spares the window the bulk of the range's events.
+    any_step = " + ".join(f"m{i}" for i in range(1, len(q.steps) + 1))
+    matching = "" if q.order == "strict" else f" AND {any_step} > 0"
     parts.append(
         f"fev AS (\n  SELECT {key_list}, ts,\n"
         f"    row_number() OVER (PARTITION BY {key_list} {ORDER_IN_VISIT}) AS seq,\n"
-        f"    {', '.join(marks)}\n  FROM scoped WHERE name <> 'engagement'\n)"
+        f"    {mark_names}\n  FROM stepped WHERE name <> 'engagement'{matching}\n)"
     )
     parts.append(f"f1 AS (SELECT {key_list}, ts AS t1, seq AS q1 FROM fev WHERE m1 = 1)")
     chain_keys = ", ".join(f"f.{k}" for k in keys)
@@ -127,8 +139,13 @@ def funnel(q: FunnelQuery, table: str = "events") -> Statement:
         f"(SELECT count(*) FROM (SELECT DISTINCT {key_list} FROM f{i}) u{i}) AS step_{i}"
         for i in range(1, len(q.steps) + 1)
     ]
-    total = f"(SELECT count(*) FROM (SELECT DISTINCT {key_list} FROM scoped) u0) AS total"
-    sql = "WITH " + ",\n".join(parts) + f"\nSELECT {', '.join(counts)}, {total}"
+    if count_total:
+        # from `stepped`, not `scoped`: DuckDB materialises a CTE read twice, and `scoped`
+        # has every column
+        counts.append(
+            f"(SELECT count(*) FROM (SELECT DISTINCT {key_list} FROM stepped) u0) AS total"
+        )
+    sql = "WITH " + ",\n".join(parts) + f"\nSELECT {', '.join(counts)}"
     return Statement(sql, args)
 
 
