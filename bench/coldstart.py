@@ -21,7 +21,6 @@ import time
 
 STARTED = time.perf_counter()
 
-import compileall  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import subprocess  # noqa: E402
@@ -163,30 +162,51 @@ def write_events(out: Path, site: str, token: str) -> dict[str, Path]:
     return paths
 
 
-def lambda_path() -> str:
-    """A Lambda function's import path, here: the function code (and the bench), the package
-    and the dependency layer (built for this machine's Python and platform), each compiled to
-    bytecode as the venv's packages are, so that no child spends its time compiling."""
-    from infra_cdk.layers import dependency_layer
+def lambda_path(bytecode: bool = True) -> str:
+    """A Lambda function's import path, here: the function code (and the bench) from the
+    checkout, then the package layer and the dependency layer as infra_cdk.layers builds them,
+    for this machine's Python and platform: with their bytecode, as a deploy ships them when
+    synth finds an interpreter of the runtime's version, or, without `bytecode`, as source
+    only, as it ships them otherwise."""
+    from infra_cdk.layers import dependency_layer, package_layer
 
-    deps = dependency_layer(f"{sys.version_info.major}.{sys.version_info.minor}", platforms=())
-    path = [ROOT, ROOT / "layers", deps / "python"]
-    for directory in (ROOT / "functions", ROOT / "bench", *path[1:]):
-        compileall.compile_dir(directory, quiet=1)
-    return os.pathsep.join(str(p) for p in path)
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    layers = [package_layer(python_version=version), dependency_layer(version, platforms=())]
+    if not bytecode:
+        layers = [_source_only(layer) for layer in layers]
+    return os.pathsep.join([str(ROOT), *(str(layer / "python") for layer in layers)])
+
+
+def _source_only(layer: Path) -> Path:
+    import shutil
+
+    copy = ROOT / "bench" / "out" / "coldstart-source" / layer.name.split("-")[0]
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(layer, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+# The children of a round: (kind for the child, with the layers' bytecode).
+CHILDREN = {
+    "floor": ("floor", True),
+    "collect": ("collect", True),
+    "stats": ("stats", True),
+    "collect_steps": ("collect_steps", True),
+    "collect_source": ("collect", False),
+}
 
 
 def run(events: dict[str, Path], env: dict[str, str], rounds: int) -> dict[str, Any]:
     """`rounds` fresh interpreters of each kind, interleaved; medians and ratios."""
-    samples: dict[str, list[dict[str, Any]]] = {k: [] for k in (*KINDS, "collect_steps")}
-    env = {**env, "PYTHONPATH": lambda_path()}
+    samples: dict[str, list[dict[str, Any]]] = {k: [] for k in CHILDREN}
+    paths = {bytecode: lambda_path(bytecode) for bytecode in (True, False)}
     for _ in range(rounds):
-        for kind in samples:
-            child_events = events.get("collect" if kind == "collect_steps" else kind, "")
+        for kind, (child, bytecode) in CHILDREN.items():
+            child_events = events.get("collect" if child == "collect_steps" else child, "")
             out = subprocess.run(
-                [sys.executable, "-S", "-m", "bench.coldstart", kind, str(child_events)],
+                [sys.executable, "-S", "-m", "bench.coldstart", child, str(child_events)],
                 cwd=ROOT,
-                env={**os.environ, **AWS_ENV, **env},
+                env={**os.environ, **AWS_ENV, **env, "PYTHONPATH": paths[bytecode]},
                 capture_output=True,
                 text=True,
                 check=False,
@@ -198,13 +218,13 @@ def run(events: dict[str, Path], env: dict[str, str], rounds: int) -> dict[str, 
     result: dict[str, Any] = {
         "rounds": rounds,
         "backend": env.get("BEACONLAKE_BACKEND", "local"),
-        "collect_imports": slowest_imports(events["collect"], env),
+        "collect_imports": slowest_imports(events["collect"], {**env, "PYTHONPATH": paths[True]}),
         "collect_steps": {
             step: median(s["steps"][step] for s in samples["collect_steps"])
             for step in COLLECT_STEPS
         },
     }
-    for kind in KINDS:
+    for kind in (*KINDS, "collect_source"):
         result[kind] = {
             "median_s": median(s["seconds"] for s in samples[kind]),
             "all_s": [s["seconds"] for s in samples[kind]],

@@ -209,18 +209,23 @@ def _coldstart(r: dict[str, Any]) -> list[str]:
     for kind, label in (
         ("collect", "collector: import handler + first event"),
         ("stats", "stats: import handler + first request"),
+        ("collect_source", "collector, layers without bytecode"),
     ):
         k = cs[kind]
         rows.append([label, _ms(k["median_s"]), f"{k['ratio']:.2f} x", f"{k['warm_ms']:.2f} ms"])
     return [
         "## 2. Cold start",
         "",
-        f"A fresh interpreter per sample, {cs['rounds']} rounds with the three kinds interleaved; "
+        f"A fresh interpreter per sample, {cs['rounds']} rounds with the kinds interleaved; "
         f"the clock starts at the child's first line. Back end: {cs['backend']}. Fake "
         "credentials and region; no call leaves the machine. Each child runs as a Lambda "
-        "function would: `python -S` (no site-packages) with the dependency layer, built by "
-        "the CDK app's recipe (`infra_cdk/layers.py`) for this machine, and the beaconlake "
-        "package on its path, all compiled to bytecode.",
+        "function would: `python -S` (no site-packages) with the package layer and the "
+        "dependency layer on its path, built by the CDK app's recipe (`infra_cdk/layers.py`) "
+        "for this machine's Python and platform, with the bytecode the recipe compiles into "
+        "them. Lambda cannot write `__pycache__` under /opt, so a layer without bytecode is "
+        "compiled again at every cold start: the last row runs the collector on source-only "
+        "copies of the same layers, as a deploy ships them when synth finds no Python of the "
+        "runtime's version (synth warns then).",
         "",
         *_table(["child", "median", "vs floor", "then warm, per event"], rows),
         "",

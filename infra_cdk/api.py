@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Aws, Duration
+from aws_cdk import Annotations, Aws, Duration
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_events as events
@@ -18,13 +18,22 @@ from beaconlake.metrics import NAMESPACE as METRICS_NAMESPACE
 from infra_cdk.catalog import Catalog
 from infra_cdk.common import log_group
 from infra_cdk.delivery import Delivery
-from infra_cdk.layers import PYTHON_VERSION, ROOT, dependency_layer, package_layer
+from infra_cdk.layers import (
+    PYTHON_VERSION,
+    ROOT,
+    dependency_layer,
+    package_layer,
+    without_bytecode_warning,
+)
 from infra_cdk.settings import DeploySettings
 from infra_cdk.storage import Storage
 
 RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, "PYTHON_" + PYTHON_VERSION.replace(".", "_"))
 ARCHITECTURE = lambda_.Architecture.ARM_64
-ASSET_EXCLUDE = ["__pycache__", "*.pyc", ".complete"]
+# A function's own folder: source only (the development venv's bytecode is for its Python).
+# A layer keeps the bytecode infra_cdk.layers compiled for the runtime.
+ASSET_EXCLUDE = ["__pycache__", "*.pyc"]
+LAYER_EXCLUDE = [".complete"]
 # No IP address, no User-Agent, no query string (the pixel's page URL): only what operators
 # need to see traffic and failures.
 ACCESS_LOG_FORMAT = (
@@ -54,6 +63,9 @@ class Api(Construct):
             if settings.dependency_layer_dir
             else dependency_layer(PYTHON_VERSION)
         )
+        warning = without_bytecode_warning(PYTHON_VERSION)
+        if warning:
+            Annotations.of(self).add_warning_v2("beaconlake:layers-without-bytecode", warning)
         layers = [
             self._layer("Dependencies", deps_dir, "Third-party packages (pyproject.toml)"),
             self._layer("Package", package_layer(), "The beaconlake package"),
@@ -177,7 +189,7 @@ class Api(Construct):
         return lambda_.LayerVersion(
             self,
             id,
-            code=lambda_.Code.from_asset(str(directory), exclude=ASSET_EXCLUDE),
+            code=lambda_.Code.from_asset(str(directory), exclude=LAYER_EXCLUDE),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description=description,

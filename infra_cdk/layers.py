@@ -5,6 +5,11 @@ of the runtime dependencies in pyproject.toml (plus the `aws` extra), cached und
 .layer-cache/ by a hash of what goes into it, so a second synth needs no network. In it,
 botocore's SSM model is trimmed to the operations beaconlake calls (TRIMMED_MODELS). The
 `beaconlake` package itself is copied into a layer of its own: it changes far more often.
+
+Both layers carry their bytecode, compiled by an interpreter of the Lambda runtime's version
+when this machine has one (`bytecode_compiler`): Lambda cannot write `__pycache__` under
+/opt, so without it every module is compiled again at each cold start (docs/BENCHMARKS.md,
+figure 2). Without such an interpreter the layers hold source only and synth says so.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +32,14 @@ CACHE = ROOT / ".layer-cache"
 # manylinux_2_28 wheels load there (google-re2 ships no older tag for Python 3.14), and the
 # older manylinux2014 ones too.
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
-# The Lambda runtime of every function (infra_cdk.api derives its Runtime from this).
-PYTHON_VERSION = "3.14"
+# The Lambda runtime of every function (infra_cdk.api derives its Runtime from this). 3.13,
+# not 3.14: an interpreter of the same version compiles the layers' bytecode, and pyenv has
+# no 3.14 on our build machines yet.
+PYTHON_VERSION = "3.13"
 # Bump when the recipe below changes in a way the requirements hash cannot see.
-RECIPE = 3
+RECIPE = 4
+# Where Lambda unpacks a layer's python/ directory: the path tracebacks show.
+LAYER_PYTHON_PATH = "/opt/python"
 # botocore parses a service's whole model when a client is built: SSM's is 1.5 MB of JSON,
 # about 18 ms of the collector's first event (docs/BENCHMARKS.md, figure 2), for the four
 # operations that adapters.aws.SecretParameters calls.
@@ -49,10 +59,62 @@ def layer_requirements(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
 
 
 def cache_key(
-    requirements: list[str], python_version: str, platforms: tuple[str, ...] = PLATFORMS
+    requirements: list[str],
+    python_version: str,
+    platforms: tuple[str, ...] = PLATFORMS,
+    bytecode: bool = False,
 ) -> str:
-    blob = json.dumps([requirements, python_version, platforms, RECIPE])
+    blob = json.dumps([requirements, python_version, platforms, RECIPE, bytecode])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@cache
+def bytecode_compiler(python_version: str) -> str | None:
+    """An interpreter of `python_version` on this machine: this one, `python3.X` on PATH, or
+    one that pyenv installed (its shim on PATH fails unless that version is selected). None
+    if there is none."""
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates = [sys.executable, shutil.which(f"python{python_version}")]
+    candidates += sorted(str(p) for p in pyenv.glob(f"versions/{python_version}.*/bin/python3"))
+    for candidate in candidates:
+        if candidate and _runs_as(candidate, python_version):
+            return candidate
+    return None
+
+
+def without_bytecode_warning(python_version: str) -> str | None:
+    """What synth says when the layers cannot get their bytecode here."""
+    if bytecode_compiler(python_version) is not None:
+        return None
+    return (
+        f"No Python {python_version} on this machine, so the Lambda layers hold source only "
+        "and every cold start compiles each module again (about twice as slow, "
+        f"docs/BENCHMARKS.md figure 2); install Python {python_version} (on PATH or with "
+        "pyenv) and synth again."
+    )
+
+
+def _runs_as(python: str, version: str) -> bool:
+    check = "import sys; print('%d.%d' % sys.version_info[:2])"
+    try:
+        out = subprocess.run(  # noqa: S603
+            [python, "-c", check], capture_output=True, text=True, timeout=30, check=False
+        )
+    except OSError:
+        return False
+    return out.returncode == 0 and out.stdout.strip() == version
+
+
+def compile_bytecode(python: str, tree: Path) -> None:
+    """Compile every module under `tree` (a layer's python/ directory) as Lambda will import
+    it. Hash-based and unchecked: an unzipped layer's file times mean nothing, and its
+    sources never change. A file that does not compile (a test of some package written for
+    another Python) is left as source, as an import would find it anyway."""
+    command = [
+        python, "-m", "compileall", "-q", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
+        "-s", str(tree), "-p", LAYER_PYTHON_PATH, str(tree),
+    ]  # fmt: skip
+    subprocess.run(command, capture_output=True, check=False)  # noqa: S603
 
 
 def dependency_layer(
@@ -61,11 +123,14 @@ def dependency_layer(
     pip_args: tuple[str, ...] = (),
     platforms: tuple[str, ...] = PLATFORMS,
 ) -> Path:
-    """The directory of the dependency layer (holding python/), built once per key. With no
-    `platforms`, for this machine's: the cold-start bench runs the handlers on that copy."""
+    """The directory of the dependency layer (holding python/), built once per key, with its
+    bytecode if `bytecode_compiler` finds an interpreter. With no `platforms`, for this
+    machine's: the cold-start bench runs the handlers on that copy."""
     requirements = layer_requirements()
     tag = "cp" + python_version.replace(".", "")
-    target = cache / f"deps-{tag}-{cache_key(requirements, python_version, platforms)}"
+    compiler = bytecode_compiler(python_version)
+    key = cache_key(requirements, python_version, platforms, compiler is not None)
+    target = cache / f"deps-{tag}-{key}"
     if (target / ".complete").exists():
         return target
     staging = target.with_name(f".{target.name}-{os.getpid()}")
@@ -89,6 +154,8 @@ def dependency_layer(
         )
     shutil.rmtree(staging / "python" / "bin", ignore_errors=True)  # console scripts: unused
     trim_service_models(staging / "python" / "botocore" / "data")
+    if compiler is not None:
+        compile_bytecode(compiler, staging / "python")
     (staging / ".complete").write_text("\n".join(requirements) + "\n", "utf-8")
     try:
         staging.rename(target)
@@ -132,24 +199,33 @@ def trim_service_models(botocore_data: Path) -> None:
                 json.dump(trimmed_model(model, operations), f, separators=(",", ":"))
 
 
-def package_layer(source: Path = ROOT / "layers" / "beaconlake", cache: Path = CACHE) -> Path:
-    """The beaconlake package laid out as a layer (python/beaconlake), one directory per
-    version of its files, so concurrent synths never see each other's half-written copy."""
+def package_layer(
+    source: Path = ROOT / "layers" / "beaconlake",
+    cache: Path = CACHE,
+    python_version: str = PYTHON_VERSION,
+) -> Path:
+    """The beaconlake package laid out as a layer (python/beaconlake), with its bytecode as
+    the dependency layer has, one directory per version of its files, so concurrent synths
+    never see each other's half-written copy."""
     files = sorted(p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    digest = hashlib.sha256()
+    compiler = bytecode_compiler(python_version)
+    digest = hashlib.sha256(f"{python_version} {compiler is not None}".encode())
     for path in files:
         digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes())
-    target = cache / f"package-{digest.hexdigest()[:16]}"
+    tag = "cp" + python_version.replace(".", "")
+    target = cache / f"package-{tag}-{digest.hexdigest()[:16]}"
     if target.exists():
         return target
     staging = cache / f".package-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(source, staging / "python" / "beaconlake", ignore=_IGNORE)
+    if compiler is not None:
+        compile_bytecode(compiler, staging / "python")
     try:
         staging.rename(target)
     except OSError:  # another process finished the same copy first
         shutil.rmtree(staging, ignore_errors=True)
-    for old in cache.glob("package-*"):
+    for old in cache.glob(f"package-{tag}-*"):
         if old != target:
             shutil.rmtree(old, ignore_errors=True)
     return target

@@ -63,6 +63,12 @@ WHY_DEFAULT_CERTIFICATE = (
     "whose security policy CloudFront fixes itself; a custom domain with an ACM certificate "
     "and TLSv1.2_2021 is a documented follow-up (docs/DEPLOY.md)."
 )
+WHY_RUNTIME = (
+    "Python 3.13, supported by Lambda until 2029, one release behind the latest: the layers "
+    "carry bytecode compiled by an interpreter of the runtime's own version, which our build "
+    "machines have for 3.13 and not for 3.14, and without it every cold start compiles each "
+    "module again (about twice as slow, docs/BENCHMARKS.md figure 2)."
+)
 WHY_DEPLOYMENT_HANDLER = (
     "CDK's own BucketDeployment handler, which runs only during deploys to copy the tracker "
     "script; its runtime, managed policy and S3/CloudFront grants are set by aws-cdk-lib."

@@ -100,6 +100,7 @@ class BeaconlakeStack(Stack):
             nag.acknowledge_role(
                 self, fn, basic_role=True, xray=True, ssm_paths=paths, buckets=buckets
             )
+            nag.ack(fn, "L1", nag.WHY_RUNTIME)
         for route in api.ingest_routes:
             nag.ack(route, "APIG4", nag.WHY_PUBLIC_INGEST)
         for route in api.stats_routes:

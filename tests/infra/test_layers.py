@@ -1,9 +1,12 @@
-"""The Docker-free layer builder: cache keys, the package layer, the trimmed SSM model, and a
-clear offline error."""
+"""The Docker-free layer builder: cache keys, the package layer and its bytecode, the trimmed
+SSM model, and a clear offline error."""
 
 from __future__ import annotations
 
+import importlib.util
+import marshal
 import shutil
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,14 +17,20 @@ from moto import mock_aws
 
 from beaconlake.adapters.aws import ParameterSaltStore
 from infra_cdk.layers import (
+    LAYER_PYTHON_PATH,
     TRIMMED_MODELS,
     LayerBuildError,
+    bytecode_compiler,
     cache_key,
     dependency_layer,
     layer_requirements,
     package_layer,
     trim_service_models,
+    without_bytecode_warning,
 )
+
+THIS_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+NO_SUCH_PYTHON = "2.9"
 
 
 def test_requirements_are_the_runtime_and_aws_dependencies() -> None:
@@ -37,10 +46,11 @@ def test_cache_key_changes_with_requirements_and_python() -> None:
     assert base != cache_key(["a==2"], "3.14")
     assert base != cache_key(["a==1"], "3.13")
     assert base != cache_key(["a==1"], "3.14", platforms=())  # this machine's wheels
+    assert base != cache_key(["a==1"], "3.14", bytecode=True)
 
 
 def test_a_cached_layer_is_used_without_pip(tmp_path: Path) -> None:
-    key = cache_key(layer_requirements(), "3.14")
+    key = cache_key(layer_requirements(), "3.14", bytecode=bytecode_compiler("3.14") is not None)
     cached = tmp_path / f"deps-cp314-{key}"
     (cached / "python").mkdir(parents=True)
     (cached / ".complete").write_text("")
@@ -56,17 +66,42 @@ def test_no_wheels_offline_is_one_clear_sentence(tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir())  # no half-built layer left behind
 
 
-def test_package_layer_holds_the_package_without_bytecode(tmp_path: Path) -> None:
+def _package(tmp_path: Path, python_version: str) -> Path:
     source = tmp_path / "src"
-    (source / "__pycache__").mkdir(parents=True)
+    (source / "__pycache__").mkdir(parents=True, exist_ok=True)
     (source / "__init__.py").write_text("X = 1\n")
-    (source / "__pycache__" / "x.pyc").write_bytes(b"\0")
-    layer = package_layer(source, cache=tmp_path / "cache")
-    assert (layer / "python" / "beaconlake" / "__init__.py").read_text() == "X = 1\n"
+    (source / "__pycache__" / "x.pyc").write_bytes(b"\0")  # the venv's own: never copied
+    return package_layer(source, cache=tmp_path / "cache", python_version=python_version)
+
+
+def test_the_package_layer_carries_bytecode_for_the_runtime_as_lambda_imports_it(
+    tmp_path: Path,
+) -> None:
+    """Lambda cannot write __pycache__ under /opt: the layer brings it, compiled by an
+    interpreter of the runtime's version (here this one), hash-based so that unzipping (new
+    file times) does not invalidate it, naming /opt/python paths in tracebacks."""
+    layer = _package(tmp_path, THIS_PYTHON)
+    package = layer / "python" / "beaconlake"
+    assert (package / "__init__.py").read_text() == "X = 1\n"
+    assert not (package / "__pycache__" / "x.pyc").exists()
+    pyc = Path(importlib.util.cache_from_source(str(package / "__init__.py")))
+    data = pyc.read_bytes()
+    assert data[:4] == importlib.util.MAGIC_NUMBER
+    assert int.from_bytes(data[4:8], "little") == 0b01  # hash-based, not checked
+    assert marshal.loads(data[16:]).co_filename == f"{LAYER_PYTHON_PATH}/beaconlake/__init__.py"
+    assert package_layer(tmp_path / "src", tmp_path / "cache", THIS_PYTHON) == layer
+    (tmp_path / "src" / "__init__.py").write_text("X = 2\n")
+    assert package_layer(tmp_path / "src", tmp_path / "cache", THIS_PYTHON) != layer
+
+
+def test_without_an_interpreter_of_the_runtimes_version_the_layer_is_source_and_synth_says_so(
+    tmp_path: Path,
+) -> None:
+    layer = _package(tmp_path, NO_SUCH_PYTHON)
     assert not (layer / "python" / "beaconlake" / "__pycache__").exists()
-    assert package_layer(source, cache=tmp_path / "cache") == layer
-    (source / "__init__.py").write_text("X = 2\n")
-    assert package_layer(source, cache=tmp_path / "cache") != layer
+    warning = without_bytecode_warning(NO_SUCH_PYTHON)
+    assert warning is not None and "No Python 2.9" in warning and "\n" not in warning
+    assert without_bytecode_warning(THIS_PYTHON) is None
 
 
 def test_the_trimmed_ssm_model_serves_everything_the_secret_store_calls(

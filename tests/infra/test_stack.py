@@ -25,11 +25,11 @@ def beaconlake_functions(synth: Synth) -> dict[str, dict]:
     }
 
 
-def test_lambdas_are_arm64_python_314_with_powertools_settings(synth: Synth) -> None:
+def test_lambdas_are_arm64_python_313_with_powertools_settings(synth: Synth) -> None:
     functions = beaconlake_functions(synth)
     assert len(functions) == 3
     for props in functions.values():
-        assert props["Runtime"] == "python3.14"
+        assert props["Runtime"] == "python3.13"
         assert props["Architectures"] == ["arm64"]
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert len(props["Layers"]) == 2
