@@ -30,7 +30,6 @@ from pathlib import Path  # noqa: E402
 from statistics import median  # noqa: E402
 from typing import Any  # noqa: E402
 
-KINDS = ("floor", "collect", "stats")
 ROOT = Path(__file__).resolve().parent.parent
 # fake credentials and a region: clients can be built, and no call ever leaves the machine
 AWS_ENV = {
@@ -224,7 +223,7 @@ def run(events: dict[str, Path], env: dict[str, str], rounds: int) -> dict[str, 
             for step in COLLECT_STEPS
         },
     }
-    for kind in (*KINDS, "collect_source"):
+    for kind in (k for k in CHILDREN if k != "collect_steps"):
         result[kind] = {
             "median_s": median(s["seconds"] for s in samples[kind]),
             "all_s": [s["seconds"] for s in samples[kind]],

@@ -14,6 +14,7 @@ figure 2). Without such an interpreter the layers hold source only and synth say
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -22,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +68,15 @@ def cache_key(
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-@cache
+@functools.cache
 def bytecode_compiler(python_version: str) -> str | None:
     """An interpreter of `python_version` on this machine: this one, `python3.X` on PATH, or
     one that pyenv installed (its shim on PATH fails unless that version is selected). None
     if there is none."""
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == python_version:
+        return sys.executable
     pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-    candidates = [sys.executable, shutil.which(f"python{python_version}")]
+    candidates = [shutil.which(f"python{python_version}")]
     candidates += sorted(str(p) for p in pyenv.glob(f"versions/{python_version}.*/bin/python3"))
     for candidate in candidates:
         if candidate and _runs_as(candidate, python_version):

@@ -106,7 +106,7 @@ def funnel(q: FunnelQuery, table: str = "events", count_total: bool = False) -> 
         cond, cond_args = step_condition(step)
         marks.append(f"CASE WHEN {cond} THEN 1 ELSE 0 END AS m{i}")
         args += cond_args
-    mark_names = ", ".join(f"m{i}" for i in range(1, len(q.steps) + 1))
+    mark_names = [f"m{i}" for i in range(1, len(q.steps) + 1)]
     parts.append(
         f"stepped AS (\n  SELECT {key_list}, ts, name, pathname,\n    {', '.join(marks)}\n"
         "  FROM scoped\n)"
@@ -114,12 +114,11 @@ def funnel(q: FunnelQuery, table: str = "events", count_total: bool = False) -> 
     # In a strict funnel a step must be the very next event, so every event is numbered; in
     # an ordered one only the order of the events matching a step matters: numbering just
     # those spares the window the bulk of the range's events.
-    any_step = " + ".join(f"m{i}" for i in range(1, len(q.steps) + 1))
-    matching = "" if q.order == "strict" else f" AND {any_step} > 0"
+    matching = "" if q.order == "strict" else f" AND {' + '.join(mark_names)} > 0"
     parts.append(
         f"fev AS (\n  SELECT {key_list}, ts,\n"
         f"    row_number() OVER (PARTITION BY {key_list} {ORDER_IN_VISIT}) AS seq,\n"
-        f"    {mark_names}\n  FROM stepped WHERE name <> 'engagement'{matching}\n)"
+        f"    {', '.join(mark_names)}\n  FROM stepped WHERE name <> 'engagement'{matching}\n)"
     )
     parts.append(f"f1 AS (SELECT {key_list}, ts AS t1, seq AS q1 FROM fev WHERE m1 = 1)")
     chain_keys = ", ".join(f"f.{k}" for k in keys)
