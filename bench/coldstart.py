@@ -161,27 +161,37 @@ def write_events(out: Path, site: str, token: str) -> dict[str, Path]:
     return paths
 
 
-def lambda_path(bytecode: bool = True) -> str:
-    """A Lambda function's import path, here: the function code (and the bench) from the
-    checkout, then the package layer and the dependency layer as infra_cdk.layers builds them,
-    for this machine's Python and platform: with their bytecode, as a deploy ships them when
-    synth finds an interpreter of the runtime's version, or, without `bytecode`, as source
-    only, as it ships them otherwise."""
+def lambda_paths() -> dict[bool, str]:
+    """A Lambda function's import path, by whether its layers carry bytecode: the function
+    code (and the bench) from the checkout, then the package layer and the dependency layer
+    as infra_cdk.layers builds them, for this machine's Python and platform. With bytecode
+    (True), as a deploy ships them when synth finds an interpreter of the runtime's version;
+    as source only (False), as it ships them otherwise."""
     from infra_cdk.layers import dependency_layer, package_layer
 
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     layers = [package_layer(python_version=version), dependency_layer(version, platforms=())]
-    if not bytecode:
-        layers = [_source_only(layer) for layer in layers]
-    return os.pathsep.join([str(ROOT), *(str(layer / "python") for layer in layers)])
+    return {
+        bytecode: os.pathsep.join([str(ROOT), *(str(layer / "python") for layer in variant)])
+        for bytecode, variant in ((True, layers), (False, [_source_only(x) for x in layers]))
+    }
 
 
 def _source_only(layer: Path) -> Path:
+    """A copy of a built layer without its `__pycache__` directories, kept while the layer's
+    directory (named by its contents' digest) is the same; copies of older layers go."""
     import shutil
 
-    copy = ROOT / "bench" / "out" / "coldstart-source" / layer.name.split("-")[0]
-    shutil.rmtree(copy, ignore_errors=True)
-    shutil.copytree(layer, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    copies = ROOT / "bench" / "out" / "coldstart-source"
+    copy = copies / layer.name
+    if not copy.exists():
+        kind = layer.name.split("-")[0]
+        for old in copies.glob(f"{kind}*"):
+            shutil.rmtree(old)
+        partial = copy.with_name(f".{layer.name}")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(layer, partial, ignore=shutil.ignore_patterns("__pycache__"))
+        partial.rename(copy)
     return copy
 
 
@@ -196,10 +206,11 @@ CHILDREN = {
 
 
 def run(events: dict[str, Path], env: dict[str, str], rounds: int) -> dict[str, Any]:
-    """`rounds` fresh interpreters of each kind, interleaved; medians and ratios."""
+    """`rounds` fresh interpreters of each kind, interleaved, after one round not counted (the
+    first reads the layers from disk: its floor took 4 x the next ones); medians and ratios."""
     samples: dict[str, list[dict[str, Any]]] = {k: [] for k in CHILDREN}
-    paths = {bytecode: lambda_path(bytecode) for bytecode in (True, False)}
-    for _ in range(rounds):
+    paths = lambda_paths()
+    for round_ in range(rounds + 1):
         for kind, (child, bytecode) in CHILDREN.items():
             child_events = events.get("collect" if child == "collect_steps" else child, "")
             out = subprocess.run(
@@ -213,7 +224,8 @@ def run(events: dict[str, Path], env: dict[str, str], rounds: int) -> dict[str, 
             )
             if out.returncode != 0:
                 raise RuntimeError(f"cold start child {kind} failed:\n{out.stderr[-3000:]}")
-            samples[kind].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            if round_:
+                samples[kind].append(json.loads(out.stdout.strip().splitlines()[-1]))
     result: dict[str, Any] = {
         "rounds": rounds,
         "backend": env.get("BEACONLAKE_BACKEND", "local"),
@@ -231,8 +243,16 @@ def run(events: dict[str, Path], env: dict[str, str], rounds: int) -> dict[str, 
         if kind != "floor":
             result[kind]["warm_ms"] = median(s["warm_ms"] for s in samples[kind])
             result[kind]["peak_rss_mb"] = max(s["peak_rss_mb"] for s in samples[kind])
-            result[kind]["ratio"] = result[kind]["median_s"] / result["floor"]["median_s"]
+            result[kind]["ratio"] = paired_ratio(result[kind]["all_s"], result["floor"]["all_s"])
     return result
+
+
+def paired_ratio(seconds: list[float], floor_seconds: list[float]) -> float:
+    """The median over rounds of each round's time against that round's floor. A round's
+    children run one after another, so they share the machine's mood of the moment; on
+    this noisy machine that drifts by tens of percent within a run, so a ratio of the
+    two medians (each taken from other moments) moves more than this."""
+    return median(s / f for s, f in zip(seconds, floor_seconds, strict=True))
 
 
 def slowest_imports(events: Path, env: dict[str, str], top: int = 6) -> list[tuple[str, float]]:

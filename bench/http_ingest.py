@@ -1,7 +1,7 @@
 """Figure 3: events/s through `beaconlake serve` on loopback, with wrk, against a bare uvicorn
-app that only answers 202, in the same run; then every accepted event is looked for in the
-Parquet files, and the server's peak RSS is read. A py-spy profile of `serve` under the same
-load is taken afterwards (not during the measured run)."""
+app that only answers 202, both running at once and measured in turns; then every accepted
+event is looked for in the Parquet files, and the servers' peak RSS is read. A py-spy profile
+of `serve` under the same load is taken afterwards (not during the measured runs)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -31,6 +33,7 @@ from bench.procs import (
 SITE = "bench.example"
 CONNECTIONS = 32
 WARMUP_S, MEASURE_S, PROFILE_S = 3, 10, 6
+ROUNDS = 3
 
 
 def write_requests(path: Path, count: int = 2000) -> None:
@@ -81,86 +84,178 @@ def serve_command(data_dir: Path) -> list[str]:
 SERVE_ENV = {"BEACONLAKE_SITES": SITE, "BEACONLAKE_BACKEND": "local", **NO_RATE_LIMITS}
 
 
-def load(
-    cmd: list[str], env: dict[str, str], requests: Path, profile: Path | None = None
-) -> dict[str, Any]:
-    """Start `cmd --port N`, warm it up with wrk, then measure: events/s, latency, and the
-    server's CPU time per request (event loop and other threads); optionally a py-spy profile
-    under the same load afterwards. Stopped gracefully at the end."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [*cmd, "--port", str(port)],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_port(port, proc)
-        warmup = wrk(port, WARMUP_S, requests)
-        before = thread_cpu_s(proc.pid)
-        measured = wrk(port, MEASURE_S, requests)
-        after = thread_cpu_s(proc.pid)
+class Server:
+    """`cmd --port N` started with `env`, listening once constructed; `close` stops it
+    gracefully and keeps its exit code and peak RSS."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [*cmd, "--port", str(self.port)],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_port(self.port, self.proc)
+        except BaseException:
+            stop(self.proc)
+            raise
+        self.peak_rss_mb = 0.0
+        self.exit_code: int | None = None
+
+    def measure(self, requests: Path, seconds: int = MEASURE_S) -> dict[str, Any]:
+        """wrk for `seconds`: events/s, latency, and the server's CPU time per request (event
+        loop and other threads)."""
+        before = thread_cpu_s(self.proc.pid)
+        measured = wrk(self.port, seconds, requests)
+        after = thread_cpu_s(self.proc.pid)
         measured["cpu_us_per_request"] = {
             k: 1e6 * (after[k] - before[k]) / max(1, measured["completed"]) for k in after
         }
-        hotspots: list[tuple[str, float]] = []
-        profiled: dict[str, Any] = {}
-        if profile is not None:
-            spy = py_spy(proc.pid, PROFILE_S, profile)
-            profiled = wrk(port, PROFILE_S, requests)
-            spy.wait(timeout=60)
-            hotspots = summarise_profile(profile, top=14)
-        rss = peak_rss_mb(proc.pid)
+        return measured
+
+    def settle(self, idle_cpu_s: float = 0.02, every_s: float = 0.5, limit_s: float = 20) -> None:
+        """Wait until the server's background work (Parquet writes, compaction) is done, so
+        that it does not take CPU from another server being measured."""
+        deadline = time.monotonic() + limit_s
+        used = sum(thread_cpu_s(self.proc.pid).values())
+        while time.monotonic() < deadline:
+            time.sleep(every_s)
+            now = sum(thread_cpu_s(self.proc.pid).values())
+            if now - used < idle_cpu_s:
+                return
+            used = now
+
+    def close(self) -> None:
+        if self.exit_code is None:
+            self.peak_rss_mb = peak_rss_mb(self.proc.pid)
+            self.exit_code = stop(self.proc)
+
+
+def load(
+    cmd: list[str], env: dict[str, str], requests: Path, profile: Path | None = None
+) -> dict[str, Any]:
+    """Start `cmd --port N`, warm it up with wrk, then measure; optionally a py-spy profile
+    under the same load afterwards. Stopped gracefully at the end."""
+    server = Server(cmd, env)
+    try:
+        runs = [wrk(server.port, WARMUP_S, requests), server.measure(requests)]
+        hotspots = _profile(server, requests, profile, runs) if profile else []
     finally:
-        code = stop(proc)
-    runs = [warmup, measured] + ([profiled] if profiled else [])
+        server.close()
     return {
-        "measured": measured,
+        "measured": runs[1],
         "runs": runs,
-        "peak_rss_mb": rss,
-        "exit_code": code,
+        "peak_rss_mb": server.peak_rss_mb,
+        "exit_code": server.exit_code,
         "profile": hotspots,
     }
+
+
+def _profile(
+    server: Server, requests: Path, raw_out: Path, runs: list[dict[str, Any]]
+) -> list[tuple[str, float]]:
+    """py-spy on the server under the same load (its wrk run is added to `runs`)."""
+    spy = py_spy(server.proc.pid, PROFILE_S, raw_out)
+    runs.append(wrk(server.port, PROFILE_S, requests))
+    spy.wait(timeout=60)
+    return summarise_profile(raw_out, top=14)
+
+
+def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of each figure over measured runs (CPU per request by thread kind)."""
+    figures = ("events_per_s", "p50_ms", "p99_ms")
+    result: dict[str, Any] = {k: median(r[k] for r in runs) for k in figures}
+    result["cpu_us_per_request"] = {
+        k: median(r["cpu_us_per_request"][k] for r in runs) for k in ("main", "other")
+    }
+    return result
 
 
 def _parquet_rows(data_dir: Path) -> int:
     return sum(pq.read_metadata(p).num_rows for p in (data_dir / "events").rglob("*.parquet"))
 
 
-def run(out: Path) -> dict[str, Any]:
+BARE_COMMAND = [
+    str(VENV_BIN / "python"), "-m", "uvicorn", "bench.bare_app:app", "--host", "127.0.0.1",
+    "--log-level", "warning", "--no-access-log",
+]  # fmt: skip
+
+
+def side_by_side(
+    cmd: list[str],
+    env: dict[str, str],
+    requests: Path,
+    rounds: int = ROUNDS,
+    profile: Path | None = None,
+) -> dict[str, Any]:
+    """The bare app and `cmd` up at once, warmed up, then measured in turns, `rounds` times
+    each, each turn once the other server's background work has settled; the ratio is the
+    median of each round's `cmd` against bare. Optionally a profile of `cmd` afterwards.
+    Both are stopped gracefully. `cmd_runs`: every wrk run at `cmd`, warm-up included."""
+    bare = Server(BARE_COMMAND, {})
+    try:
+        other = Server(cmd, env)
+    except BaseException:
+        bare.close()
+        raise
+    measured: dict[str, list[dict[str, Any]]] = {"bare": [], "cmd": []}
+    try:
+        cmd_runs = [wrk(other.port, WARMUP_S, requests)]
+        wrk(bare.port, WARMUP_S, requests)
+        for _ in range(rounds):
+            other.settle()
+            measured["bare"].append(bare.measure(requests))
+            bare.settle()
+            measured["cmd"].append(other.measure(requests))
+        cmd_runs += measured["cmd"]
+        hotspots = []
+        if profile is not None:
+            other.settle()
+            hotspots = _profile(other, requests, profile, cmd_runs)
+    finally:
+        bare.close()
+        other.close()
+    paired = [
+        c["events_per_s"] / b["events_per_s"]
+        for b, c in zip(measured["bare"], measured["cmd"], strict=True)
+    ]
+    result: dict[str, Any] = {
+        name: {
+            "measured": medians(runs),
+            "rounds": runs,
+            "peak_rss_mb": server.peak_rss_mb,
+            "exit_code": server.exit_code,
+        }
+        for (name, runs), server in zip(measured.items(), (bare, other), strict=True)
+    }
+    result["cmd"]["profile"] = hotspots
+    return {**result, "cmd_runs": cmd_runs, "ratios": paired, "ratio": median(paired)}
+
+
+def run(out: Path, rounds: int = ROUNDS) -> dict[str, Any]:
+    """`side_by_side` with `serve`, then every event it accepted looked for in Parquet."""
     requests = out / "wrk_requests.txt"
     write_requests(requests)
     data_dir = out / "http-data"
     shutil.rmtree(data_dir, ignore_errors=True)
-    python = str(VENV_BIN / "python")
-    bare = load(
-        [
-            python,
-            "-m",
-            "uvicorn",
-            "bench.bare_app:app",
-            "--host",
-            "127.0.0.1",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        {},
-        requests,
-        None,
+    compared = side_by_side(
+        serve_command(data_dir), SERVE_ENV, requests, rounds, out / "serve_profile.txt"
     )
-    serve = load(serve_command(data_dir), SERVE_ENV, requests, out / "serve_profile.txt")
-    accepted = sum(r["accepted"] for r in serve["runs"])
-    sent = sum(r["sent"] for r in serve["runs"])
+    serve_runs = compared["cmd_runs"]
+    accepted = sum(r["accepted"] for r in serve_runs)
     rows = _parquet_rows(data_dir)
     return {
+        "bare": compared["bare"],
+        "serve": compared["cmd"],
         "connections": CONNECTIONS,
         "seconds": MEASURE_S,
-        "bare": bare,
-        "serve": serve,
-        "ratio": serve["measured"]["events_per_s"] / bare["measured"]["events_per_s"],
+        "rounds": rounds,
+        "ratios": compared["ratios"],
+        "ratio": compared["ratio"],
         "accepted": accepted,
-        "sent": sent,
+        "sent": sum(r["sent"] for r in serve_runs),
         "rows": rows,
         "lost": max(0, accepted - rows),
     }
@@ -181,7 +276,10 @@ def main() -> None:
             f"{name}: {m['events_per_s']:,.0f} events/s p50 {m['p50_ms']} ms p99 {m['p99_ms']} ms"
             f"; CPU per request {cpu['main']:.0f} µs event loop + {cpu['other']:.0f} µs other"
         )
-    print(f"ratio {result['ratio']:.0%}; accepted {result['accepted']}, rows {result['rows']}")
+    ratios = ", ".join(f"{r:.0%}" for r in result["ratios"])
+    print(
+        f"ratio {result['ratio']:.0%} (rounds: {ratios}); accepted {result['accepted']}, rows {result['rows']}"
+    )
     print(f"lost {result['lost']}; serve profile:")
     for frame, share in result["serve"]["profile"]:
         print(f"  {share:5.1f} %  {frame}")

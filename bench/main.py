@@ -45,7 +45,7 @@ PG_RUNS = {1_000_000: 2, 10_000_000: 1}
 # PostgreSQL needs minutes per sessionised query at 10 M events: cut off to keep the run bounded
 PG_STATEMENT_TIMEOUT_S = {1_000_000: 300, 10_000_000: 45}
 MEMORY_LIMITS = ("256MB", "512MB", "1GB")  # the default first
-COLDSTART_ROUNDS = 5
+COLDSTART_ROUNDS = 12
 
 
 def machine() -> dict[str, Any]:

@@ -216,8 +216,11 @@ def _coldstart(r: dict[str, Any]) -> list[str]:
     return [
         "## 2. Cold start",
         "",
-        f"A fresh interpreter per sample, {cs['rounds']} rounds with the kinds interleaved; "
-        f"the clock starts at the child's first line. Back end: {cs['backend']}. Fake "
+        f"A fresh interpreter per sample, {cs['rounds']} rounds with the kinds interleaved "
+        "after one round not counted (the first reads the layers from disk); "
+        "vs floor is the median over rounds of each round's time against that round's floor "
+        "(`paired_ratio`); the clock starts at the child's first line. "
+        f"Back end: {cs['backend']}. Fake "
         "credentials and region; no call leaves the machine. Each child runs as a Lambda "
         "function would: `python -S` (no site-packages) with the package layer and the "
         "dependency layer on its path, built by the CDK app's recipe (`infra_cdk/layers.py`) "
@@ -277,16 +280,21 @@ def _http(r: dict[str, Any]) -> list[str]:
     return [
         "## 3. Local ingest over HTTP",
         "",
-        f"wrk, 1 thread, {h['connections']} connections, {h['seconds']} s after a warm-up, "
-        "POST /api/event with demo beacons and their user agents (bots included), same script "
-        "for both servers, on 127.0.0.1.",
+        f"wrk, 1 thread, {h['connections']} connections, POST /api/event with demo beacons "
+        "and their user agents (bots included), same script for both servers, on 127.0.0.1. "
+        f"Both servers run at once, warmed up, then are measured in turns, {h['rounds']} "
+        f"rounds of {h['seconds']} s each, each turn once the other server's background work "
+        "(Parquet writes) has settled; medians of the rounds, and the ratio is the median of "
+        "each round's `serve` against bare.",
         "",
         *_table(
             ["server", "events/s", "p50", "p99", "CPU per request (event loop + rest)", "peak RSS"],
             rows,
         ),
         "",
-        f"Ratio: {100 * h['ratio']:.0f} %. Sent {h['sent']:,}, answered 202 and stored "
+        f"Ratio: {100 * h['ratio']:.0f} % (rounds: "
+        + ", ".join(f"{100 * x:.0f} %" for x in h["ratios"])
+        + f"). Sent {h['sent']:,}, answered 202 and stored "
         f"{h['accepted']:,} (the rest dropped as bots, on purpose), rows in Parquet after a "
         f"graceful stop: {h['rows']:,}; lost: {h['lost']}. (Rows may exceed the answers by the "
         "requests in flight when wrk stopped: stored, but not counted by wrk.)",
@@ -542,16 +550,25 @@ def _limits(r: dict[str, Any]) -> list[str]:
         "time: parse_beacon 17 µs, GeoIP 11, visitor-id HMAC 7, the Event 5-8, the sink's put "
         "20 (spool encoding 9). So even at their tight-loop cost they would just fit.",
         "",
-        "More processes would: two `serve` processes side by side (by hand, 2026-11-27, each "
-        "with its own data directory, wrk at both at once, 16 connections each) took 5,940 "
-        "events/s together, 62 % of one bare uvicorn process (9,573 in the same script). That "
-        "is not a like-for-like figure: the bare app on two workers (`uvicorn --workers 2`) "
-        "answered only 720 requests/s, because uvicorn's multi-process listener leaves Nagle's "
-        "algorithm on, so every keep-alive response waits for a delayed ACK "
-        "(Kludex/uvicorn#3149). `serve` stays one process because its DuckDB engine, the live "
-        "day and the rate limits live in it; ingest in worker processes of its own, writing "
-        "their own spool segments (the spool already locks a segment per writer), is the way "
-        "to the target, and is not built.",
+        "More processes would not reach it reliably on these machines either, and cost too "
+        "much for what they give, so `serve` stays one process (decided 2026-11-27). Two "
+        "`serve` processes side by side (by hand that day, each with its own data directory, "
+        "wrk at both at once, 16 connections each) took 5,940 events/s together, 62 % of one "
+        "bare uvicorn process (9,573 in the same script); the bare app cannot be run on two "
+        "workers for a like-for-like figure (`uvicorn --workers 2` answered 720 requests/s: "
+        "its multi-process listener leaves Nagle's algorithm on, Kludex/uvicorn#3149). The "
+        "design one `serve` could use is a helper process that runs the collector and owns the "
+        "sink, fed over a pipe in batches, leaving HTTP alone on the event loop. Its upper "
+        "bound, `.venv/bin/python -m bench.two_process_ingest` (a prototype without the "
+        "dashboard, realtime or restarts, measured as this figure is, 2026-11-27 08:27 UTC): "
+        "54 % (rounds 54, 59, 46 %), with `serve` at 46 % (40, 48, 46 %) just after it, "
+        "because wrk, the event loop and the helper share the 2 cores. The CPU per event "
+        "stays the same (event loop 205 µs + helper 142 µs, against `serve`'s 346 + 16 µs), "
+        "so on the one-core servers many self-hosters use it gains nothing. Against it: a "
+        "second resident process of 147 MB (peak, with pyarrow and GeoIP), which would take "
+        "`serve` past figure 8's 300 MB; and realtime's pending events and the durable spool "
+        "behind a pipe. One process takes 2,500-3,800 events/s on one "
+        "core, 200-300 million a day.",
         "",
     ]
     op = r["queries"][max(r["queries"])]["duckdb_profile"]
