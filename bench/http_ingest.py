@@ -133,15 +133,11 @@ class Server:
             self.exit_code = stop(self.proc)
 
 
-def load(
-    cmd: list[str], env: dict[str, str], requests: Path, profile: Path | None = None
-) -> dict[str, Any]:
-    """Start `cmd --port N`, warm it up with wrk, then measure; optionally a py-spy profile
-    under the same load afterwards. Stopped gracefully at the end."""
+def load(cmd: list[str], env: dict[str, str], requests: Path) -> dict[str, Any]:
+    """Start `cmd --port N`, warm it up with wrk, then measure; stopped gracefully."""
     server = Server(cmd, env)
     try:
         runs = [wrk(server.port, WARMUP_S, requests), server.measure(requests)]
-        hotspots = _profile(server, requests, profile, runs) if profile else []
     finally:
         server.close()
     return {
@@ -149,7 +145,6 @@ def load(
         "runs": runs,
         "peak_rss_mb": server.peak_rss_mb,
         "exit_code": server.exit_code,
-        "profile": hotspots,
     }
 
 

@@ -18,7 +18,7 @@ import shutil
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from beaconlake.local.asgi import Receive, Scope, Send, _read_body, source_ip
+from beaconlake.local.asgi import Receive, Scope, Send, read_body, source_ip
 from bench.http_ingest import ROUNDS, SERVE_ENV, side_by_side, write_requests
 from bench.procs import VENV_BIN, cpu_s, peak_rss_mb
 
@@ -102,7 +102,7 @@ class TwoProcessIngest:
             self.process.join(timeout=30)
             await send({"type": "lifespan.shutdown.complete"})
             return
-        body = await _read_body(receive) or b""
+        body = await read_body(receive) or b""
         future: asyncio.Future[Answer] = self.loop.create_future()
         self.queue.append(((scope["headers"], source_ip(scope), body), future))
         if not self.in_flight and not self.scheduled:

@@ -130,7 +130,7 @@ def to_apigw_event(scope: Scope, body: bytes) -> dict[str, Any]:
     return event
 
 
-async def _read_body(receive: Receive) -> bytes | None:
+async def read_body(receive: Receive) -> bytes | None:
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -159,7 +159,7 @@ def _wait_all(waits: list[Wait]) -> None:
 
 async def ingest(ports: Ports, scope: Scope, receive: Receive, send: Send) -> None:
     """POST /api/event or GET /e.gif, answered as the collector's Lambda handler would."""
-    body = await _read_body(receive)
+    body = await read_body(receive)
     if body is None:
         await _too_large(send)
         return
@@ -269,7 +269,7 @@ class LocalGateway:
         if handler is None:
             await _send(send, 404, {"content-type": "application/json"}, b'{"error":"not found"}')
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:
             await _too_large(send)
             return
