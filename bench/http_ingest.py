@@ -149,13 +149,13 @@ def load(cmd: list[str], env: dict[str, str], requests: Path) -> dict[str, Any]:
 
 
 def _profile(
-    server: Server, requests: Path, raw_out: Path, runs: list[dict[str, Any]]
-) -> list[tuple[str, float]]:
-    """py-spy on the server under the same load (its wrk run is added to `runs`)."""
+    server: Server, requests: Path, raw_out: Path
+) -> tuple[list[tuple[str, float]], dict[str, Any]]:
+    """py-spy on the server under the same load: its hotspots, and the wrk run that made it."""
     spy = py_spy(server.proc.pid, PROFILE_S, raw_out)
-    runs.append(wrk(server.port, PROFILE_S, requests))
+    run = wrk(server.port, PROFILE_S, requests)
     spy.wait(timeout=60)
-    return summarise_profile(raw_out, top=14)
+    return summarise_profile(raw_out, top=14), run
 
 
 def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -205,10 +205,11 @@ def side_by_side(
             bare.settle()
             measured["cmd"].append(other.measure(requests))
         cmd_runs += measured["cmd"]
-        hotspots = []
+        hotspots: list[tuple[str, float]] = []
         if profile is not None:
             other.settle()
-            hotspots = _profile(other, requests, profile, cmd_runs)
+            hotspots, profiled = _profile(other, requests, profile)
+            cmd_runs.append(profiled)
     finally:
         bare.close()
         other.close()

@@ -30,8 +30,8 @@ HELPER_REPORT = "helper.json"  # its CPU seconds, answers and peak RSS, written 
 def helper(conn: Connection) -> None:
     """Answer batches of requests until the pipe closes, then close the sink (flush)."""
     from beaconlake import wiring
-    from beaconlake.ingest.http import answer_event, counted, encoded
-    from beaconlake.local.asgi import scope_headers
+    from beaconlake.ingest.http import answer_event, counted
+    from beaconlake.local.asgi import encoded_reply, scope_headers
 
     ports = wiring.ports()
     answered = 0
@@ -46,13 +46,7 @@ def helper(conn: Connection) -> None:
             for raw_headers, ip, body in batch:
                 headers, _ = scope_headers({"headers": raw_headers})
                 reply = counted(answer_event(ports, headers, ip, body))
-                content_type, data = encoded(reply)
-                raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()]
-                raw += [
-                    (b"content-type", content_type.encode()),
-                    (b"content-length", b"%d" % len(data)),
-                ]
-                answers.append((reply.status, raw, data))
+                answers.append((reply.status, *encoded_reply(reply)))
             conn.send_bytes(pickle.dumps(answers, pickle.HIGHEST_PROTOCOL))
     finally:
         wiring.reset()

@@ -21,7 +21,14 @@ from urllib.parse import parse_qsl
 import anyio
 
 from beaconlake.adapters.spool import Wait, syncs_deferred
-from beaconlake.ingest.http import answer_event, answer_pixel, counted, encoded, not_synced
+from beaconlake.ingest.http import (
+    Reply,
+    answer_event,
+    answer_pixel,
+    counted,
+    encoded,
+    not_synced,
+)
 from beaconlake.wiring import Ports
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -175,11 +182,17 @@ async def ingest(ports: Ports, scope: Scope, receive: Receive, send: Send) -> No
             await anyio.to_thread.run_sync(_wait_all, waits)
         except OSError as exc:
             reply = not_synced(reply, exc)
-    content_type, data = encoded(counted(reply))
-    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()]
-    raw += [(b"content-type", content_type.encode()), (b"content-length", b"%d" % len(data))]
+    raw, data = encoded_reply(counted(reply))
     await send({"type": "http.response.start", "status": reply.status, "headers": raw})
     await send({"type": "http.response.body", "body": data})
+
+
+def encoded_reply(reply: Reply) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """An ingest reply's ASGI headers (its own, its content type and length) and body."""
+    content_type, data = encoded(reply)
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()]
+    raw += [(b"content-type", content_type.encode()), (b"content-length", b"%d" % len(data))]
+    return raw, data
 
 
 async def _send(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
