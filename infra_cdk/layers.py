@@ -1,10 +1,11 @@
 """Lambda layers built without Docker.
 
-The dependency layer is `pip install --platform manylinux_2_28_aarch64 --only-binary=:all:`
-of the runtime dependencies in pyproject.toml (plus the `aws` extra), cached under
-.layer-cache/ by a hash of what goes into it, so a second synth needs no network. In it,
-botocore's SSM model is trimmed to the operations beaconlake calls (TRIMMED_MODELS). The
-`beaconlake` package itself is copied into a layer of its own: it changes far more often.
+The dependency layer is `uv pip install --python-platform aarch64-manylinux_2_28` of the
+runtime dependencies (plus the `aws` extra) exactly as uv.lock pins them, hashes checked
+(`uv export`), cached under .layer-cache/ by a hash of what goes into it, so a second synth
+needs no network. In it, botocore's SSM model is trimmed to the operations beaconlake calls
+(TRIMMED_MODELS). The `beaconlake` package itself is copied into a layer of its own: it
+changes far more often.
 
 Both layers carry their bytecode, compiled by an interpreter of the Lambda runtime's version
 when this machine has one (`bytecode_compiler`): Lambda cannot write `__pycache__` under
@@ -22,22 +23,21 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".layer-cache"
 # Wheels for arm64 Lambda: Python 3.12 and later run on Amazon Linux 2023 (glibc 2.34), so
-# manylinux_2_28 wheels load there (google-re2 ships no older tag for Python 3.14), and the
-# older manylinux2014 ones too.
-PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
+# manylinux_2_28 wheels load there (google-re2 ships no older tag for Python 3.14), and uv takes
+# the older manylinux2014 ones for this platform too.
+PLATFORMS = ("aarch64-manylinux_2_28",)
 # The Lambda runtime of every function (infra_cdk.api derives its Runtime from this). 3.13,
 # not 3.14: an interpreter of the same version compiles the layers' bytecode, and pyenv has
 # no 3.14 on our build machines yet.
 PYTHON_VERSION = "3.13"
 # Bump when the recipe below changes in a way the requirements hash cannot see.
-RECIPE = 4
+RECIPE = 5
 # Where Lambda unpacks a layer's python/ directory: the path tracebacks show.
 LAYER_PYTHON_PATH = "/opt/python"
 # botocore parses a service's whole model when a client is built: SSM's is 1.5 MB of JSON,
@@ -53,9 +53,38 @@ class LayerBuildError(RuntimeError):
     """The dependency layer cannot be built; the message is one sentence for people."""
 
 
-def layer_requirements(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
-    project = tomllib.loads(pyproject.read_text("utf-8"))["project"]
-    return sorted([*project["dependencies"], *project["optional-dependencies"]["aws"]])
+def uv_command() -> str:
+    """The uv that scripts/install.sh puts in .tools/uv (the version the lock was made with),
+    or one on PATH."""
+    pinned = ROOT / ".tools" / "uv" / "bin" / "uv"
+    found = str(pinned) if pinned.exists() else shutil.which("uv")
+    if found is None:
+        raise LayerBuildError(
+            "uv is not installed, so the Lambda dependency layer cannot be built from uv.lock; "
+            "run `bash scripts/install.sh dev` once and synth again."
+        )
+    return found
+
+
+@functools.cache
+def locked_layer_requirements(root: Path = ROOT) -> str:
+    """The layer's requirements as uv.lock pins them, with their hashes: the runtime
+    dependencies and the `aws` extra (`uv export --frozen`)."""
+    command = [
+        uv_command(), "export", "--frozen", "--no-emit-project", "--extra", "aws",
+        "--format", "requirements-txt", "--no-header", "--quiet", "--project", str(root),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise LayerBuildError(f"uv could not read the layer's requirements from uv.lock ({last}).")
+    return result.stdout
+
+
+def layer_requirements() -> list[str]:
+    """`name==version` (with its marker, if any) of every package in the dependency layer."""
+    lines = locked_layer_requirements().splitlines()
+    return [line.rstrip(" \\") for line in lines if line and not line[0].isspace()]
 
 
 def cache_key(
@@ -122,7 +151,7 @@ def compile_bytecode(python: str, tree: Path) -> None:
 def dependency_layer(
     python_version: str,
     cache: Path = CACHE,
-    pip_args: tuple[str, ...] = (),
+    installer_args: tuple[str, ...] = (),
     platforms: tuple[str, ...] = PLATFORMS,
 ) -> Path:
     """The directory of the dependency layer (holding python/), built once per key, with its
@@ -137,23 +166,27 @@ def dependency_layer(
         return target
     staging = target.with_name(f".{target.name}-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    locked = staging / "requirements.txt"
+    locked.write_text(locked_layer_requirements(), "utf-8")
     command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "--no-compile", "--no-color",
-        *(arg for p in platforms for arg in ("--platform", p)),
-        "--only-binary=:all:", "--implementation", "cp",
+        uv_command(), "pip", "install", "--quiet", "--no-config", "--no-color",
+        "--no-deps", "--require-hashes", "--only-binary", ":all:",
+        *(arg for p in platforms for arg in ("--python-platform", p)),
         "--python-version", python_version, "--target", str(staging / "python"),
-        *pip_args, *requirements,
+        *installer_args, "-r", str(locked),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise LayerBuildError(
-            f"the Lambda dependency layer is not in {cache} and pip could not build it "
+            f"the Lambda dependency layer is not in {cache} and uv could not build it "
             f"({last}); run `npx aws-cdk synth` once with access to PyPI and it is cached "
             "for every later (offline) synth."
         )
+    locked.unlink()
+    (staging / "python" / ".lock").unlink(missing_ok=True)  # uv's, for the install only
     shutil.rmtree(staging / "python" / "bin", ignore_errors=True)  # console scripts: unused
     trim_service_models(staging / "python" / "botocore" / "data")
     if compiler is not None:

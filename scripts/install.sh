@@ -1,37 +1,54 @@
 #!/usr/bin/env bash
-# Installs whatever is missing: a virtualenv in .venv with the package and its extras,
-# and (with `dev`) the npm packages (tracker, CDK CLI) and Debian's Chromium for browser tests.
-# Idempotent and quick when nothing changed. Sourced by start.sh and test.sh.
+# Installs whatever is missing, every Python version from the committed lock (uv.lock):
+#   bash scripts/install.sh local          the local server (start.sh)
+#   bash scripts/install.sh dev            the test suite (test.sh): also npm packages and Chromium
+#   bash scripts/install.sh aws,local,bench  the benchmarks (bench/run)
+# uv (itself pinned with hashes in scripts/uv-requirements.txt) goes into .tools/uv; the
+# virtualenv .venv then holds exactly the lock's packages for the extras asked for now and
+# before (a later `local` does not take the test tools away), and nothing else: uv removes
+# whatever is not in the lock. Idempotent and quick when nothing changed. Sourced by start.sh
+# and test.sh.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 EXTRAS="${1:-local}"
 PY="${PYTHON:-python3}"
 
-if [ ! -x "$ROOT/.venv/bin/python" ]; then
-  echo "==> creating virtualenv .venv"
-  "$PY" -m venv "$ROOT/.venv"
-  "$ROOT/.venv/bin/pip" install -q --upgrade pip
+uv_pin="$ROOT/scripts/uv-requirements.txt"
+uv_dir="$ROOT/.tools/uv"
+UV="$uv_dir/bin/uv"
+uv_want="$(sed -n 's/^uv==\([^ ]*\).*/\1/p' "$uv_pin")"
+if [ ! -x "$UV" ] || [ "$("$UV" --version 2>/dev/null | cut -d' ' -f2)" != "$uv_want" ]; then
+  echo "==> installing uv $uv_want into .tools/uv"
+  rm -rf "$uv_dir"
+  "$PY" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-warn-script-location \
+    --no-deps --require-hashes --target "$uv_dir" -r "$uv_pin"
 fi
-stamp="$ROOT/.venv/.installed-$EXTRAS"
-want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "==> installing beaconlake[$EXTRAS] into .venv"
-  "$ROOT/.venv/bin/pip" install -q -e "$ROOT[$EXTRAS]"
-  echo "$want" > "$stamp"
-fi
+
+# the extras asked for before stay installed: a union, always resolved from the lock
+profile_file="$ROOT/.venv/.beaconlake-extras"
+extras="$EXTRAS"
+if [ -f "$profile_file" ]; then extras="$extras,$(cat "$profile_file")"; fi
+extras="$(echo "$extras" | tr ',' '\n' | sed '/^$/d' | sort -u | paste -sd, -)"
+extra_args=()
+for extra in ${extras//,/ }; do extra_args+=(--extra "$extra"); done
+
+export UV_PROJECT_ENVIRONMENT="$ROOT/.venv" UV_PYTHON_DOWNLOADS=never UV_NO_CONFIG=1
+# --frozen: install what uv.lock says, never re-resolve; --locked would fail on a stale lock
+# instead, which tests/unit/test_lock.py checks separately.
+"$UV" sync --quiet --frozen --project "$ROOT" --python "$PY" "${extra_args[@]}"
+echo "$extras" > "$profile_file"
 
 npm_install() {  # $1: a directory with package.json; re-runs only when it or its lock changed
   local dir="$1" lock="$1/package-lock.json" nstamp="$1/node_modules/.installed" nwant
   nwant="$(cat "$dir/package.json" "$lock" 2>/dev/null | sha256sum | cut -c1-16)"
   if [ ! -f "$nstamp" ] || [ "$(cat "$nstamp")" != "$nwant" ]; then
     echo "==> installing npm packages in ${dir#"$ROOT"/}"
-    if [ -f "$lock" ]; then (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-    else (cd "$dir" && npm install --no-audit --no-fund --loglevel=error); fi
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
     echo "$nwant" > "$nstamp"
   fi
 }
 
-if [ "$EXTRAS" = "dev" ]; then
+if [[ ",$EXTRAS," == *",dev,"* ]]; then
   # the tracker's build and tests; the pinned CDK CLI at the root (`npx aws-cdk ...`)
   for dir in "$ROOT/tracker_js" "$ROOT"; do
     if [ -f "$dir/package.json" ]; then npm_install "$dir"; fi

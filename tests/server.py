@@ -76,16 +76,30 @@ def start_server(data_dir: Path, log_dir: Path, **env: str) -> Server:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {log_path.read_text()}")
         try:
-            httpx.get(f"{base}/api/openapi.json", timeout=1)
-            break
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
         except httpx.HTTPError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     else:
         proc.kill()
         raise RuntimeError("server did not start in 30 s")
+    # serve prints a key at its first start on a data directory only; later starts say how
+    # to make one, as a user would
     match = re.search(r"(bl_[0-9a-f]{12}_[A-Za-z0-9_-]+)", log_path.read_text())
-    assert match, "serve did not print a stats API key"
-    return Server(proc, base, match.group(1), data_dir, log_path)
+    key = match.group(1) if match else new_key(full_env)
+    return Server(proc, base, key, data_dir, log_path)
+
+
+def new_key(env: dict[str, str]) -> str:
+    """`beaconlake keys create` for every site the server tracks."""
+    sites = [arg for site in env["BEACONLAKE_SITES"].split(",") for arg in ("--site", site)]
+    out = subprocess.run(
+        [str(BIN), "keys", "create", *sites], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    match = re.search(r"(bl_[0-9a-f]{12}_[A-Za-z0-9_-]+)", out)
+    assert match, f"keys create printed no key: {out}"
+    return match.group(1)
 
 
 def parquet_rows(data_dir: Path) -> list[dict]:

@@ -73,12 +73,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return_freed_memory()  # before anything imports pyarrow
     settings = _settings(args)
     store = wiring.ports().keys
-    for key in store.list():
-        if key.label == STARTUP_KEY_LABEL:
-            store.revoke(key.key_id)
-    token, _ = create_key(store, ("*",), STARTUP_KEY_LABEL)
     base = f"http://{args.host}:{args.port}"
     site = sorted(settings.sites)[0]
+    if any(key.label == STARTUP_KEY_LABEL for key in store.list()):
+        shown = "<your key>"
+        key_line = (
+            "printed at the first start; another: "
+            f"beaconlake keys create --site {site}  (list: beaconlake keys list)"
+        )
+    else:
+        shown, _ = create_key(store, ("*",), STARTUP_KEY_LABEL)
+        key_line = f"{shown}  (shown once: store it now)"
     print(
         "\nBeaconlake is running (local back end; data in "
         f"{settings.data_dir.resolve()})\n"
@@ -87,8 +92,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"  Tracker script / demo page:   {base}/tracker.js  {base}/demo\n"
         f"  Dashboard (log in with key):  {base}/api/dashboard\n"
         f"  Stats API docs (OpenAPI):     {base}/api/docs\n"
-        f"  Stats API key (all sites):    {token}\n"
-        f"  Try: curl -H 'Authorization: Bearer {token}' "
+        f"  Stats API key (all sites):    {key_line}\n"
+        f"  Health:                       {base}/health\n"
+        f"  Try: curl -H 'Authorization: Bearer {shown}' "
         f"'{base}/api/v1/stats/aggregate?site_id={site}&period=30d"
         "&metrics=visitors,visits,pageviews,bounce_rate,visit_duration'\n",
         flush=True,

@@ -23,6 +23,10 @@ class Sink(Protocol):
     def close(self) -> None:
         """Flush and release resources."""
 
+    def problem(self) -> str | None:
+        """Why events cannot be accepted now (one sentence), or None: for `GET /health`."""
+        ...
+
 
 class SinkUnavailable(RuntimeError):
     """The sink cannot accept events now (disk full, stream throttled beyond retries)."""
@@ -47,6 +51,10 @@ class QueryEngine(Protocol):
         ...
 
     def query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]: ...
+
+    def problem(self) -> str | None:
+        """Why queries cannot be answered now (one sentence), or None: for `GET /health`."""
+        ...
 
     def query_many(
         self, statements: Sequence[tuple[str, Sequence[Any]]]

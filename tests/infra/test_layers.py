@@ -49,19 +49,22 @@ def test_cache_key_changes_with_requirements_and_python() -> None:
     assert base != cache_key(["a==1"], "3.14", bytecode=True)
 
 
-def test_a_cached_layer_is_used_without_pip(tmp_path: Path) -> None:
+def test_a_cached_layer_is_used_without_an_install(tmp_path: Path) -> None:
     key = cache_key(layer_requirements(), "3.14", bytecode=bytecode_compiler("3.14") is not None)
     cached = tmp_path / f"deps-cp314-{key}"
     (cached / "python").mkdir(parents=True)
     (cached / ".complete").write_text("")
-    assert dependency_layer("3.14", cache=tmp_path, pip_args=("--no-index",)) == cached
+    assert (
+        dependency_layer("3.14", cache=tmp_path, installer_args=("--offline", "--no-cache"))
+        == cached
+    )
 
 
 def test_no_wheels_offline_is_one_clear_sentence(tmp_path: Path) -> None:
     with pytest.raises(LayerBuildError) as error:
-        dependency_layer("3.14", cache=tmp_path, pip_args=("--no-index",))
+        dependency_layer("3.14", cache=tmp_path, installer_args=("--offline", "--no-cache"))
     message = str(error.value)
-    assert "pip could not build it" in message and "cached" in message
+    assert "uv could not build it" in message and "cached" in message
     assert "\n" not in message
     assert not any(tmp_path.iterdir())  # no half-built layer left behind
 
@@ -123,7 +126,7 @@ def test_the_trimmed_ssm_model_serves_everything_the_secret_store_calls(
     with mock_aws():
         store = ParameterSaltStore("/beaconlake/salts", client=client)
         for day in [old, *(f"2020-01-{d:02}" for d in range(1, 13)), today]:
-            store.salt_for(day)  # 14 parameters: two pages of GetParametersByPath
+            store.create(day)  # 14 parameters: two pages of GetParametersByPath
         assert len(store.days()) == 14
         store.rotate(now)
         assert store.days() == [today]

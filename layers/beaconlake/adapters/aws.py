@@ -95,6 +95,9 @@ class FirehoseSink:
         """Created on first use: a beacon that is dropped never needs it."""
         return self._client or new_client("firehose")
 
+    def problem(self) -> str | None:
+        return None if self.stream else "no Firehose stream is set (BEACONLAKE_FIREHOSE_STREAM)"
+
     def put(self, events: Sequence[Event]) -> None:
         records = [
             (json.dumps(e.as_json_record(), separators=(",", ":")) + "\n").encode() for e in events
@@ -345,9 +348,15 @@ class AthenaEngine:
             config=CLIENT_CONFIG,
             poll_interval=0.25,
         )
+        self.workgroup = workgroup
         self.timeout_seconds = timeout_seconds
         self.max_concurrency = max_concurrency
         self._runner = ThreadPoolExecutor(max_workers=max_concurrency)
+
+    def problem(self) -> str | None:
+        return (
+            None if self.workgroup else "no Athena workgroup is set (BEACONLAKE_ATHENA_WORKGROUP)"
+        )
 
     def _execute(self, sql: str, params: Sequence[Any]) -> Any:
         """Start the query and wait for it at most `timeout_seconds`, then cancel it."""

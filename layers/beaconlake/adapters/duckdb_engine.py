@@ -345,6 +345,21 @@ class DuckDBEngine:
             if writer is not None:
                 writer.close()
 
+    def close(self) -> None:
+        """Close the database; every later query, and /health, reports it closed."""
+        self._db.close()
+
+    def problem(self) -> str | None:
+        try:
+            cursor = self._db.cursor()
+            try:
+                cursor.execute("SELECT 1").fetchall()
+            finally:
+                cursor.close()
+        except duckdb.Error as exc:
+            return f"the local query engine (DuckDB) is not open ({type(exc).__name__})"
+        return None
+
     @contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor for one statement, read-locking the tree (see compaction) while DuckDB

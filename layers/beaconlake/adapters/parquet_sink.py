@@ -95,6 +95,10 @@ def cannot_write(exc: OSError, log_message: str, **extra: int) -> SinkUnavailabl
     return SinkUnavailable(f"the local event store cannot write ({describe(exc)})")
 
 
+# below this, the next spool segment or Parquet file may not fit: /health says the disk is full
+MIN_FREE_BYTES = 1024 * 1024
+
+
 class ParquetSink:
     def __init__(
         self,
@@ -155,6 +159,21 @@ class ParquetSink:
             raise cannot_write(exc, "could not fsync the spool; answering 503") from exc
         if full:
             self._wake.set()
+
+    def problem(self) -> str | None:
+        spool = self.spool.directory
+        if self._closed:
+            return "the event sink is shutting down"
+        if not self._thread.is_alive():
+            return "the Parquet writer thread has stopped"
+        if not os.access(spool, os.W_OK | os.X_OK):
+            return f"the spool directory {spool} is not writable"
+        disk = os.statvfs(spool)
+        if disk.f_bavail * disk.f_frsize < MIN_FREE_BYTES:
+            return f"the disk holding {spool} is full"
+        if self._held >= self.max_buffered_rows:
+            return "the local event store is behind on writing (disk full?)"
+        return None
 
     def pending(self) -> list[Event]:
         """Accepted events not yet in Parquet (for realtime queries)."""

@@ -255,7 +255,7 @@ class LocalGateway:
     def route(self, method: str, path: str) -> Handler | None:
         if path in ("/api/event", "/e.gif"):
             return self.collect
-        if path.startswith("/api/"):
+        if path.startswith("/api/") or path == "/health":
             return self.stats
         return None
 

@@ -15,6 +15,8 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from beaconlake import health
+from beaconlake.config import Settings
 from beaconlake.dashboard.sessions import SESSION_COOKIE, session_key
 from beaconlake.ingest.http import client_ip
 from beaconlake.ingest.ratelimit import hashed, limits_for
@@ -179,6 +181,17 @@ def create_app() -> FastAPI:
             {"error": f"{field_name}: {first.get('msg', 'invalid')}", "field": field_name},
             status_code=422,
         )
+
+    @app.get("/health", tags=["health"])
+    @app.get("/api/health", tags=["health"], include_in_schema=False)
+    def health_check() -> JSONResponse:
+        """200 with the version and the back end when this process can take events and answer
+        queries; 503 with the reasons when it cannot. No key needed."""
+        backend = lambda: Settings.from_env().backend  # noqa: E731 - readable when ports fail
+        result = health.check(backend, lambda: ports().sink, engine)
+        if result.problems:
+            logger.warning("unhealthy", extra={"problems": list(result.problems)})
+        return JSONResponse(result.as_body(), status_code=result.status_code)
 
     @app.get("/api/v1/stats/aggregate", tags=["stats"])
     def aggregate(
