@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Annotations, Aws, Duration
+from aws_cdk import Annotations, Aws, Duration, triggers
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
 
+from beaconlake.config import GOALS_VARIABLE
 from beaconlake.metrics import NAMESPACE as METRICS_NAMESPACE
 from infra_cdk.catalog import Catalog
 from infra_cdk.common import log_group
@@ -42,6 +45,9 @@ ACCESS_LOG_FORMAT = (
     '"latencyMs":"$context.responseLatency","integrationLatencyMs":"$context.integrationLatency",'
     '"bytes":"$context.responseLength","error":"$context.integrationErrorMessage"}'
 )
+# What the schedule ahead of midnight sends functions/rotate_salt (its AHEAD_OF_MIDNIGHT):
+# rotate for the day about to start, so its salt exists before that day's first beacon.
+AHEAD_OF_MIDNIGHT_INPUT = {"rotation": "ahead-of-midnight"}
 
 
 class Api(Construct):
@@ -94,7 +100,14 @@ class Api(Construct):
         if settings.dashboard_password_hash:
             environment["BEACONLAKE_DASHBOARD_PASSWORD_HASH"] = settings.dashboard_password_hash
 
-        def function(name: str, memory: int, timeout: int, **extra: int) -> lambda_.Function:
+        def function(
+            name: str,
+            memory: int,
+            timeout: int,
+            own: dict[str, str] | None = None,
+            reserved: int | None = None,
+        ) -> lambda_.Function:
+            own_environment = {**environment, **(own or {})}
             return lambda_.Function(
                 self,
                 name.title().replace("_", ""),
@@ -107,32 +120,27 @@ class Api(Construct):
                 memory_size=memory,
                 timeout=Duration.seconds(timeout),
                 tracing=lambda_.Tracing.ACTIVE,
-                environment={**environment, "POWERTOOLS_SERVICE_NAME": f"beaconlake-{name}"},
+                environment={**own_environment, "POWERTOOLS_SERVICE_NAME": f"beaconlake-{name}"},
                 log_group=log_group(self, f"{name}-logs", settings.log_retention_days),
                 # JSON logs; no START/END/REPORT lines (their cost per event: docs/COST.md)
                 logging_format=lambda_.LoggingFormat.JSON,
                 system_log_level_v2=lambda_.SystemLogLevel.WARN,
-                **extra,  # type: ignore[arg-type]
+                reserved_concurrent_executions=reserved,
             )
 
-        reserved = (
-            {"reserved_concurrent_executions": settings.reserved_concurrency}
-            if settings.reserved_concurrency
-            else {}
-        )
-        self.collect = function("collect", settings.collector_memory_mb, 10, **reserved)
-        self.stats = function("stats", settings.stats_memory_mb, 29)
+        # Goals reach the stats function as BEACONLAKE_GOALS, as they can locally.
+        goals = {GOALS_VARIABLE: settings.goals} if settings.goals else {}
         self.rotate_salt = function("rotate_salt", 256, 60)
+        self.collect = function(
+            "collect",
+            settings.collector_memory_mb,
+            10,
+            reserved=settings.reserved_concurrency or None,  # 0 reserves none
+        )
+        self.stats = function("stats", settings.stats_memory_mb, 29, goals)
         self.functions = (self.collect, self.stats, self.rotate_salt)
         self._grant(storage, catalog, delivery)
-
-        events.Rule(
-            self,
-            "DailySaltRotation",
-            description="New visitor-hash salt at 00:00 UTC; salts older than 48 h deleted",
-            schedule=events.Schedule.cron(minute="0", hour="0"),
-            targets=[targets.LambdaFunction(self.rotate_salt, retry_attempts=4)],
-        )
+        self._schedule_salts()
 
         self.http_api = apigw.HttpApi(
             self,
@@ -185,6 +193,47 @@ class Api(Construct):
         )
         self.endpoint = f"{self.http_api.api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}"
 
+    def _schedule_salts(self) -> None:
+        """rotate_salt runs at 00:00 UTC (the day's salt, deletions), at 23:55 UTC (the next
+        day's salt, so no beacon after midnight waits for it) and once at each deploy that
+        changes it, before the collector exists (the first day's salt)."""
+        events.Rule(
+            self,
+            "DailySaltRotation",
+            description="New visitor-hash salt at 00:00 UTC; salts older than 48 h deleted",
+            schedule=events.Schedule.cron(minute="0", hour="0"),
+            targets=[targets.LambdaFunction(self.rotate_salt, retry_attempts=4)],
+        )
+        # CDK grants the scheduler's role invoke on the function and its versions (`:*`).
+        self.next_day_salt_role = iam.Role(
+            self, "NextDaySaltRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com")
+        )
+        scheduler.Schedule(
+            self,
+            "NextDaySalt",
+            description="The next day's visitor-hash salt, five minutes before 00:00 UTC",
+            schedule=scheduler.ScheduleExpression.cron(minute="55", hour="23"),
+            target=scheduler_targets.LambdaInvoke(
+                self.rotate_salt,
+                input=scheduler.ScheduleTargetInput.from_object(AHEAD_OF_MIDNIGHT_INPUT),
+                retry_attempts=4,
+                max_event_age=Duration.minutes(4),
+                role=self.next_day_salt_role,
+            ),
+        )
+        # Both grants cover the function's versions (`:*`); CDK warns about resource policies.
+        Annotations.of(self.rotate_salt).acknowledge_warning(
+            "@aws-cdk/aws-lambda:addPermissionsToVersionOrAlias",
+            "Invoked by identity policies that cover its versions; no resource policy is used.",
+        )
+        self.first_salt = triggers.Trigger(
+            self,
+            "FirstSalt",
+            handler=self.rotate_salt,
+            timeout=Duration.minutes(1),
+            execute_before=[self.collect],
+        )
+
     def _layer(self, id: str, directory: Path, description: str) -> lambda_.LayerVersion:
         return lambda_.LayerVersion(
             self,
@@ -198,27 +247,28 @@ class Api(Construct):
     def _grant(self, storage: Storage, catalog: Catalog, delivery: Delivery) -> None:
         salts = f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:parameter{self.salt_prefix}"
         user_ids = salts.replace(self.salt_prefix, self.user_id_prefix)
-        salt_read = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
         self.collect.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["firehose:PutRecord", "firehose:PutRecordBatch"],
                 resources=[delivery.stream_arn],
             )
         )
-        # The collector creates the day's salt if the schedule has not run yet (first deploy),
-        # and a site's user-id secret the first time that site sends a user id.
+        # Salts are read-only to the public-facing collector: only rotate_salt creates them.
+        self.collect.add_to_role_policy(
+            iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[f"{salts}/*"])
+        )
+        # A site's user-id secret is created the first time that site sends a user id.
         self.collect.add_to_role_policy(
             iam.PolicyStatement(
-                actions=[*salt_read, "ssm:PutParameter"],
-                resources=[salts, f"{salts}/*", f"{user_ids}/*"],
+                actions=["ssm:GetParameter", "ssm:PutParameter"], resources=[f"{user_ids}/*"]
             )
         )
         self.rotate_salt.add_to_role_policy(
             iam.PolicyStatement(
                 actions=[
-                    *salt_read,
+                    "ssm:GetParameter",
+                    "ssm:GetParametersByPath",
                     "ssm:PutParameter",
-                    "ssm:DeleteParameter",
                     "ssm:DeleteParameters",
                 ],
                 resources=[salts, f"{salts}/*"],

@@ -22,6 +22,12 @@ EVENTS_S3_PREFIX = (
 )
 # Failed records are already anonymised rows (no IP, no User-Agent): safe to keep for replay.
 ERRORS_S3_PREFIX = f"{ERRORS_PREFIX}!{{firehose:error-output-type}}/!{{timestamp:yyyy-MM-dd}}/"
+FIREHOSE_BUCKET_ACTIONS = (
+    "s3:GetBucketLocation",
+    "s3:ListBucket",
+    "s3:ListBucketMultipartUploads",
+)
+FIREHOSE_OBJECT_ACTIONS = ("s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload")
 
 
 class Delivery(Construct):
@@ -40,7 +46,18 @@ class Delivery(Construct):
         self.role = role = iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("firehose.amazonaws.com")
         )
-        bucket.grant_read_write(role)
+        # What Firehose's S3 destination needs, and no more: it cannot delete objects, set
+        # legal holds, retention or tags (AWS's documented policy for an S3 destination).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(FIREHOSE_BUCKET_ACTIONS), resources=[bucket.bucket_arn]
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(FIREHOSE_OBJECT_ACTIONS), resources=[bucket.arn_for_objects("*")]
+            )
+        )
         self.log_group.grant_write(role)
         role.add_to_policy(
             iam.PolicyStatement(

@@ -69,6 +69,10 @@ WHY_RUNTIME = (
     "machines have for 3.13 and not for 3.14, and without it every cold start compiles each "
     "module again (about twice as slow, docs/BENCHMARKS.md figure 2)."
 )
+WHY_FUNCTION_VERSIONS = (
+    "CDK's grantInvoke covers the one function and its versions (`<function ARN>:*`): the "
+    "scheduler may invoke the salt rotation function and nothing else."
+)
 WHY_DEPLOYMENT_HANDLER = (
     "CDK's own BucketDeployment handler, which runs only during deploys to copy the tracker "
     "script; its runtime, managed policy and S3/CloudFront grants are set by aws-cdk-lib."
@@ -81,8 +85,8 @@ def ack(scope: IConstruct, rule: str, reason: str) -> None:
     )
 
 
-def logical(stack: Stack, bucket: s3.IBucket) -> str:
-    return str(stack.resolve(stack.get_logical_id(bucket.node.default_child)))  # type: ignore[arg-type]
+def logical(stack: Stack, resource: IConstruct) -> str:
+    return str(stack.resolve(stack.get_logical_id(resource.node.default_child)))  # type: ignore[arg-type]
 
 
 def acknowledge_role(
@@ -92,8 +96,12 @@ def acknowledge_role(
     basic_role: bool = False,
     xray: bool = False,
     buckets: tuple[s3.IBucket, ...] = (),
+    object_buckets: tuple[s3.IBucket, ...] = (),
     ssm_paths: tuple[str, ...] = (),
 ) -> None:
+    """Acknowledge a role's expected findings: `buckets` were granted with CDK's grant
+    methods (wildcard action groups, all objects), `object_buckets` with explicit actions on
+    all their objects."""
     if basic_role:
         ack(scope, f"IAM4[{BASIC_ROLE}]", WHY_BASIC_ROLE)
     if xray:
@@ -101,7 +109,7 @@ def acknowledge_role(
     if buckets:
         for action in S3_GRANT_ACTIONS:
             ack(scope, f"IAM5[Action::{action}]", WHY_S3_ACTIONS)
-    for bucket in buckets:
+    for bucket in (*buckets, *object_buckets):
         ack(scope, f"IAM5[Resource::<{logical(stack, bucket)}.Arn>/*]", WHY_OBJECTS)
     for path in ssm_paths:
         resource = f"arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter{path}/*"

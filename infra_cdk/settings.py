@@ -6,12 +6,14 @@ sentence naming the setting, never with a stack trace or a half-created stack.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from beaconlake.domains import normalise_domain
+from beaconlake.stats.goals import GoalConfigError, parse_goals
 
 # Values CloudWatch Logs accepts for a log group's retention, in days.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
@@ -19,6 +21,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+# Lambda allows 4 KB of environment variables in all; the goals take at most half.
+MAX_GOALS_BYTES = 2048
 
 
 class ConfigError(ValueError):
@@ -72,6 +76,50 @@ def _choice(name: str, raw: Any, choices: tuple[Any, ...]) -> str:
     return text
 
 
+def _goals(raw: Any, sites: tuple[str, ...]) -> str:
+    """The `goals` setting (an object in cdk.json, JSON text with -c) as compact JSON, the
+    value of BEACONLAKE_GOALS; "" for none. Checked as the stats function will read it."""
+    if raw is None or raw == "" or raw == {}:
+        return ""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ConfigError(
+                "setting 'goals' is not valid JSON: write it as "
+                '{"example.com": [{"name": "Signup", "event": "Signup"}]}.'
+            ) from None
+    if not isinstance(raw, dict) or not all(
+        isinstance(goals, list)
+        and all(
+            isinstance(goal, dict) and all(isinstance(v, str) for v in goal.values())
+            for goal in goals
+        )
+        for goals in raw.values()
+    ):
+        raise ConfigError(
+            "setting 'goals' must map each site to a list of goals like "
+            '{"name": "Signup", "event": "Signup"} or {"name": "Pricing", "page": "/pricing*"}.'
+        )
+    by_site = {normalise_domain(site): goals for site, goals in raw.items()}
+    for site in raw:
+        if normalise_domain(site) not in sites:
+            raise ConfigError(f"setting 'goals' names {site!r}, which is not one of the 'sites'.")
+    if len(by_site) != len(raw):
+        raise ConfigError("setting 'goals' names one site twice (with and without www.).")
+    try:
+        parse_goals(by_site)
+    except GoalConfigError as error:
+        raise ConfigError(f"setting 'goals' holds a bad goal: {error}.") from None
+    text = json.dumps(by_site, separators=(",", ":"), sort_keys=True)
+    if len(text.encode()) > MAX_GOALS_BYTES:
+        raise ConfigError(
+            f"setting 'goals' is {len(text.encode())} bytes as JSON, more than the "
+            f"{MAX_GOALS_BYTES} that fit in the stats function's environment."
+        )
+    return text
+
+
 @dataclass(frozen=True)
 class DeploySettings:
     stack_name: str
@@ -96,6 +144,7 @@ class DeploySettings:
     alarm_email: str
     dashboard_password_hash: str
     dependency_layer_dir: str
+    goals: str  # compact JSON for BEACONLAKE_GOALS, "" for none
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> DeploySettings:
@@ -170,6 +219,7 @@ class DeploySettings:
                 "dashboard_password_hash", get("dashboard_password_hash")
             ),
             dependency_layer_dir=_text("dependency_layer_dir", get("dependency_layer_dir")),
+            goals=_goals(get("goals"), sites),
         )
 
     @property

@@ -49,6 +49,7 @@ class BeaconlakeStack(Stack):
             functions=api.functions,
             stream_name=delivery.stream_name,
             api_id=api.http_api.api_id,
+            stats_logs=api.stats.log_group,
         )
         site = settings.sites[0]
         if storage.tracker is not None:
@@ -91,7 +92,7 @@ class BeaconlakeStack(Stack):
         self._acknowledge(storage, delivery, api)
 
     def _acknowledge(self, storage: Storage, delivery: Delivery, api: Api) -> None:
-        nag.acknowledge_role(self, delivery.role, buckets=(storage.events,))
+        nag.acknowledge_role(self, delivery.role, object_buckets=(storage.events,))
         for fn, paths, buckets in (
             (api.collect, (api.salt_prefix, api.user_id_prefix), ()),
             (api.rotate_salt, (api.salt_prefix,), ()),
@@ -101,6 +102,8 @@ class BeaconlakeStack(Stack):
                 self, fn, basic_role=True, xray=True, ssm_paths=paths, buckets=buckets
             )
             nag.ack(fn, "L1", nag.WHY_RUNTIME)
+        versions = f"IAM5[Resource::<{nag.logical(self, api.rotate_salt)}.Arn>:*]"
+        nag.ack(api.next_day_salt_role, versions, nag.WHY_FUNCTION_VERSIONS)
         for route in api.ingest_routes:
             nag.ack(route, "APIG4", nag.WHY_PUBLIC_INGEST)
         for route in api.stats_routes:

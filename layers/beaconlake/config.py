@@ -10,6 +10,9 @@ from beaconlake.domains import normalise_domain
 
 # Where Firehose writes the events in the bucket (the CDK imports it from here).
 EVENTS_PREFIX = "events/"
+# Goals per site as JSON (beaconlake.stats.goals reads it, before `<data_dir>/goals.json`);
+# on AWS the CDK sets it on the stats function from the `goals` deploy setting.
+GOALS_VARIABLE = "BEACONLAKE_GOALS"
 
 
 def _bool(name: str, default: bool) -> bool:

@@ -40,6 +40,15 @@ def test_cdk_json_defaults_with_sites_from_the_command_line() -> None:
         ({"stack_name": "1bad name"}, "'stack_name'"),
         ({"alarm_email": "nobody"}, "'alarm_email'"),
         ({"user_id_sites": "other.org"}, "'user_id_sites' holds 'other.org'"),
+        ({"goals": "{not json"}, "'goals' is not valid JSON"),
+        ({"goals": '["Signup"]'}, "'goals' must map each site to a list of goals"),
+        ({"goals": {"example.com": [{"name": "Signup", "event": 5}]}}, "'goals' must map"),
+        ({"goals": {"example.com": [{"name": "Signup"}]}}, "'goals' holds a bad goal"),
+        ({"goals": {"other.org": []}}, "'goals' names 'other.org', which is not one of"),
+        (
+            {"goals": {"example.com": [{"name": f"g{i}", "event": "e" * 40} for i in range(60)]}},
+            "'goals' is",
+        ),
     ],
 )
 def test_bad_setting_is_one_sentence_naming_it(overrides: dict, names: str) -> None:

@@ -63,6 +63,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, fake_aws_credentials: None) -> Iter
             Name="beaconlake",
             Configuration={"ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/athena/"}},
         )
+        ParameterSaltStore("/beaconlake/salts").rotate(datetime.now(UTC))  # as rotate_salt does
         wiring.reset()
         yield
         wiring.reset()
@@ -183,7 +184,7 @@ def test_salts_live_in_ssm_rotate_after_48h_and_fall_back_to_the_cache(aws_env: 
     assert (
         ParameterSaltStore("/beaconlake/salts").salt_for(today) == salt
     )  # shared, not per container
-    store.salt_for(old)
+    store.create(old)  # only the rotation creates salts
     assert old in store.days()
     store.rotate(now)
     assert old not in store.days() and today in store.days()

@@ -220,26 +220,64 @@ class SecretParameters:
 
 
 class ParameterSaltStore:
-    """Daily salts in SSM (`<prefix>/<YYYY-MM-DD>`), cached in the container; if SSM cannot
-    be reached, a cached salt of the day is used. A day whose salt was never seen cannot be
-    served without SSM: that is a 503, because inventing a salt would split one visitor
-    into several."""
+    """Daily salts in SSM (`<prefix>/<YYYY-MM-DD>`), cached in the container.
+
+    Only `rotate` creates a salt (the rotation function: daily, ahead of midnight, and once
+    at deploy). `salt_for` only reads, so the public-facing collector needs no right to
+    write salts: a day whose salt is missing (the rotation has not run) is refused with a
+    503, logged and counted (`SaltMissing`), because inventing a salt would split one
+    visitor into several. If SSM cannot be reached, a cached salt of the day is used; a day
+    never seen is a 503 then as well."""
 
     def __init__(self, prefix: str, client: Any = None) -> None:
         self.parameters = SecretParameters(
             prefix, "Beaconlake daily visitor-id salt; deleted after 48 h", "the salt store", client
         )
+        self._cache: dict[str, bytes] = {}
 
     def salt_for(self, day: str) -> bytes:
-        self.parameters.keep_cached(days_to_keep(datetime.now(UTC)) | {day})
-        return self.parameters.secret(day)
+        keep = days_to_keep(datetime.now(UTC)) | {day}
+        self._cache = {d: salt for d, salt in self._cache.items() if d in keep}
+        if day not in self._cache:
+            self._cache[day] = self._stored(day)
+        return self._cache[day]
+
+    def _stored(self, day: str) -> bytes:
+        """The stored salt of `day`; SinkUnavailable if it is missing or SSM is unreachable."""
+        error: Exception
+        try:
+            reply = self.parameters.client.get_parameter(
+                Name=self.parameters.name(day), WithDecryption=True
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ParameterNotFound":
+                metrics.count("SaltMissing", 1, "collector")
+                logger.error(
+                    "the day's salt is missing: the rotate_salt function has not created it",
+                    extra={"day": day},
+                )
+                raise SinkUnavailable(f"there is no salt for {day} yet") from None
+            error = exc
+        except BotoCoreError as exc:
+            error = exc
+        else:
+            return bytes.fromhex(reply["Parameter"]["Value"])
+        logger.error("the salt store cannot be reached", extra={"error": type(error).__name__})
+        raise SinkUnavailable("the salt store cannot be reached") from error
+
+    def create(self, day: str) -> bytes:
+        """The salt of `day`, created if missing (never replaced: SSM's Overwrite=False)."""
+        salt = self.parameters.get_or_create(day)
+        self._cache[day] = salt
+        return salt
 
     def rotate(self, now: datetime) -> None:
+        """Create the salt of `now`'s day if missing and delete those older than 48 h."""
         keep = days_to_keep(now)
-        self.salt_for(now.date().isoformat())
+        self.create(now.date().isoformat())
         stale = [day for day in self.days() if day not in keep]
         self.parameters.delete(stale)
-        self.parameters.keep_cached(keep)
+        self._cache = {d: salt for d, salt in self._cache.items() if d in keep}
         logger.info("salts rotated", extra={"deleted": len(stale), "kept": sorted(keep)})
 
     def days(self) -> list[str]:

@@ -3,6 +3,7 @@ handler hands in (body, headers, client address) and what it sends back."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -74,14 +75,55 @@ def headers_too_large(headers: dict[str, str]) -> Reply | None:
     )
 
 
+# Proxy headers whose value is always "address:port" (CloudFront-Viewer-Address sends
+# `198.51.100.7:51234` and `2001:db8::1:51234`: no brackets, the last field is the port).
+HEADERS_WITH_PORT = frozenset({"cloudfront-viewer-address"})
+
+
+def _parsed_address(text: str) -> str | None:
+    """`text` as one canonical IP address (IPv4-mapped IPv6 as IPv4, no zone), or None."""
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def client_address(value: str, with_port: bool = False) -> str | None:
+    """The client's IP address in a proxy header's value, or None if it holds none.
+
+    The first of a comma-separated list is the client's (X-Forwarded-For). It may be bare
+    (`198.51.100.7`, `2001:db8::1`), bracketed (`[2001:db8::1]`, `[2001:db8::1]:443`), IPv4
+    with a port (`198.51.100.7:51234`) or, when `with_port`, IPv6 with a port and no
+    brackets (`2001:db8::1:51234`). The same address always comes back in the same form, so
+    a new connection (another port) never makes a new visitor."""
+    text = value.split(",", 1)[0].strip().strip('"')
+    if text.startswith("["):
+        inside, bracket, rest = text[1:].partition("]")
+        port = rest.removeprefix(":")
+        if not bracket or (rest and not (rest.startswith(":") and port.isdigit())):
+            return None
+        return _parsed_address(inside)
+    host, colon, port = text.rpartition(":")
+    if colon and port.isdigit() and (with_port or host.count(":") == 0):
+        without_port = _parsed_address(host)
+        if without_port is not None:
+            return without_port
+    return _parsed_address(text)
+
+
 def client_ip(headers: dict[str, str], source_ip: str, client_ip_header: str = "") -> str:
-    """The client's address: the connection's, or the first one in a trusted proxy header."""
-    if not (client_ip_header and headers.get(client_ip_header)):
-        return source_ip
-    forwarded = headers[client_ip_header].split(",")[0].strip()
-    # CloudFront-Viewer-Address is "ip:port" (IPv6 addresses contain colons too)
-    ip = forwarded.rsplit(":", 1)[0] if forwarded.count(":") == 1 or "]" in forwarded else forwarded
-    return ip.strip("[]")
+    """The client's address: the first one in a trusted proxy header, or the connection's
+    (also when the header holds no address)."""
+    if client_ip_header and headers.get(client_ip_header):
+        forwarded = client_address(
+            headers[client_ip_header], with_port=client_ip_header in HEADERS_WITH_PORT
+        )
+        if forwarded is not None:
+            return forwarded
+    return client_address(source_ip) or source_ip
 
 
 def request_meta(
