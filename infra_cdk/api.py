@@ -39,6 +39,7 @@ ASSET_EXCLUDE = ["__pycache__", "*.pyc"]
 LAYER_EXCLUDE = [".complete"]
 # No IP address, no User-Agent, no query string (the pixel's page URL): only what operators
 # need to see traffic and failures.
+HEALTH_PATH = "/health"
 ACCESS_LOG_FORMAT = (
     '{"requestId":"$context.requestId","time":"$context.requestTime",'
     '"route":"$context.routeKey","status":"$context.status",'
@@ -186,11 +187,17 @@ class Api(Construct):
                 path="/e.gif", methods=[apigw.HttpMethod.GET], integration=collect
             ),
         ]
-        self.stats_routes = self.http_api.add_routes(
-            path="/api/{proxy+}",
-            methods=[apigw.HttpMethod.GET, apigw.HttpMethod.POST, apigw.HttpMethod.DELETE],
-            integration=stats,
-        )
+        self.stats_routes = [
+            *self.http_api.add_routes(
+                path="/api/{proxy+}",
+                methods=[apigw.HttpMethod.GET, apigw.HttpMethod.POST, apigw.HttpMethod.DELETE],
+                integration=stats,
+            ),
+            # the health check (beaconlake.health), for load balancers and deploy scripts
+            *self.http_api.add_routes(
+                path=HEALTH_PATH, methods=[apigw.HttpMethod.GET], integration=stats
+            ),
+        ]
         self.endpoint = f"{self.http_api.api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}"
 
     def _schedule_salts(self) -> None:

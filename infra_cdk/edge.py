@@ -9,6 +9,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
+from infra_cdk.api import HEALTH_PATH
 from infra_cdk.layers import ROOT
 
 TRACKER_PATH = "tracker.js"
@@ -44,7 +45,7 @@ class Edge(Construct):
                 response_headers_policy=cloudfront.ResponseHeadersPolicy.CORS_ALLOW_ALL_ORIGINS_AND_SECURITY_HEADERS,
                 compress=True,
             ),
-            additional_behaviors={"/api/*": to_api, "/e.gif": to_api},
+            additional_behaviors={"/api/*": to_api, "/e.gif": to_api, HEALTH_PATH: to_api},
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
         )

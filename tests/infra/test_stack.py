@@ -181,6 +181,7 @@ def test_routes_go_to_the_right_lambda(synth: Synth) -> None:
         "GET /api/{proxy+}": "Beaconlake stats",
         "POST /api/{proxy+}": "Beaconlake stats",
         "DELETE /api/{proxy+}": "Beaconlake stats",
+        "GET /health": "Beaconlake stats",
     }
 
 
@@ -206,7 +207,7 @@ def test_cors_allows_the_configured_sites(synth: Synth) -> None:
 def test_cloudfront_forwards_api_uncached_with_viewer_country(synth: Synth) -> None:
     config = synth.one("AWS::CloudFront::Distribution")["DistributionConfig"]
     behaviors = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
-    assert set(behaviors) == {"/api/*", "/e.gif"}
+    assert set(behaviors) == {"/api/*", "/e.gif", "/health"}
     for behavior in behaviors.values():
         assert behavior["CachePolicyId"] == CACHING_DISABLED
         assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST
