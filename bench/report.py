@@ -1,4 +1,5 @@
-"""docs/BENCHMARKS.md and docs/COST.md from one run's results (bench/out/results.json).
+"""docs/BENCHMARKS.md from one run's results (bench/out/results.json); docs/COST.md's tables
+are bench/cost_tables.py's.
 
 The package-size section of BENCHMARKS.md belongs to bench/package_sizes.py: it is read from
 the old file and put back unchanged.
@@ -18,7 +19,7 @@ FIREHOSE_RTT_MS = 15.0  # assumed PutRecordBatch round trip inside the region (n
 STATS_MS = 2000.0  # assumed Athena latency the stats Lambda waits for, per query
 VOLUMES = (1_000_000, 10_000_000, 100_000_000)
 TARGET_VOLUME = 10_000_000
-LOADS = 300
+LOADS = 200
 MB = 2**20
 
 
@@ -39,7 +40,8 @@ def usage(r: dict[str, Any], events: int) -> cost.Usage:
     """The cost model's inputs, from this run's measurements (and two stated assumptions)."""
     big = r["queries"][max(r["queries"])]
     rows = big["rows"]
-    return cost.Usage(
+    return cost.Usage.deployed(
+        json.loads((Path(__file__).resolve().parent.parent / "cdk.json").read_text())["context"],
         events_per_month=events,
         dashboard_loads=LOADS,
         record_bytes=round(r["storage"]["json"]["bytes_per_event"]),
@@ -427,7 +429,7 @@ def _athena(r: dict[str, Any]) -> list[str]:
         "30 days of one site with 10 M events. Columns: what DuckDB's optimiser reads for the "
         "same SQL; bytes: their compressed column chunks in those 30 partitions (Parquet "
         f"footers). Athena: ${price:.2f} per TB, at least 10 MB per query "
-        f"({cost.PRICES['athena_tb'].source}, read {cost.PRICES_READ_ON}).",
+        f"({cost.PRICES['athena_tb'].source}, read {cost.PRICES['athena_tb'].read_on}).",
         "",
         *_table(["query", "columns read", "scanned", "billed", "cost"], rows),
         "",
@@ -449,7 +451,8 @@ def _cost(r: dict[str, Any]) -> list[str]:
         "## 7. Cost per million events on AWS",
         "",
         f"`beaconlake cost --events-per-month N`; inputs from this run, {LOADS} dashboard loads "
-        "a month; line by line, prices, assumptions and levers in [COST.md](COST.md).",
+        "a month, the stack as cdk.json deploys it; line by line, prices, assumptions and "
+        "levers in [COST.md](COST.md).",
         "",
         *_table(["events a month", "month", "per million events"], rows),
         "",
@@ -620,93 +623,11 @@ def _limits(r: dict[str, Any]) -> list[str]:
     return lines
 
 
-def cost_md(r: dict[str, Any]) -> str:
-    u = usage(r, TARGET_VOLUME)
-    lines = cost.monthly_cost(u)
-    rows = [[x.service, x.item, f"{x.quantity:,.3f} {x.unit}", f"${x.usd:.4f}"] for x in lines]
-    rows.append(["**total**", "", "", f"**${cost.total(lines):.2f}**"])
-    rows.append(["**per million events**", "", "", f"**${cost.per_million_events(u):.3f}**"])
-    prices = [[f"${p.usd:.10g}", p.per, p.source] for p in cost.PRICES.values()]
-    out = [
-        "# Cost on AWS",
-        "",
-        "<!-- Written by bench/run from its own measurements; edit bench/ or beaconlake/cost.py. -->",
-        "",
-        f"`beaconlake cost --events-per-month N` (module `beaconlake.cost`) adds up a month of "
-        f"on-demand list prices in {cost.REGION}, read {cost.PRICES_READ_ON}; no free tier. "
-        f"Below: {TARGET_VOLUME:,} events a month on one site, {LOADS} dashboard loads of "
-        f"{len(u.scan_bytes_per_event)} queries, inputs measured by `bench/run` "
-        "([BENCHMARKS.md](BENCHMARKS.md)).",
-        "",
-        *_table(["service", "item", "quantity", "USD"], rows),
-        "",
-        "Other volumes (same inputs):",
-        "",
-        *_table(
-            ["events a month", "month", "per million events"],
-            [
-                [
-                    f"{n:,}",
-                    f"${cost.total(cost.monthly_cost(usage(r, n))):,.2f}",
-                    f"${cost.per_million_events(usage(r, n)):.2f}",
-                ]
-                for n in VOLUMES
-            ],
-        ),
-        "",
-        "## What would bring it lower",
-        "",
-        f"Each change alone, {TARGET_VOLUME:,} events a month:",
-        "",
-        *_table(
-            ["change", "month", "per million events"],
-            [
-                [label, f"${usd:.2f}", f"${usd / TARGET_VOLUME * 1e6:.3f}"]
-                for label, usd in cost.levers(u)
-            ],
-        ),
-        "",
-        "## Inputs",
-        "",
-        f"- Firehose record: {u.record_bytes} bytes (the JSON line of one event, measured), one "
-        f"event per record, so each is billed as 5 KB ({cost.FIREHOSE_RECORD_UNIT} bytes).",
-        f"- Collector Lambda: arm64, {u.collect_memory_mb} MB, {u.collect_ms:.1f} ms billed "
-        f"(rounded up to 1 ms): {r['coldstart']['collect']['warm_ms']:.2f} ms measured warm "
-        f"per event + an assumed {FIREHOSE_RTT_MS:.0f} ms PutRecordBatch round trip.",
-        f"- Stats Lambda: {u.stats_memory_mb} MB, an assumed {STATS_MS:.0f} ms per query "
-        "(waiting for Athena).",
-        f"- Lambda platform log lines: {u.log_bytes_per_invocation} bytes per invocation.",
-        f"- Parquet: {u.parquet_bytes_per_event:.1f} bytes per event (measured), kept "
-        f"{u.retention_months} months; Firehose buffer {u.buffer_seconds} s, so "
-        f"{cost.objects_per_month(u):,} objects a month per site; Athena reads each small "
-        f"object with {u.gets_per_object} GET.",
-        "- Athena bytes per query: measured per dashboard query (BENCHMARKS.md, figure 6), "
-        "scaled with the events in the range.",
-        "- Dynamic partitioning is billed per GB processed; it is counted here on the same "
-        "5 KB-rounded volume as ingestion, an upper bound. No JQ processing hours are counted.",
-        "- Not counted: CloudFront in front of the API (its always-free tier covers 10 M "
-        "requests a month), DynamoDB key look-ups, SSM salt reads, Glue catalog calls, data "
-        "transfer out (a 202 or a 43-byte GIF per event).",
-        "",
-        "## Prices",
-        "",
-        *_table(["price", "per", "source"], prices),
-        "",
-        "The Firehose ingestion, format-conversion, API Gateway, Lambda arm64, Athena and "
-        "CloudWatch Logs figures were checked against stored copies of those pages and "
-        "secondary sources on the date above; the dynamic-partitioning figures could not be "
-        "confirmed there and should be re-read on the live page.",
-        "",
-    ]
-    return "\n".join(out)
-
-
 def write(r: dict[str, Any], docs: Path) -> None:
     r = {**r, "queries": {int(n): q for n, q in r["queries"].items()}}
     bench_md = docs / "BENCHMARKS.md"
     section = _other_sections(bench_md)
     bench_md.write_text(benchmarks_md(r, section))
-    (docs / "COST.md").write_text(cost_md(r))
 
 
 if __name__ == "__main__":

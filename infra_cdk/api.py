@@ -120,7 +120,9 @@ class Api(Construct):
                 layers=layers,
                 memory_size=memory,
                 timeout=Duration.seconds(timeout),
-                tracing=lambda_.Tracing.ACTIVE,
+                # off by default: X-Ray's default sampling traces the first beacon each second
+                # and 5 % of the rest, $5 a million (docs/COST.md)
+                tracing=lambda_.Tracing.ACTIVE if settings.tracing else lambda_.Tracing.DISABLED,
                 environment={**own_environment, "POWERTOOLS_SERVICE_NAME": f"beaconlake-{name}"},
                 log_group=log_group(self, f"{name}-logs", settings.log_retention_days),
                 # JSON logs; no START/END/REPORT lines (their cost per event: docs/COST.md)

@@ -135,6 +135,7 @@ class DeploySettings:
     stats_memory_mb: int
     firehose_buffer_seconds: int
     cloudfront: bool
+    tracing: bool
     honour_dnt: bool
     check_origin: bool
     user_id_sites: tuple[str, ...]
@@ -206,6 +207,7 @@ class DeploySettings:
                 "firehose_buffer_seconds", get("firehose_buffer_seconds"), 60, 900
             ),
             cloudfront=_bool("cloudfront", get("cloudfront")),
+            tracing=_bool("tracing", get("tracing")),
             honour_dnt=_bool("honour_dnt", get("honour_dnt")),
             check_origin=_bool("check_origin", get("check_origin")),
             user_id_sites=user_id_sites,

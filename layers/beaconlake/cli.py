@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import date, timedelta
+from pathlib import Path
 
 from beaconlake import wiring
 from beaconlake.config import Settings
@@ -218,15 +219,30 @@ def _day(text: str) -> date:
 def cmd_cost(args: argparse.Namespace) -> int:
     from beaconlake.cost import Usage, report
 
-    usage = Usage(
-        events_per_month=args.events_per_month,
-        dashboard_loads=args.dashboard_loads,
-        sites=args.sites,
-        events_per_record=args.events_per_record,
-        buffer_seconds=args.buffer_seconds,
-    )
+    path = Path(args.cdk_json) if args.cdk_json else _checkout() / "cdk.json"
+    try:
+        context = dict(json.loads(path.read_text("utf-8")).get("context", {}))
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read the deploy settings in {path} ({exc}); name it with --cdk-json")
+        return 2
+    for item in args.context:
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            print(f"error: a context value is NAME=VALUE, not {item!r}")
+            return 2
+        context[name.strip()] = value
+    traffic = {"events_per_month": args.events_per_month, "dashboard_loads": args.dashboard_loads}
+    if args.sites:
+        traffic["sites"] = args.sites
+    usage = Usage.deployed(context, events_per_record=args.events_per_record, **traffic)
     print(report(usage))
     return 0
+
+
+def _checkout() -> Path:
+    """The repository this package runs from (where cdk.json lives), else the working folder."""
+    here = Path(__file__).resolve().parents[2]
+    return here if (here / "cdk.json").exists() else Path.cwd()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -264,12 +280,18 @@ def parser() -> argparse.ArgumentParser:
     dash.add_argument("--stdin", action="store_true", help="read the password from stdin")
     dash.set_defaults(func=cmd_dashboard_password)
 
-    cost = sub.add_parser("cost", help="estimate the monthly AWS bill (published prices)")
+    cost = sub.add_parser(
+        "cost", help="the monthly AWS bill of the stack cdk.json deploys (published prices)"
+    )
     cost.add_argument("--events-per-month", type=int, required=True)
-    cost.add_argument("--dashboard-loads", type=int, default=300, help="a month (default 300)")
-    cost.add_argument("--sites", type=int, default=1)
+    cost.add_argument("--dashboard-loads", type=int, default=200, help="a month (default 200)")
+    cost.add_argument("--sites", type=int, help="default: the deploy setting's count, or 1")
     cost.add_argument("--events-per-record", type=int, default=1, help="events per Firehose record")
-    cost.add_argument("--buffer-seconds", type=int, default=900, help="Firehose buffer interval")
+    cost.add_argument(
+        "-c", "--context", action="append", default=[], metavar="NAME=VALUE",
+        help="a deploy setting, as for cdk synth (e.g. -c firehose_buffer_seconds=900)",
+    )  # fmt: skip
+    cost.add_argument("--cdk-json", help="the deploy settings (default: the checkout's cdk.json)")
     cost.set_defaults(func=cmd_cost)
 
     erase = sub.add_parser("erase", help="delete a site's events in a date range (GDPR Art. 17)")

@@ -108,3 +108,11 @@ def test_the_warning_depends_on_alarm_email(email: str, warned: bool) -> None:
     )
     found = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("alarm_email"))
     assert bool(found) is warned
+
+
+def test_the_cost_model_counts_the_alarms_and_dashboards_the_stack_creates(synth: Synth) -> None:
+    from beaconlake.cost import Usage
+
+    usage = Usage(events_per_month=1)
+    assert len(synth.resources("AWS::CloudWatch::Alarm")) == usage.alarms
+    assert len(synth.resources("AWS::CloudWatch::Dashboard")) == usage.dashboards
