@@ -49,7 +49,8 @@ npm_install() {  # $1: a directory with package.json; re-runs only when it or it
 }
 
 if [[ ",$EXTRAS," == *",dev,"* ]]; then
-  # the tracker's build and tests; the pinned CDK CLI at the root (`npx aws-cdk ...`)
+  # the tracker's build and tests; at the root the pinned CDK CLI (`npx aws-cdk ...`) and
+  # dt-sql-parser, Trino's grammar for the tests' Athena check
   for dir in "$ROOT/tracker_js" "$ROOT"; do
     if [ -f "$dir/package.json" ]; then npm_install "$dir"; fi
   done

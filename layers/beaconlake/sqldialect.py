@@ -10,3 +10,11 @@ import sqlglot
 @lru_cache(maxsize=512)
 def athena_to_duckdb(sql: str) -> str:
     return sqlglot.transpile(sql, read="athena", write="duckdb")[0]
+
+
+def string_literal(value: str) -> str:
+    """`value` as an Athena (Trino) string literal, for the few places where Athena takes no
+    `?` parameter (it takes them only in WHERE). Doubling the quotes is the only escape
+    Trino knows; a backslash is a plain character in Trino, in sqlglot's athena reader and
+    in DuckDB alike, so no value can end the literal early, in either engine."""
+    return "'" + value.replace("'", "''") + "'"

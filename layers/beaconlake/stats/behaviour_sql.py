@@ -10,6 +10,9 @@ matching event; step k+1 is, for each chain, the earliest matching event after s
 earliest next event is optimal for a fixed start, and every start is tried, so a unit
 reaches step k exactly when some chain of its events does. Engagement events are left out:
 they are the tracker's heartbeat, not something a visitor does.
+
+Athena takes `?` parameters only in WHERE clauses, so a step's condition and the window are
+tested in the WHERE of the join that takes the step, never in a SELECT list or an ON.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from beaconlake.stats.parameter_ctes import flagged_ctes
 from beaconlake.stats.query import And, DateRange, Goal, StatsQuery
 from beaconlake.stats.sql import (
     RANGE_WHERE,
@@ -68,10 +72,9 @@ def _scoped(scope: Scope, table: str, with_sessions: bool) -> tuple[list[str], P
     where, where_args = compiler.compile(And(scope.filters))
     source = "sev" if needs_sessions(q) else "numbered"
     if compiler.flags:
-        parts.append(
-            f"flagged AS (SELECT *, {', '.join(f for f, _ in compiler.flags)} FROM {source})"
-        )
-        args += tuple(a for _, fa in compiler.flags for a in fa)
+        flagged, flag_args = flagged_ctes(compiler.flags, source)
+        parts += flagged
+        args += flag_args
         source = "flagged"
     parts.append(f"chosen AS (SELECT DISTINCT visitor_id, session_no FROM {source} WHERE {where})")
     args += where_args
@@ -101,38 +104,40 @@ def funnel(q: FunnelQuery, table: str = "events", count_total: bool = False) -> 
     keys = ["visitor_id"] if q.unit == "visitors" else ["visitor_id", "session_no"]
     parts, args = _scoped(q.scope, table, with_sessions=q.unit == "visits")
     key_list = ", ".join(keys)
-    marks = []
-    for i, step in enumerate(q.steps, start=1):
-        cond, cond_args = step_condition(step)
-        marks.append(f"CASE WHEN {cond} THEN 1 ELSE 0 END AS m{i}")
-        args += cond_args
-    mark_names = [f"m{i}" for i in range(1, len(q.steps) + 1)]
-    parts.append(
-        f"stepped AS (\n  SELECT {key_list}, ts, name, pathname,\n    {', '.join(marks)}\n"
-        "  FROM scoped\n)"
-    )
+    conditions = [step_condition(step) for step in q.steps]
+    # the columns step conditions read (props only when a step has props)
+    columns = "ts, name, pathname" + (", props" if any(s.props for s in q.steps) else "")
+    parts.append(f"stepped AS (SELECT {key_list}, {columns} FROM scoped)")
     # In a strict funnel a step must be the very next event, so every event is numbered; in
     # an ordered one only the order of the events matching a step matters: numbering just
     # those spares the window the bulk of the range's events.
-    matching = "" if q.order == "strict" else f" AND {' + '.join(mark_names)} > 0"
+    matching = ""
+    if q.order != "strict":
+        distinct = list(dict.fromkeys(conditions))
+        matching = f" AND ({' OR '.join(cond for cond, _ in distinct)})"
+        args += tuple(a for _, cond_args in distinct for a in cond_args)
     parts.append(
-        f"fev AS (\n  SELECT {key_list}, ts,\n"
-        f"    row_number() OVER (PARTITION BY {key_list} {ORDER_IN_VISIT}) AS seq,\n"
-        f"    {', '.join(mark_names)}\n  FROM stepped WHERE name <> 'engagement'{matching}\n)"
+        f"fev AS (\n  SELECT {key_list}, {columns},\n"
+        f"    row_number() OVER (PARTITION BY {key_list} {ORDER_IN_VISIT}) AS seq\n"
+        f"  FROM stepped WHERE name <> 'engagement'{matching}\n)"
     )
-    parts.append(f"f1 AS (SELECT {key_list}, ts AS t1, seq AS q1 FROM fev WHERE m1 = 1)")
+    first, first_args = conditions[0]
+    parts.append(f"f1 AS (SELECT {key_list}, ts AS t1, seq AS q1 FROM fev WHERE {first})")
+    args += first_args
     chain_keys = ", ".join(f"f.{k}" for k in keys)
     same_unit = " AND ".join(f"e.{k} = f.{k}" for k in keys)
-    for i in range(2, len(q.steps) + 1):
+    # A step's condition names fev's columns unqualified: f{i - 1} has none of them.
+    for i, (cond, cond_args) in enumerate(conditions[1:], start=2):
         follows = f"e.seq = f.q{i - 1} + 1" if q.order == "strict" else f"e.seq > f.q{i - 1}"
+        args += cond_args
         window = ""
         if q.window_minutes is not None:
             window = " AND date_diff('millisecond', f.t1, e.ts) <= ?"
             args += (q.window_minutes * 60_000,)
         parts.append(
             f"f{i} AS (\n  SELECT {chain_keys}, f.t1, min(e.seq) AS q{i}\n"
-            f"  FROM f{i - 1} f JOIN fev e ON {same_unit} AND {follows}{window}\n"
-            f"  WHERE e.m{i} = 1 GROUP BY {chain_keys}, f.t1, f.q{i - 1}\n)"
+            f"  FROM f{i - 1} f JOIN fev e ON {same_unit} AND {follows}\n"
+            f"  WHERE {cond}{window} GROUP BY {chain_keys}, f.t1, f.q{i - 1}\n)"
         )
     counts = [
         f"(SELECT count(*) FROM (SELECT DISTINCT {key_list} FROM f{i}) u{i}) AS step_{i}"

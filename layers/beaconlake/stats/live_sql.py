@@ -8,7 +8,9 @@ event stays. This holds when no new event of a visitor is older than their last 
 end; `late_events` counts those that are, and the caller recomputes the day instead.
 
 The statements read `batch` (the new events) and the live tables (rows of `site_id`, `dt`,
-then the rollup's columns), and take the parameters site_id and dt.
+then the rollup's columns), and take the parameters site_id and dt; those are tested in WHERE
+clauses (of a CTE `o` of the day's rows where a join needs them), the only place Athena takes
+a parameter.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ def _merged(rules: dict[str, str], columns: tuple[str, ...]) -> str:
     return ",\n  ".join(rules[c].format(c=c) + f" AS {c}" for c in columns)
 
 
+def _day_rows(table: str) -> str:
+    """CTE `o`: the rows of `table` for the parameters site_id and dt."""
+    return f"o AS (SELECT * FROM {table} WHERE site_id = ? AND dt = ?)"
+
+
 def late_events() -> str:
     """How many new events are older than the end of their visitor's last session."""
     return f"""SELECT count(*) AS late FROM batch b JOIN (
@@ -82,19 +89,19 @@ shift AS (
 n AS (
   SELECT s.*, s.session_no + shift.renumber AS live_no
   FROM sessions s JOIN shift ON s.visitor_id = shift.visitor_id
-)
+),
+{_day_rows(LIVE_SESSIONS)}
 SELECT n.visitor_id, n.live_no AS session_no,
   {_merged(SESSION_MERGE, columns)}
-FROM n LEFT JOIN {LIVE_SESSIONS} o
-  ON o.site_id = ? AND o.dt = ? AND o.visitor_id = n.visitor_id AND o.session_no = n.live_no"""
+FROM n LEFT JOIN o ON o.visitor_id = n.visitor_id AND o.session_no = n.live_no"""
 
 
 def merged_pages() -> str:
     """The (visitor, page) rows the new events touch, whole: they replace the rows with the
     same visitor_id and pathname."""
-    return f"""WITH n AS ({page_rows("batch", "true")})
+    return f"""WITH n AS ({page_rows("batch", "true")}),
+{_day_rows(LIVE_PAGES)}
 SELECT n.visitor_id, n.pathname,
   {_merged(PAGE_MERGE, PAGE_COLUMNS[2:])}
-FROM n LEFT JOIN {LIVE_PAGES} o
-  ON o.site_id = ? AND o.dt = ? AND o.visitor_id = n.visitor_id
-  AND o.pathname IS NOT DISTINCT FROM n.pathname"""
+FROM n LEFT JOIN o
+  ON o.visitor_id = n.visitor_id AND o.pathname IS NOT DISTINCT FROM n.pathname"""

@@ -6,7 +6,10 @@ its last pageview. A bounce is a session with one pageview and no interactive cu
 Engagement events extend a session's duration but are neither pageviews nor interactions.
 
 Every statement restricts site_id and dt first, so Athena prunes partitions. User text only
-ever reaches SQL as a parameter; identifiers and literals come from fixed tables.
+ever reaches SQL as a parameter, always in a WHERE clause (the only place Athena takes one;
+stats.parameter_ctes has the CTEs that move them there); identifiers and literals come from
+fixed tables, except goal names (the operator's configuration), which are output and so
+inlined with sqldialect.string_literal.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from beaconlake.ports import Rollup
+from beaconlake.sqldialect import string_literal
+from beaconlake.stats import parameter_ctes
 from beaconlake.stats.channels import channel_sql
 from beaconlake.stats.query import (
     DIMENSIONS,
@@ -371,10 +376,10 @@ def _leaf_sql(f: Filter, goals: tuple[Goal, ...]) -> tuple[str, Params]:
 
 @dataclass
 class _FilterCompiler:
-    """Filter tree → a WHERE clause over `sev`, plus one window flag per has_done node."""
+    """Filter tree → a WHERE clause over `sev`, plus one HasDoneFlag per has_done node."""
 
     goals: tuple[Goal, ...]
-    flags: list[tuple[str, Params]]
+    flags: list[parameter_ctes.HasDoneFlag]
 
     def compile(self, node: FilterNode) -> tuple[str, Params]:
         if isinstance(node, Filter):
@@ -392,13 +397,7 @@ class _FilterCompiler:
             return f"NOT {sql}", args
         inner, args = _FilterCompiler(self.goals, []).compile(node.child)
         name = f"hd_{len(self.flags)}"
-        self.flags.append(
-            (
-                f"max(CASE WHEN {inner} THEN 1 ELSE 0 END) "
-                f"OVER (PARTITION BY visitor_id, session_no) AS {name}",
-                args,
-            )
-        )
+        self.flags.append(parameter_ctes.HasDoneFlag(name, inner, args))
         return (f"{name} = 0" if node.negated else f"{name} = 1"), ()
 
 
@@ -411,7 +410,6 @@ class _Group:
     (a timestamp rather than its text) and `label` turns a raw value into the key."""
 
     key: str
-    params: Params
     by_session_start: bool
     raw: str = ""
     label: str = "{}"
@@ -422,27 +420,30 @@ class _Group:
 
 def _groups(q: StatsQuery) -> list[_Group]:
     groups = []
-    for dim in q.group_by():
+    for i, dim in enumerate(q.group_by()):
         if dim.startswith("time:"):
             interval = dim.split(":", 1)[1]
             fmt = TIME_FORMATS[interval]
             raw = f"date_trunc('{interval}', {{ts}})"
             label = f"date_format({{}}, '{fmt}')"
-            groups.append(_Group(label.format(raw), (), True, raw, label))
+            groups.append(_Group(label.format(raw), True, raw, label))
         elif dim == GOAL_DIMENSION:
-            groups.append(_Group("goal_name", (), False))
-        else:
-            expr, params = dimension_expr(dim)
-            groups.append(_Group(f"coalesce(CAST({expr} AS varchar), '')", params, False))
+            groups.append(_Group("goal_name", False))
+        else:  # a props key's value is a column build adds (parameter_ctes)
+            prop = dim.startswith(PROP_PREFIX)
+            expr = parameter_ctes.props_value_column(i) if prop else DIMENSIONS[dim][0]
+            groups.append(_Group(f"coalesce(CAST({expr} AS varchar), '')", False))
     return groups
 
 
 def _goal_join(goals: tuple[Goal, ...]) -> tuple[str, Params]:
-    rows, args = [], ()
+    rows: list[str] = []
+    args: Params = ()
     for goal in goals:
         cond, a = goal_condition(goal)
-        rows.append(f"SELECT ? AS goal_name, * FROM matched WHERE {cond}")
-        args += (goal.name, *a)
+        name = string_literal(goal.name)  # a SELECT list takes no parameter in Athena
+        rows.append(f"SELECT {name} AS goal_name, * FROM matched WHERE {cond}")
+        args += a
     return " UNION ALL ".join(rows), args
 
 
@@ -598,15 +599,15 @@ matched AS (SELECT * FROM units WHERE {where}),
 em AS (
   SELECT {select_keys},
     {_aggregates(q, sums)}
-  FROM matched GROUP BY {", ".join(keys)}
+  FROM matched GROUP BY {", ".join(str(n + 1) for n in range(len(keys)))}
 )
 SELECT {", ".join(labels)}, {", ".join(c for c in RAW_COLUMNS if not c.endswith("_avg"))},
   NULL AS scroll_depth_avg, NULL AS engaged_ms_avg, {_total_visitors(q)},
   count(*) OVER () AS total_rows
 FROM em{_order(q, keys)}"""
     if q.group_by():
-        sql += f"\nLIMIT {int(q.limit)} OFFSET {int(q.offset)}"
-    return Statement(sql, args + where_args + tuple(a for g in groups for a in g.params))
+        sql += f"\nOFFSET {int(q.offset)} LIMIT {int(q.limit)}"  # Trino: OFFSET before LIMIT
+    return Statement(sql, args + where_args)
 
 
 def _build_from_sessions(q: StatsQuery, table: str, rollup: Rollup | None) -> Statement:
@@ -670,14 +671,15 @@ def build(q: StatsQuery, table: str = "events", rollup: Rollup | None = None) ->
     groups = _groups(q)
     compiler = _FilterCompiler(q.goals, [])
     where, where_args = compiler.compile(And(q.filters))
-    parts = [sessionised_events(table) if needs_sessions(q) else plain_events(table)]
-    args: Params = range_params(q)
+    keyed, key_args = parameter_ctes.props_key_ctes(q.group_by(), "ev")
+    parts = [sessionised_events(table) if needs_sessions(q) else plain_events(table), *keyed]
+    args: Params = range_params(q) + key_args
     source = "sev"
     if compiler.flags:
-        parts.append(f"flagged AS (SELECT *, {', '.join(f for f, _ in compiler.flags)} FROM sev)")
-        args += tuple(a for _, fa in compiler.flags for a in fa)
-        source = "flagged"
-    parts.append(f"matched AS (SELECT * FROM {source} WHERE {where})")
+        flagged, flag_args = parameter_ctes.flagged_ctes(compiler.flags, "sev")
+        parts, args, source = [*parts, *flagged], args + flag_args, "flagged"
+    props_values = parameter_ctes.props_value_columns(q.group_by())
+    parts.append(f"matched AS (SELECT *{props_values} FROM {source} WHERE {where})")
     args += where_args
     rows = "matched"
     if any(d == GOAL_DIMENSION for d in q.group_by()):
@@ -690,23 +692,22 @@ def build(q: StatsQuery, table: str = "events", rollup: Rollup | None = None) ->
 
     keys = [f"k{i}" for i in range(len(groups))] or ["k0"]
     event_keys = [g.key.format(ts="ts") for g in groups] or ["''"]
-    key_args = tuple(a for g in groups for a in g.params)
     select_keys = ", ".join(f"{k} AS {n}" for k, n in zip(event_keys, keys, strict=True))
     group_cols = ", ".join(keys)
+    # by place in the SELECT list: Trino takes GROUP BY names from FROM, never as aliases
+    key_positions = ", ".join(str(n + 1) for n in range(len(keys)))
     parts.append(
         f"""em AS (
   SELECT {select_keys},
     {_aggregates(q, _EVENT_SUMS)}
-  FROM {rows} GROUP BY {group_cols}
+  FROM {rows} GROUP BY {key_positions}
 )"""
     )
-    args += key_args
     joins = []
     if any(m in SESSION_METRICS for m in q.metrics):
         carried = [(g, k) for g, k in zip(groups, keys, strict=False) if not g.by_session_start]
         ms_keys = "".join(f"{g.key.format(ts='ts')} AS {k}, " for g, k in carried)
         parts.append(f"ms AS (SELECT DISTINCT {ms_keys}visitor_id, session_no FROM {rows})")
-        args += tuple(a for g, _ in carried for a in g.params)
         sm_keys = [
             g.key.format(ts="s.started") if g.by_session_start else f"m.{k}"
             for g, k in zip(groups, keys, strict=False)
@@ -719,7 +720,7 @@ def build(q: StatsQuery, table: str = "events", rollup: Rollup | None = None) ->
     sum(s.pageviews) AS session_pageviews,
     sum(date_diff('millisecond', s.started, s.ended)) AS duration_ms
   FROM ms m JOIN sessions s ON m.visitor_id = s.visitor_id AND m.session_no = s.session_no
-  GROUP BY {group_cols}
+  GROUP BY {key_positions}
 )"""
         )
         joins.append("sm")
@@ -728,14 +729,13 @@ def build(q: StatsQuery, table: str = "events", rollup: Rollup | None = None) ->
             f"""pv AS (
   SELECT {select_keys}, visitor_id, pathname,
     max(scroll_depth) AS depth, sum(engaged_ms) AS engaged
-  FROM {rows} WHERE name = 'engagement' GROUP BY {group_cols}, visitor_id, pathname
+  FROM {rows} WHERE name = 'engagement' GROUP BY {key_positions}, visitor_id, pathname
 ),
 eg AS (
   SELECT {group_cols}, avg(depth) AS scroll_depth_avg, avg(engaged) AS engaged_ms_avg
   FROM pv GROUP BY {group_cols}
 )"""
         )
-        args += key_args
         joins.append("eg")
     select, join_sql = _final_select(keys, joins)
     totals = _total_visitors(q)
@@ -755,7 +755,7 @@ eg AS (
         + _order(q, keys)
     )
     if q.group_by():
-        sql += f"\nLIMIT {int(q.limit)} OFFSET {int(q.offset)}"
+        sql += f"\nOFFSET {int(q.offset)} LIMIT {int(q.limit)}"
     return Statement(sql, args)
 
 
