@@ -89,6 +89,8 @@ class Api(Construct):
             if settings.cloudfront
             else "",
             "BEACONLAKE_FIREHOSE_STREAM": delivery.stream_name,
+            # how late today's rows can be (wiring.late_events_note, Athena result reuse)
+            "BEACONLAKE_FIREHOSE_BUFFER_SECONDS": str(settings.firehose_buffer_seconds),
             "BEACONLAKE_SALT_PREFIX": self.salt_prefix,
             "BEACONLAKE_KEYS_TABLE": storage.keys.table_name,
             "BEACONLAKE_SESSIONS_TABLE": storage.sessions.table_name,

@@ -95,7 +95,13 @@ def build_engine(settings: Settings) -> QueryEngine:
     if settings.backend == "aws":
         from beaconlake.adapters import aws
 
-        return aws.AthenaEngine(settings.athena_workgroup, settings.athena_database)
+        # a result no older than Firehose's buffer is as fresh as the table: reuse it
+        reuse_minutes = -(-settings.firehose_buffer_seconds // 60)
+        return aws.AthenaEngine(
+            settings.athena_workgroup,
+            settings.athena_database,
+            result_reuse_minutes=reuse_minutes,
+        )
     from beaconlake.adapters.duckdb_engine import DuckDBEngine
 
     return DuckDBEngine(settings.data_dir, settings.duckdb_memory_limit)

@@ -24,9 +24,11 @@ class FakeCursor:
         self.cancelled = False
         self.description = [("n",)]
         self.sent: tuple[str, Any] | None = None
+        self.options: dict[str, Any] = {}
 
-    def execute(self, sql: str, params: Any, paramstyle: str) -> FakeCursor:
+    def execute(self, sql: str, params: Any, paramstyle: str, **options: Any) -> FakeCursor:
         self.sent = (sql, params)
+        self.options = options
         self.query_id = "q-1"
         if self.behaviour == "fail":
             raise OperationalError("SYNTAX_ERROR: line 1:8: Column 'x' cannot be resolved")
@@ -69,6 +71,30 @@ def test_answers_and_sends_every_value_as_an_execution_parameter() -> None:
         "SELECT count(*) AS n FROM events WHERE site_id = ?",
         ["'o''hara.com'"],
     )
+
+
+def test_results_are_reused_only_when_asked() -> None:
+    athena, connection = engine("ok")
+    athena.query("SELECT 1 AS n", [])
+    assert connection.cursors[0].options["result_reuse_enable"] is False
+    reusing = AthenaEngine("wg", "db", lambda **_: connection, result_reuse_minutes=2)
+    reusing.query("SELECT 1 AS n", [])
+    assert connection.cursors[1].options == {"result_reuse_enable": True, "result_reuse_minutes": 2}
+
+
+def test_the_stats_function_reuses_results_as_old_as_firehoses_buffer(
+    monkeypatch: pytest.MonkeyPatch, fake_aws_credentials: None
+) -> None:
+    monkeypatch.setenv("BEACONLAKE_BACKEND", "aws")
+    monkeypatch.setenv("BEACONLAKE_FIREHOSE_BUFFER_SECONDS", "150")
+    monkeypatch.setenv("BEACONLAKE_ATHENA_WORKGROUP", "beaconlake")
+    wiring.reset()
+    try:
+        engine = wiring.engine()
+        assert isinstance(engine, AthenaEngine)
+        assert engine.result_reuse_minutes == 3  # 150 s, rounded up to whole minutes
+    finally:
+        wiring.reset()
 
 
 def test_a_failed_query_is_a_query_failed() -> None:

@@ -73,7 +73,7 @@ class RecordingConnection:
         def __init__(self, sent: list[str]) -> None:
             self.sent = sent
 
-        def execute(self, sql: str, params: Any, paramstyle: str) -> Any:
+        def execute(self, sql: str, params: Any, paramstyle: str, **_options: Any) -> Any:
             assert paramstyle == "qmark"
             assert sql.count("?") >= len(params or ())
             self.sent.append(sql)

@@ -366,7 +366,9 @@ class AthenaEngine:
     """Runs the Athena-dialect statements as they are written, with execution parameters.
 
     The workgroup enforces the results location and the bytes-scanned cutoff; a query that
-    fails, is cancelled by the cutoff, or exceeds `timeout_seconds` raises QueryFailed."""
+    fails, is cancelled by the cutoff, or exceeds `timeout_seconds` raises QueryFailed. With
+    `result_reuse_minutes`, Athena answers a statement it ran with the same parameters within
+    that many minutes from its stored result, scanning (and billing) nothing."""
 
     def __init__(
         self,
@@ -375,6 +377,7 @@ class AthenaEngine:
         connect: Callable[..., Any] | None = None,
         timeout_seconds: float = 25.0,
         max_concurrency: int = 5,
+        result_reuse_minutes: int = 0,
     ) -> None:
         if connect is None:
             from pyathena import connect as pyathena_connect
@@ -387,6 +390,7 @@ class AthenaEngine:
             poll_interval=0.25,
         )
         self.workgroup = workgroup
+        self.result_reuse_minutes = result_reuse_minutes
         self.timeout_seconds = timeout_seconds
         self.max_concurrency = max_concurrency
         self._runner = ThreadPoolExecutor(max_workers=max_concurrency)
@@ -401,8 +405,14 @@ class AthenaEngine:
         from pyathena.error import Error as AthenaError
 
         cursor = self._connection.cursor()
+        reuse = self.result_reuse_minutes
         running = self._runner.submit(
-            cursor.execute, sql, [athena_literal(p) for p in params] or None, paramstyle="qmark"
+            cursor.execute,
+            sql,
+            [athena_literal(p) for p in params] or None,
+            paramstyle="qmark",
+            result_reuse_enable=reuse > 0,
+            result_reuse_minutes=reuse or None,
         )
         try:
             running.result(timeout=self.timeout_seconds)
