@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,14 @@ from beaconlake.local.asgi import LocalGateway
 from functions.collect.app import handler as collect
 from functions.stats.app import handler as stats
 from tests.apigw import Context, http_event
+
+
+@pytest.fixture(autouse=True)
+def fresh_ports() -> Iterator[None]:
+    """Each test's settings build their own ports, and leave none behind."""
+    wiring.reset()
+    yield
+    wiring.reset()
 
 
 def _health(path: str = "/health") -> tuple[int, dict]:
@@ -73,11 +82,7 @@ def test_a_data_directory_that_cannot_be_created_is_503(
     blocker.write_text("")
     monkeypatch.setenv("BEACONLAKE_BACKEND", "local")
     monkeypatch.setenv("BEACONLAKE_DATA_DIR", str(blocker / "data"))
-    wiring.reset()
-    try:
-        status, body = _health()
-    finally:
-        wiring.reset()
+    status, body = _health()
     assert status == 503
     # the spool cannot be made; DuckDB (in memory, over no files yet) could still answer
     assert [p.split(":")[0] for p in body["problems"]] == ["the event sink could not start"]
@@ -86,11 +91,7 @@ def test_a_data_directory_that_cannot_be_created_is_503(
 
 def test_a_bad_backend_setting_is_503_not_500(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BEACONLAKE_BACKEND", "cloud")
-    wiring.reset()
-    try:
-        status, body = _health()
-    finally:
-        wiring.reset()
+    status, body = _health()
     assert status == 503
     assert body["backend"] == "cloud"
     assert all("BEACONLAKE_BACKEND must be 'local' or 'aws'" in p for p in body["problems"])
@@ -116,7 +117,6 @@ def _aws_env(monkeypatch: pytest.MonkeyPatch, stream: str) -> None:
         "BEACONLAKE_ATHENA_DATABASE": "beaconlake",
     }.items():
         monkeypatch.setenv(name, value)
-    wiring.reset()
 
 
 def test_the_aws_stats_function_answers_health_without_calling_aws(
@@ -127,7 +127,6 @@ def test_the_aws_stats_function_answers_health_without_calling_aws(
     _aws_env(monkeypatch, "beaconlake-events")
     with mock_aws():  # any AWS call would land here; the check makes none
         status, body = _health()
-    wiring.reset()
     assert (status, body["backend"], body["status"]) == (200, "aws", "ok")
 
 
@@ -136,6 +135,5 @@ def test_aws_without_a_stream_is_503(
 ) -> None:
     _aws_env(monkeypatch, "")
     status, body = _health()
-    wiring.reset()
     assert status == 503
     assert body["problems"] == ["no Firehose stream is set (BEACONLAKE_FIREHOSE_STREAM)"]
