@@ -42,35 +42,54 @@ class Synth:
         return resource["Properties"]
 
 
-@pytest.fixture(scope="session")
-def placeholder_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("deps-layer")
+def make_placeholder_layer(directory: Path) -> Path:
+    """A dependency layer directory holding one placeholder module."""
     (directory / "python").mkdir()
     (directory / "python" / "placeholder.py").write_text("# test stand-in\n")
     return directory
 
 
+# One synthesis per session, whichever test package asks first (tests/infra, tests/aws_box):
+# pytest caches a session fixture per defining conftest, so two conftests importing the same
+# fixture would still synthesize twice; this module-level cache makes it once.
+_SYNTH: list[Synth] = []
+
+
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The app synthesized with the test context (see `synth`), built once per session."""
+    if not _SYNTH:
+        import aws_cdk as cdk
+        from aws_cdk.assertions import Template
+
+        from infra_cdk.app import build
+
+        layer = make_placeholder_layer(tmp_path_factory.mktemp("deps-layer"))
+        outdir = tmp_path_factory.mktemp("cdk.out")
+        app = cdk.App(
+            outdir=str(outdir),
+            context=cdk_context(
+                sites=SITES,
+                retention_days="400",
+                bytes_scanned_cutoff_mb=250,
+                throttle_rate=50,
+                throttle_burst=80,
+                reserved_concurrency=20,
+                dependency_layer_dir=str(layer),
+            ),
+        )
+        stack = build(app)
+        app.synth()  # runs cdk-nag's AwsSolutions pack; raises on any unacknowledged finding
+        path = outdir / f"{stack.stack_name}.template.json"
+        template = json.loads(path.read_text("utf-8"))
+        _SYNTH.append(Synth(template, Template.from_json(template), outdir))
+    return _SYNTH[0]
+
+
 @pytest.fixture(scope="session")
-def synth(placeholder_layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    import aws_cdk as cdk
-    from aws_cdk.assertions import Template
+def placeholder_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_placeholder_layer(tmp_path_factory.mktemp("deps-layer"))
 
-    from infra_cdk.app import build
 
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app = cdk.App(
-        outdir=str(outdir),
-        context=cdk_context(
-            sites=SITES,
-            retention_days="400",
-            bytes_scanned_cutoff_mb=250,
-            throttle_rate=50,
-            throttle_burst=80,
-            reserved_concurrency=20,
-            dependency_layer_dir=str(placeholder_layer),
-        ),
-    )
-    stack = build(app)
-    app.synth()  # runs cdk-nag's AwsSolutions pack; raises on any unacknowledged finding
-    template = json.loads((outdir / f"{stack.stack_name}.template.json").read_text("utf-8"))
-    return Synth(template, Template.from_json(template), outdir)
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesized(tmp_path_factory)
