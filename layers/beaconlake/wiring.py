@@ -103,8 +103,11 @@ def build_engine(settings: Settings) -> QueryEngine:
             result_reuse_minutes=reuse_minutes,
         )
     from beaconlake.adapters.duckdb_engine import DuckDBEngine
+    from beaconlake.stats.limits import LIMITS
 
-    return DuckDBEngine(settings.data_dir, settings.duckdb_memory_limit)
+    return DuckDBEngine(
+        settings.data_dir, settings.duckdb_memory_limit, query_seconds=LIMITS.query_seconds
+    )
 
 
 class Once(Generic[T]):

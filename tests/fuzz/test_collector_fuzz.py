@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,11 @@ class CheckingSink:
         self.rows = 0
 
     def put(self, events: Sequence[Event]) -> None:
+        # one beacon: one event per site it names, each site once (issue 26: 5,000 repeats
+        # of a site stored 5,000 events), and a revenue amount within its rule
+        assert len(events) <= payload.MAX_DOMAINS
+        assert len({e.site_id for e in events}) == len(events)
+        assert all(abs(e.revenue_amount or 0) < payload.MAX_REVENUE for e in events)
         self.rows += events_to_table(events).num_rows
 
     def flush(self) -> None:
@@ -90,6 +96,11 @@ def _check_accepted(beacon: payload.Beacon) -> None:
     for text in texts:
         text.encode("utf-8")  # raises on a lone surrogate
         assert "\x00" not in text
+    assert 1 <= len(beacon.domains) <= payload.MAX_DOMAINS
+    assert len(set(beacon.domains)) == len(beacon.domains)
+    if beacon.revenue_amount is not None:
+        assert abs(beacon.revenue_amount) < payload.MAX_REVENUE
+        assert beacon.revenue_amount == beacon.revenue_amount.quantize(Decimal("0.0001"))
 
 
 @FUZZ
@@ -167,6 +178,57 @@ def test_pixel_handler_always_answers_the_gif(
     assert base64.b64decode(res["body"]).startswith(b"GIF89a")
     dropped = res["headers"].get("x-beaconlake-dropped")
     event(f"pixel {dropped or 'accepted'}")
+
+
+# Issue 26: amounts whose arithmetic overflows or rounds onto the limit, and domain lists
+# that repeat a site thousands of times or name more sites than allowed.
+HUGE_AMOUNTS = st.sampled_from(
+    [
+        "1e9999999",
+        "-1e9999999",
+        "1E+999999999999999999",
+        "1e-9999999",
+        "9999999999999.99999",
+        "9999999999999.99995",
+        "-9999999999999.99999",
+        "9999999999999.9999",
+        "1e13",
+        "sNaN",
+        "-Infinity",
+        "0E-1000000",
+        "1" * 5000,
+        "0." + "9" * 5000,
+    ]
+)
+DOMAIN_LISTS = st.builds(
+    lambda names, repeat: ",".join(names * repeat),
+    st.lists(
+        st.sampled_from(["example.com", "WWW.Example.com", "shop.test", "x.test", "y.test"])
+        | st.from_regex(r"[a-z]{1,8}\.test", fullmatch=True),
+        min_size=1,
+        max_size=14,
+    ),
+    st.integers(1, 3000),
+)
+
+
+@settings(FUZZ, max_examples=300)
+@given(amount=HUGE_AMOUNTS | s.numbers, domains=DOMAIN_LISTS, as_json_string=st.booleans())
+def test_hostile_revenue_and_domain_lists_never_make_a_5xx(
+    fuzz_env: Path, amount: Any, domains: str, as_json_string: bool
+) -> None:
+    revenue: Any = {"amount": amount, "currency": "EUR"}
+    beacon = {"n": "Purchase", "u": "https://example.com/", "d": domains, "$": revenue}
+    if as_json_string:
+        beacon["$"] = json.dumps(revenue)
+    body = json.dumps(beacon).encode()
+    headers = {"content-type": "text/plain", "user-agent": s.FIREFOX}
+    status, reply = _reply(_post_event(body, headers, as_text=True))
+    event(f"{status} {reply.get('field', reply.get('reason', 'accepted'))}")
+    assert status in {202, 413} or (status == 400 and reply["field"] in {"revenue", "domain"})
+    query = {"d": domains, "u": "https://example.com/"}
+    res = collect(http_event("GET", "/e.gif", headers=headers, query=query), Context())
+    assert res["statusCode"] == 200, res
 
 
 @pytest.fixture(scope="module")

@@ -141,3 +141,4 @@ def test_the_package_builds_without_setuptools_warnings(tmp_path: Path) -> None:
     assert "beaconlake/dashboard/static/index.html" in names
     assert "beaconlake/dashboard/static/vendor/htm-preact.mjs" in names
     assert "beaconlake/data/channels.json" in names
+    assert "beaconlake/stats/static/swagger-ui/swagger-ui-bundle.js" in names

@@ -30,9 +30,10 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import astuple, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -72,6 +73,28 @@ def leaves(path: Path) -> list[Leaf]:
     return [Leaf(path.name, st.st_size, st.st_mtime_ns, meta.num_rows)]
 
 
+PRIVATE_FILE_MODE = 0o600  # event rows, like the spool holding them: the owner only
+PRIVATE_DIR_MODE = 0o700
+
+
+def make_private_dirs(directory: Path) -> None:
+    """Create `directory` and each missing parent with mode 0700 (`mkdir(parents=True)`
+    gives parents the default mode, 0755 under the usual umask)."""
+    missing: list[Path] = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        with suppress(FileExistsError):  # another writer made it first
+            path.mkdir(mode=PRIVATE_DIR_MODE)
+
+
+def create_private_file(path: Path) -> BinaryIO:
+    """`path` opened for writing (truncated), created with mode 0600."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    return os.fdopen(fd, "wb")
+
+
 class TreeLock:
     """Shared for reading the event files, exclusive for replacing or removing them."""
 
@@ -80,7 +103,7 @@ class TreeLock:
 
     @contextmanager
     def _held(self, mode: int, wait_s: float | None = None) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(self.path.parent)
         # a descriptor per holder: flock then orders threads of one process like processes
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -166,7 +189,7 @@ def _merge(directory: Path, sources: list[Path], lock: TreeLock) -> bool:
     final = directory / f"merged-L{level(sources[0]) + 1}-{merge_id}.parquet"
     tmp = directory / f".{final.name}.tmp"
     try:
-        with open(tmp, "wb") as fh:
+        with create_private_file(tmp) as fh:
             with pq.ParquetWriter(fh, schema, compression="zstd", compression_level=6) as w:
                 for path in sources:
                     for batch in _batches(path):

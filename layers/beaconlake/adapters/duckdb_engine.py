@@ -29,11 +29,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from beaconlake.adapters.compaction import TreeLock
+from beaconlake.adapters.compaction import TreeLock, create_private_file, make_private_dirs
 from beaconlake.adapters.duckdb_sql import literal, parquet_rows, typed_empty_rows
 from beaconlake.adapters.live_day import LiveDay
 from beaconlake.adapters.parquet_sink import ROLLUP_DIR, rollup_dir
-from beaconlake.ports import QueryFailed, Rollup
+from beaconlake.ports import QueryFailed, QueryTooLarge, Rollup
 from beaconlake.sqldialect import athena_to_duckdb
 from beaconlake.stats.live_sql import LIVE_PAGES, LIVE_SESSIONS
 from beaconlake.stats.query import today_utc
@@ -206,9 +206,13 @@ class DuckDBEngine:
         cached_answers: int = 256,
         today: Callable[[], date] = today_utc,
         rows_per_bucket: int = ROWS_PER_BUCKET,
+        query_seconds: float = 10.0,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.rows_per_bucket = rows_per_bucket
+        # one statement's run time; past it DuckDB is interrupted (docs/SECURITY.md, query
+        # limits: wiring passes stats.limits' value)
+        self.query_seconds = query_seconds
         self.events_dir = self.data_dir / "events"
         self.today = today
         self.cache = ResultCache(self.events_dir, entries=cached_answers)
@@ -308,7 +312,7 @@ class DuckDBEngine:
         signature = day_signature(events_day)
         if _stored_signature(directory / SIGNED_FILE) != signature:
             self._sync_view(self.cache.signature())
-            directory.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(directory)
             buckets = visitor_buckets(day_rows(events_day), self.rows_per_bucket)
             for _, file_name, statement in ROLLUPS:
                 statements = [statement(site_id, date.fromisoformat(dt), b) for b in buckets]
@@ -320,6 +324,7 @@ class DuckDBEngine:
         """Write the statements' rows to a hidden file, then rename it over the old one."""
         tmp = target.with_name(f".{target.name}.tmp")
         try:
+            create_private_file(tmp).close()  # 0600: Arrow reopens it and keeps the mode
             self._write_rows(statements, tmp, signature)
             os.replace(tmp, target)
         finally:
@@ -380,19 +385,39 @@ class DuckDBEngine:
         if cached is not None:
             return cached
         self._sync_view(signature)
-        with self._cursor() as cursor:
+        with self._cursor() as cursor, self._time_budget(cursor):
             result = cursor.execute(athena_to_duckdb(sql), list(params))
             names = [d[0] for d in result.description or ()]
             rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
         self.cache.put(key, signature, rows)
         return rows
 
+    @contextmanager
+    def _time_budget(self, cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        """Interrupt the cursor's statement once it has run `query_seconds`: QueryTooLarge (a
+        400 asking for a smaller query), never a statement holding a core for minutes."""
+        timer = threading.Timer(self.query_seconds, cursor.interrupt)
+        timer.daemon = True
+        started = time.monotonic()
+        timer.start()
+        try:
+            yield
+        except duckdb.InterruptException as exc:
+            took = time.monotonic() - started
+            raise QueryTooLarge(
+                f"the query ran {took:.0f} s, past its {self.query_seconds:g} s time budget, "
+                "and was stopped"
+            ) from exc
+        finally:
+            timer.cancel()
+
     def stream(
         self, sql: str, params: Sequence[Any], batch_rows: int = 10_000
     ) -> Iterator[list[dict[str, Any]]]:
         self._sync_view(self.cache.signature())
         with self._cursor() as cursor:
-            result = cursor.execute(athena_to_duckdb(sql), list(params))
+            with self._time_budget(cursor):
+                result = cursor.execute(athena_to_duckdb(sql), list(params))
             names = [d[0] for d in result.description or ()]
             while rows := result.fetchmany(batch_rows):
                 yield [dict(zip(names, row, strict=True)) for row in rows]

@@ -30,7 +30,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from aws_lambda_powertools import Logger
 
-from beaconlake.adapters.compaction import TreeLock, compact, finish_interrupted_merges
+from beaconlake.adapters.compaction import (
+    TreeLock,
+    compact,
+    create_private_file,
+    finish_interrupted_merges,
+    make_private_dirs,
+)
 from beaconlake.adapters.spool import Segment, Spool, Write, fsync_dir
 from beaconlake.model import Event
 from beaconlake.ports import Partition, SinkUnavailable, StoreBusy, StoreReport
@@ -46,12 +52,12 @@ def events_to_table(events: Sequence[Event]) -> pa.Table:
 
 
 def write_parquet_atomically(table: pa.Table, directory: Path, name: str | None = None) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(directory)
     name = name or f"part-{time.time_ns() // 1_000_000}-{uuid.uuid4().hex[:12]}.parquet"
     final = directory / name
     tmp = directory / f".{name}.tmp"
     try:
-        with open(tmp, "wb") as fh:
+        with create_private_file(tmp) as fh:
             pq.write_table(table, fh, compression="zstd", compression_level=6)
             fh.flush()
             os.fsync(fh.fileno())
@@ -113,6 +119,7 @@ class ParquetSink:
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self.max_buffered_rows = max_buffered_rows
+        make_private_dirs(Path(root) / "spool")  # 0700, like the rows' other directories
         self.spool = Spool(Path(root) / "spool", spool_write, spool_sync_ms / 1000)
         self.tree_lock = TreeLock(Path(root))
         finish_interrupted_merges(Path(root), self.tree_lock)

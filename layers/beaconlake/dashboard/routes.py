@@ -7,6 +7,7 @@ the prefix the gateway already sends to the stats function and the session cooki
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,13 +38,15 @@ from beaconlake.stats.api import (
     Key,
     check_site,
     count_failed_attempt,
+    query_engine,
     refuse_locked_out,
+    refuse_target_locked_out,
 )
 from beaconlake.stats.goals import load_goals
 from beaconlake.stats.query import Goal, StatsQuery, today_utc
 from beaconlake.stats.sql import RANGE_WHERE, range_params
 from beaconlake.stats.v2 import parse_date_range
-from beaconlake.wiring import engine, ports, session_store
+from beaconlake.wiring import ports, session_store
 
 logger = Logger(service="beaconlake-dashboard")
 router = APIRouter(tags=["dashboard"])
@@ -79,6 +82,8 @@ PROP_KEYS_SQL = (
     "SELECT k AS prop, count(*) AS events FROM events CROSS JOIN UNNEST(map_keys(props)) AS t(k) "
     f"WHERE {RANGE_WHERE} GROUP BY k ORDER BY events DESC, prop LIMIT 50"
 )
+# budgets of failed password guesses from all clients: the operator's, and `share:<id>`
+OPERATOR_TARGET = "operator"
 SessionCookie = Annotated[str | None, Cookie(alias=SESSION_COOKIE)]
 
 
@@ -94,13 +99,24 @@ def _page(share: str = "", locked: bool = False, status: int = 200) -> HTMLRespo
     return HTMLResponse(html, status, headers={**SECURITY_HEADERS, "cache-control": "no-store"})
 
 
+def over_tls(request: Request) -> bool:
+    """Did the request reach us over TLS? Behind API Gateway (Mangum's `aws.event`; the local
+    gateway builds the same event) the scheme Mangum reports defaults to https, so only the
+    `x-forwarded-proto` header API Gateway or a TLS-terminating proxy sets counts; served
+    directly, the ASGI scheme does."""
+    if "aws.event" not in request.scope:
+        return request.url.scheme == "https"
+    proto = request.headers.get("x-forwarded-proto", "")
+    return proto.split(",")[0].strip().lower() == "https"
+
+
 def _set_session(response: Response, request: Request, token: str, seconds: int) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,
         max_age=seconds,
         path="/api",
-        secure=request.url.scheme == "https",
+        secure=over_tls(request),
         httponly=True,
         samesite="strict",
     )
@@ -117,6 +133,7 @@ def _share_json(share: Share) -> dict[str, Any]:
         "label": share.label,
         "has_password": share.has_password,
         "created": share.created,
+        "expires_at": share.expires_at,
     }
 
 
@@ -142,6 +159,9 @@ class ShareBody(BaseModel):
     site_id: str = Field(min_length=1, max_length=253)
     password: str | None = Field(default=None, min_length=8, max_length=1024)
     label: str = Field(default="", max_length=100)
+    expires_days: int | None = Field(
+        default=None, ge=1, le=3660, description="The link stops working after this many days"
+    )
 
 
 class ShareLoginBody(BaseModel):
@@ -159,10 +179,14 @@ def dashboard_page() -> HTMLResponse:
 
 @router.get(PAGE + "/static/{name:path}", include_in_schema=False)
 def static_file(name: str, request: Request) -> Response:
-    path = (STATIC / name).resolve()
-    if not path.is_relative_to(STATIC.resolve()) or not path.is_file() or path.suffix not in TYPES:
+    try:  # a NUL (`a%00`) or an over-long name is an error of the OS call, not a 500
+        path = (STATIC / name).resolve()
+        found = path.is_relative_to(STATIC.resolve()) and path.is_file()
+        data = path.read_bytes() if found and path.suffix in TYPES else None
+    except (OSError, ValueError):
+        data = None
+    if data is None:
         return JSONResponse({"error": "not found"}, status_code=404)
-    data = path.read_bytes()
     etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
     headers = {
         **SECURITY_HEADERS,
@@ -184,7 +208,7 @@ def shared_page(token: str, request: Request) -> HTMLResponse:
     response = _page(share.share_id, locked=bool(password_hash))
     if not password_hash:
         session, seconds = start_session(
-            session_store(), share_key(share.share_id, share.site), "share"
+            session_store(), share_key(share.share_id, share.site), "share", share.expires_at
         )
         _set_session(response, request, session, seconds)
     return response
@@ -212,14 +236,15 @@ def login(body: LoginBody, request: Request) -> JSONResponse:
                 "password log-in is off: log in with a stats API key, or set "
                 "BEACONLAKE_DASHBOARD_PASSWORD_HASH (beaconlake dashboard-password)",
             )
+        refuse_target_locked_out(OPERATOR_TARGET)
         try:
             ok = verify_password(body.password or "", settings.dashboard_password_hash)
         except ValueError:
             logger.error("BEACONLAKE_DASHBOARD_PASSWORD_HASH is not a valid hash")
             return _error(503, "password", "password log-in is misconfigured on the server")
         if not ok:
-            count_failed_attempt(request)
             logger.info("dashboard log-in with a wrong password")
+            count_failed_attempt(request, target=OPERATOR_TARGET)
             return _error(401, "password", "the password is not right")
         api_key, via = password_key(), "password"
     token, seconds = start_session(session_store(), api_key, via)
@@ -238,12 +263,15 @@ def share_login(body: ShareLoginBody, request: Request) -> JSONResponse:
         count_failed_attempt(request)
         return _error(404, "token", "this shared link does not exist or has been revoked")
     share, password_hash = found
+    target = f"share:{share.share_id}"
+    if password_hash:
+        refuse_target_locked_out(target)
     if password_hash and not verify_password(body.password, password_hash):
-        count_failed_attempt(request)
         logger.info("shared link opened with a wrong password")
+        count_failed_attempt(request, target=target)
         return _error(401, "password", "the password is not right")
     api_key = share_key(share.share_id, share.site)
-    token, seconds = start_session(session_store(), api_key, "share")
+    token, seconds = start_session(session_store(), api_key, "share", share.expires_at)
     response = JSONResponse({"sites": [share.site], "via": "share"})
     _set_session(response, request, token, seconds)
     return response
@@ -283,7 +311,7 @@ def prop_keys(
     site = check_site(key, site_id)
     raw: str | list[str] = date_range.split(",") if "," in date_range else date_range
     q = StatsQuery(site_id=site, date_range=parse_date_range(raw), metrics=("events",))
-    rows = engine().query(PROP_KEYS_SQL, range_params(q))
+    rows = query_engine(key).query(PROP_KEYS_SQL, range_params(q))
     return {"props": [str(r["prop"]) for r in rows]}
 
 
@@ -293,7 +321,8 @@ def add_share(body: ShareBody, key: Key) -> dict[str, Any]:
     shown once; only its hash is stored."""
     _writable(key)
     site = check_site(key, body.site_id)
-    token, share = create_share(session_store(), site, body.password, body.label.strip())
+    until = int(time.time()) + body.expires_days * 86_400 if body.expires_days else None
+    token, share = create_share(session_store(), site, body.password, body.label.strip(), until)
     logger.info("shared link created", extra={"share_id": share.share_id, "site": site})
     return {**_share_json(share), "path": f"{SHARE_PAGE}/{token}"}
 

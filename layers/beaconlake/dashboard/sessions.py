@@ -35,6 +35,12 @@ class Share:
     label: str
     has_password: bool
     created: str
+    expires_at: int | None = None  # Unix seconds; None: until revoked
+
+
+def _expired(record: Mapping[str, object], now: float | None = None) -> bool:
+    expires = record.get("expires_at")
+    return isinstance(expires, int | float) and expires <= (time.time() if now is None else now)
 
 
 def _digest(token: str) -> str:
@@ -46,10 +52,15 @@ def is_shared(api_key: ApiKey) -> bool:
     return api_key.key_id.startswith(SHARE_KEY_PREFIX)
 
 
-def start_session(store: SessionStore, api_key: ApiKey, via: str) -> tuple[str, int]:
-    """A new session for what `api_key` may read; returns (token, lifetime in seconds)."""
+def start_session(
+    store: SessionStore, api_key: ApiKey, via: str, until: int | None = None
+) -> tuple[str, int]:
+    """A new session for what `api_key` may read, ending at `until` (Unix seconds) at the
+    latest; returns (token, lifetime in seconds)."""
     token = secrets.token_urlsafe(32)
     seconds = SHARE_SESSION_SECONDS if via == "share" else SESSION_SECONDS
+    if until is not None:
+        seconds = max(1, min(seconds, until - int(time.time())))
     record = {"via": via, "key_id": api_key.key_id}
     store.put("session", _digest(token), record, int(time.time()) + seconds)
     return token, seconds
@@ -76,7 +87,9 @@ def session_key(token: str | None) -> ApiKey | None:
         return password_key() if wiring.ports().settings.dashboard_password_hash else None
     if via == "share":
         share = store.get("share", key_id[len(SHARE_KEY_PREFIX) :])
-        return share_key(key_id[len(SHARE_KEY_PREFIX) :], str(share["site"])) if share else None
+        if share is None or _expired(share):
+            return None
+        return share_key(key_id[len(SHARE_KEY_PREFIX) :], str(share["site"]))
     return None
 
 
@@ -91,9 +104,14 @@ def share_key(share_id: str, site: str) -> ApiKey:
 
 
 def create_share(
-    store: SessionStore, site: str, password: str | None, label: str
+    store: SessionStore,
+    site: str,
+    password: str | None,
+    label: str,
+    expires_at: int | None = None,
 ) -> tuple[str, Share]:
-    """A new shared link for one site; the token (the link) is returned once."""
+    """A new shared link for one site, until `expires_at` (Unix seconds) or revoked; the token
+    (the link) is returned once."""
     token = secrets.token_urlsafe(24)
     digest = _digest(token)
     record = {
@@ -102,8 +120,9 @@ def create_share(
         "label": label,
         "password": hash_password(password) if password else "",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "expires_at": expires_at,
     }
-    store.put("share", digest[:16], record, None)
+    store.put("share", digest[:16], record, expires_at)
     return token, _share(digest[:16], record)
 
 
@@ -114,6 +133,7 @@ def _share(share_id: str, record: Mapping[str, object]) -> Share:
         label=str(record.get("label", "")),
         has_password=bool(record.get("password")),
         created=str(record.get("created", "")),
+        expires_at=expires if isinstance(expires := record.get("expires_at"), int) else None,
     )
 
 
@@ -124,6 +144,8 @@ def find_share(store: SessionStore, token: str) -> tuple[Share, str] | None:
     digest = _digest(token)
     record = store.get("share", digest[:16])
     if record is None or not hmac.compare_digest(str(record["hash"]), digest):
+        return None
+    if _expired(record):
         return None
     return _share(digest[:16], record), str(record.get("password", ""))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -158,6 +159,26 @@ def _check_client(limits: Limits, meta: RequestMeta) -> None:
         raise RateLimited("client", bucket.retry_after(key))
 
 
+def _charge_events(limits: Limits, meta: RequestMeta, outcome: Outcome) -> None:
+    """The limits count events: a beacon naming several sites stores one event per site, so
+    the client pays one token per event (one was taken before parsing) and each site one per
+    event it gets. A cost is capped at the bucket's burst, so no beacon is refused forever."""
+    if not outcome.events:
+        return
+    client_bucket = limits.ingest_ip
+    extra = len(outcome.events) - 1
+    if client_bucket is not None and extra > 0:
+        key = hashed(meta.ip)
+        if not client_bucket.allow(key, min(extra, client_bucket.burst)):
+            raise RateLimited("client", client_bucket.retry_after(key))
+    site_bucket = limits.ingest_site
+    if site_bucket is not None:
+        per_site = Counter(e.site_id for e in outcome.events)
+        for site in sorted(per_site):
+            if not site_bucket.allow(site, min(per_site[site], site_bucket.burst)):
+                raise RateLimited("site", site_bucket.retry_after(site))
+
+
 def _store(
     ports: Ports, limits: Limits, data: dict[str, Any], meta: RequestMeta, origin: str = ""
 ) -> Outcome:
@@ -173,11 +194,7 @@ def _store(
     if outcome.events and origin and ports.settings.check_origin:
         kept = tuple(e for e in outcome.events if origin_allows(origin, e.site_id))
         outcome = Outcome(events=kept) if kept else Outcome(dropped="origin")
-    site_bucket = limits.ingest_site
-    if site_bucket is not None:
-        for site in sorted({e.site_id for e in outcome.events}):
-            if not site_bucket.allow(site):
-                raise RateLimited("site", site_bucket.retry_after(site))
+    _charge_events(limits, meta, outcome)
     if outcome.events:
         ports.sink.put(outcome.events)
     else:

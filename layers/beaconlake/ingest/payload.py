@@ -9,7 +9,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field, fields
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,6 +23,10 @@ MAX_PROPS = 30
 MAX_PROP_KEY_BYTES = 300
 MAX_PROP_VALUE_BYTES = 2000
 MAX_DOMAIN_CHARS = 253
+# Sites one beacon may name (after folding `www.` and case and dropping repeats): one event
+# is stored per site, so without a cap a 64 KiB body could store thousands of events. Plausible
+# sends to a site and its roll-up dashboards; ten covers that with room to spare.
+MAX_DOMAINS = 10
 MAX_REVENUE = Decimal("1e13")
 MAX_USER_ID_CHARS = 256
 
@@ -236,9 +240,14 @@ def _split_url(url: str, *, hash_mode: bool) -> tuple[str, str, dict[str, str]]:
 
 
 def _domains(raw: str) -> tuple[str, ...]:
-    domains = tuple(normalise_domain(d) for d in raw.split(",") if d.strip())
+    # repeats are dropped (first one wins), so each site is named, and stored, once
+    domains = tuple(dict.fromkeys(normalise_domain(d) for d in raw.split(",") if d.strip()))
     if not domains or any(len(d) > MAX_DOMAIN_CHARS for d in domains):
         raise PayloadError("domain", "format", "domain must be one or more site domains")
+    if len(domains) > MAX_DOMAINS:
+        raise PayloadError(
+            "domain", "max_count", f"a beacon may name at most {MAX_DOMAINS} different sites"
+        )
     return domains
 
 
@@ -319,13 +328,31 @@ def _revenue(value: Any) -> tuple[Decimal | None, str | None]:
     amount_raw = value.get("amount")
     if isinstance(amount_raw, bool) or not isinstance(amount_raw, int | float | str):
         raise PayloadError("revenue", "amount", "revenue.amount must be a number")
-    try:
-        amount = Decimal(str(amount_raw))
-    except InvalidOperation:
-        raise PayloadError("revenue", "amount", "revenue.amount must be a number") from None
-    if not amount.is_finite() or abs(amount) >= MAX_REVENUE:
+    amount = _amount(amount_raw)
+    if amount is None:
         raise PayloadError("revenue", "amount", "revenue.amount must be a finite number < 1e13")
-    return amount.quantize(Decimal("0.0001")), currency.upper()
+    return amount, currency.upper()
+
+
+_REVENUE_CONTEXT = Context(prec=40, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation])
+_REVENUE_STEP = Decimal("0.0001")
+
+
+def _amount(raw: int | float | str) -> Decimal | None:
+    """The amount rounded to 4 decimals, or None unless it is a finite number whose rounded
+    value is below 10^13 in magnitude. Never raises: huge exponents (`1e9999999`) are refused
+    by their digits alone, before any arithmetic could overflow."""
+    try:
+        amount = Decimal(raw if isinstance(raw, str) else str(raw))
+    except (InvalidOperation, ValueError):
+        return None  # not a number; ValueError: an int past Python's digit limit
+    if not amount.is_finite() or amount.adjusted() >= 13:
+        return None
+    if amount.adjusted() < -5:
+        return Decimal(0).quantize(_REVENUE_STEP)  # below half a step: rounds to 0.0000
+    # at most 13 + 4 digits, well within the context's 40: exact, no trap can fire
+    rounded = amount.quantize(_REVENUE_STEP, context=_REVENUE_CONTEXT)
+    return rounded if abs(rounded) < MAX_REVENUE else None
 
 
 def _bounded_int(d: dict[str, Any], key: str, low: int, high: int) -> int | None:

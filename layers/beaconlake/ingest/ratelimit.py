@@ -1,5 +1,6 @@
 """In-process token buckets: per client address and per site for ingest, per client and per
-key id for failed stats API logins.
+key id for failed stats API logins, per password (operator's, shared link's) for failed
+dashboard log-ins.
 
 A client address is only ever a bucket key, and only as a keyed hash whose key is random per
 process: it is never stored, logged or comparable across restarts. Memory is bounded: the
@@ -91,6 +92,8 @@ class Limits:
     ingest_site: TokenBucket | None
     auth_client: TokenBucket | None
     auth_key: TokenBucket | None
+    # failed guesses at one password (the operator's, or one shared link's), from all clients
+    auth_target: TokenBucket | None = None
 
 
 @lru_cache(maxsize=8)
@@ -102,4 +105,5 @@ def limits_for(settings: Settings) -> Limits:
         ingest_site=_bucket(settings.ingest_site_rate, settings.ingest_site_burst),
         auth_client=_bucket(auth_rate, settings.auth_failures_burst),
         auth_key=_bucket(auth_rate, settings.auth_failures_burst),
+        auth_target=_bucket(auth_rate, settings.auth_failures_burst),
     )

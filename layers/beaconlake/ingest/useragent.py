@@ -5,7 +5,8 @@ uap-core's rules (ua-parser-builtins, read by ua-parser) name browser and OS; cr
 our own: every browser's UA starts with "Mozilla/" (or Opera Mini's "Opera/"), and none
 carries a URL, an e-mail address or a bot/HTTP-library token. A UA longer than MAX_UA_CHARS is
 a bot unparsed: no browser sends one, and crawlerdetect's regexes take quadratic time on long
-tokens in Python's `re` (16 KB of "A" took 40 s), which a non-ASCII UA still meets. Recall and
+tokens in Python's `re` (16 KB of "A" took 40 s), which a non-ASCII UA still meets (so those
+rules see only its first MAX_SLOW_PARSE_CHARS characters). Recall and
 false positives are measured in docs/SECURITY.md. Results are cached by UA string: real
 traffic repeats a few thousand UAs.
 
@@ -49,6 +50,12 @@ _AUTOMATION = re.compile(
 _DESKTOP_OS = frozenset({"Windows", "Mac OS X", "macOS", "Linux", "Ubuntu", "Chrome OS", "Fedora"})
 _SPIDER = "Spider"
 MAX_UA_CHARS = 512
+# A UA with a non-ASCII character runs crawlerdetect's and uap's rules on Python's `re`, whose
+# cost grows with the square of a long token (512 characters: 50-130 ms of CPU); those rules
+# see only its first MAX_SLOW_PARSE_CHARS characters (real UAs put browser, OS and bot names
+# first; the longest real browser UA measured has 275 characters, all ASCII), while the
+# linear-time rules (ours and crawlerdetect's on RE2) still see all of it.
+MAX_SLOW_PARSE_CHARS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,16 +221,25 @@ def device_type(ua: str, os_family: str | None) -> str:
 
 
 def is_bot(ua: str) -> bool:
-    """The cheap rules first: crawlerdetect's 1,400 regexes run only on UAs they let pass."""
+    """The cheap rules first: crawlerdetect's 1,400 regexes run only on UAs they let pass.
+    A non-ASCII UA is a bot if crawlerdetect's rules on RE2 match all of it (ASCII classes)
+    or crawlerdetect itself matches its first MAX_SLOW_PARSE_CHARS characters."""
     if not 8 <= len(ua) <= MAX_UA_CHARS or not ua.startswith(_BROWSER_PREFIXES):
         return True
-    return bool(_HEADLESS.search(ua) or _AUTOMATION.search(ua)) or is_spider(ua) or is_crawler(ua)
+    if _HEADLESS.search(ua) or _AUTOMATION.search(ua):
+        return True
+    if ua.isascii():
+        return is_spider(ua) or is_crawler(ua)
+    head = ua[:MAX_SLOW_PARSE_CHARS]
+    return _crawler_rules().is_crawler(ua) or is_spider(head) or is_crawler(head)
 
 
 @lru_cache(maxsize=8192)
 def parse_user_agent(ua: str) -> Agent:
     if is_bot(ua):
         return BOT
+    if not ua.isascii():
+        ua = ua[:MAX_SLOW_PARSE_CHARS]  # uap's rules on Python's `re`: bounded, see above
     browsers, systems = _browser_rules()
     browser, os_ = browsers(ua), systems(ua)
     os_family = os_.family if os_ and os_.family != "Other" else None

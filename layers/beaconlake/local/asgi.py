@@ -37,6 +37,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 MAX_BODY = 1024 * 1024
+BODY_TIMEOUT_S = 10.0
 _INGEST = {("POST", "/api/event"), ("GET", "/e.gif")}
 _TEXT_TYPES = ("application/json", "text/", "application/javascript")
 
@@ -137,17 +138,27 @@ def to_apigw_event(scope: Scope, body: bytes) -> dict[str, Any]:
     return event
 
 
-async def read_body(receive: Receive) -> bytes | None:
+class BodyTimeout(Exception):
+    """The request body did not arrive within the gateway's deadline."""
+
+
+async def read_body(receive: Receive, timeout_s: float = BODY_TIMEOUT_S) -> bytes | None:
+    """The whole body, None past MAX_BODY; BodyTimeout unless all of it came in `timeout_s`
+    (a client sending a byte now and then would otherwise hold its connection forever)."""
     chunks, size = [], 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                message = await receive()
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > MAX_BODY:
+                    return None
+                chunks.append(chunk)
+                if not message.get("more_body"):
+                    return b"".join(chunks)
+    except TimeoutError:
+        raise BodyTimeout from None
 
 
 async def _too_large(send: Send) -> None:
@@ -159,14 +170,28 @@ async def _too_large(send: Send) -> None:
     )
 
 
+_TOO_SLOW = b'{"error":"the body took too long to arrive","field":"body","rule":"timeout"}'
+
+
+async def _too_slow(send: Send) -> None:
+    headers = {"content-type": "application/json", "content-length": str(len(_TOO_SLOW))}
+    await _send(send, 408, {**headers, "connection": "close"}, _TOO_SLOW)
+
+
 def _wait_all(waits: list[Wait]) -> None:
     for wait in waits:
         wait()
 
 
-async def ingest(ports: Ports, scope: Scope, receive: Receive, send: Send) -> None:
+async def ingest(
+    ports: Ports, scope: Scope, receive: Receive, send: Send, timeout_s: float = BODY_TIMEOUT_S
+) -> None:
     """POST /api/event or GET /e.gif, answered as the collector's Lambda handler would."""
-    body = await read_body(receive)
+    try:
+        body = await read_body(receive, timeout_s)
+    except BodyTimeout:
+        await _too_slow(send)
+        return
     if body is None:
         await _too_large(send)
         return
@@ -243,8 +268,10 @@ class LocalGateway:
         files: dict[str, StaticFile] | None = None,
         on_shutdown: Callable[[], None] | None = None,
         ingest_ports: Callable[[], Ports] | None = None,
+        body_timeout_s: float = BODY_TIMEOUT_S,
     ) -> None:
         """With `ingest_ports`, ingest is answered by `ingest` rather than `collect`."""
+        self.body_timeout_s = body_timeout_s
         self.collect = collect
         self.ingest_ports = ingest_ports
         self.stats = stats
@@ -276,13 +303,17 @@ class LocalGateway:
             await _send(send, 302, {"location": "/api/dashboard"}, b"")
             return
         if self.ingest_ports and (scope["method"], path) in _INGEST:
-            await ingest(self.ingest_ports(), scope, receive, send)
+            await ingest(self.ingest_ports(), scope, receive, send, self.body_timeout_s)
             return
         handler = self.route(scope["method"], path)
         if handler is None:
             await _send(send, 404, {"content-type": "application/json"}, b'{"error":"not found"}')
             return
-        body = await read_body(receive)
+        try:
+            body = await read_body(receive, self.body_timeout_s)
+        except BodyTimeout:
+            await _too_slow(send)
+            return
         if body is None:
             await _too_large(send)
             return

@@ -16,6 +16,14 @@ from aws_lambda_powertools import Logger
 
 from beaconlake import metrics, wiring
 from beaconlake.local.asgi import LocalGateway, StaticFile
+from beaconlake.local.connections import (
+    MAX_CONNECTIONS,
+    REQUEST_TIMEOUT_S,
+    connection_limits,
+    guarded_protocol,
+    limit_repeated_logs,
+    raise_fd_limit,
+)
 from beaconlake.ports import QueryEngine, QueryFailed, SaltStore
 
 logger = Logger(service="beaconlake-serve")
@@ -139,6 +147,7 @@ def build_gateway() -> LocalGateway:
         files=static_files(),
         on_shutdown=shutdown,
         ingest_ports=wiring.ports,
+        body_timeout_s=request_timeout(),
     )
 
 
@@ -197,11 +206,31 @@ def keep_freed_memory_returned(
     return thread
 
 
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, not {raw!r}") from None
+    if value <= 0:
+        raise SystemExit(f"{name} must be above 0")
+    return value
+
+
+def request_timeout() -> float:
+    """Seconds a client has for a request's head, and again for its body."""
+    return _env_number("BEACONLAKE_REQUEST_TIMEOUT_S", REQUEST_TIMEOUT_S)
+
+
 def serve(host: str, port: int) -> None:
     import uvicorn
 
     # counters go to the tally printed at shutdown, not as metric JSON on every request
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    # slow and idle connections: docs/SECURITY.md, "Slow connections"
+    wanted = int(_env_number("BEACONLAKE_MAX_CONNECTIONS", MAX_CONNECTIONS))
+    max_connections, backlog = connection_limits(wanted, raise_fd_limit())
+    limit_repeated_logs()  # uvicorn's logging set-up keeps a logger's filters
 
     app = build_gateway()
     # What is alive now (modules, the app, its ports) lives as long as the process: moved out
@@ -212,6 +241,11 @@ def serve(host: str, port: int) -> None:
         app,
         host=host,
         port=port,
+        http=guarded_protocol(max_connections, request_timeout()),
+        backlog=backlog,
+        # twice the collector's 16 KiB header limit: between the two it answers its JSON 431
+        h11_max_incomplete_event_size=32 * 1024,
+        timeout_keep_alive=5,
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=10,

@@ -5,6 +5,7 @@ Every route needs `Authorization: Bearer <key>`; a key is scoped to one or more 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import replace
 from datetime import date
@@ -17,12 +18,14 @@ from fastapi.responses import JSONResponse
 
 from beaconlake import health
 from beaconlake.config import Settings
-from beaconlake.dashboard.sessions import SESSION_COOKIE, session_key
+from beaconlake.dashboard.sessions import SESSION_COOKIE, is_shared, session_key
 from beaconlake.ingest.http import client_ip
 from beaconlake.ingest.ratelimit import hashed, limits_for
 from beaconlake.keys import verify_key
-from beaconlake.ports import ApiKey, QueryFailed, QueryTooLarge
+from beaconlake.ports import ApiKey, QueryEngine, QueryFailed, QueryTooLarge
 from beaconlake.stats import service
+from beaconlake.stats.docs_page import router as docs_router
+from beaconlake.stats.limits import LIMITS, SLOTS, Busy, FairEngine, share_budget
 from beaconlake.stats.query import (
     INTERVALS,
     MAX_LIMIT,
@@ -39,10 +42,27 @@ logger = Logger(service="beaconlake-stats")
 
 
 class AuthError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        field: str | None = None,
+        rule: str | None = None,
+    ) -> None:
         self.status = status
         self.message = message
         self.headers = headers
+        self.field = field
+        self.rule = rule
+
+    def as_body(self) -> dict[str, str]:
+        body = {"error": self.message}
+        if self.field:
+            body["field"] = self.field
+        if self.rule:
+            body["rule"] = self.rule
+        return body
 
 
 _KEY_ID = re.compile(r"^bl_([0-9a-f]{12})_")
@@ -55,10 +75,19 @@ def _too_many(retry_after: int) -> AuthError:
 
 
 def _client(request: Request) -> str:
+    """The bucket key of the client's address; for IPv6 its /64, which one subscriber
+    usually holds whole (a client rotating addresses within it is still one client)."""
     settings = ports().settings
     headers = {k.lower(): v for k, v in request.headers.items()}
     source = request.client.host if request.client else ""
-    return hashed(client_ip(headers, source, settings.client_ip_header))
+    address = client_ip(headers, source, settings.client_ip_header)
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return hashed(address)
+    if isinstance(parsed, ipaddress.IPv6Address):  # client_ip gives IPv4-mapped ones as IPv4
+        return hashed(str(ipaddress.ip_network(f"{parsed}/64", strict=False)))
+    return hashed(str(parsed))
 
 
 def refuse_locked_out(request: Request) -> None:
@@ -70,22 +99,67 @@ def refuse_locked_out(request: Request) -> None:
         raise _too_many(bucket.retry_after(client))
 
 
-def count_failed_attempt(request: Request, token: str = "") -> None:
-    """Count a failed attempt against the client and, for a well-formed key, its key id;
-    429 once the key id's budget is spent (a valid key still passes: no lock-out of its
-    owner)."""
+def count_failed_attempt(request: Request, token: str = "", target: str = "") -> None:
+    """Count a failed attempt against the client and, for a well-formed key, its key id, or
+    the password's `target` (see refuse_target_locked_out); 429 once that budget is spent (a
+    valid key still passes: no lock-out of its owner)."""
     limits = limits_for(ports().settings)
     if limits.auth_client is not None:
         limits.auth_client.allow(_client(request))
     key_id = m.group(1) if (m := _KEY_ID.match(token)) else None
     if limits.auth_key is not None and key_id and not limits.auth_key.allow(key_id):
         raise _too_many(limits.auth_key.retry_after(key_id))
+    if limits.auth_target is not None and target and not limits.auth_target.allow(target):
+        raise _too_many(limits.auth_target.retry_after(target))
+
+
+def refuse_target_locked_out(target: str) -> None:
+    """429 for a password (the operator's, `operator`, or a shared link's, `share:<id>`) whose
+    budget of failed guesses, from all clients together, is spent. Checked before the password
+    is: a weak password must not stay guessable from many addresses, so while locked even the
+    right one waits (the operator can still log in with a key)."""
+    bucket = limits_for(ports().settings).auth_target
+    if bucket is not None and bucket.blocked(target):
+        raise _too_many(bucket.retry_after(target))
+
+
+# What a shared link's session may call: the dashboard's own reads (aggregates of one site);
+# never the raw export, the v1 API or the behaviour views the dashboard does not show.
+SHARE_PATHS = frozenset(
+    {
+        "/api/v2/query",
+        "/api/v2/funnel",
+        "/api/v2/journeys",
+        "/api/v2/retention",
+        "/api/v2/realtime",
+        "/api/dashboard/sites",
+        "/api/dashboard/props",
+    }
+)
+
+
+def _scoped_share(request: Request, session: ApiKey) -> ApiKey:
+    """A shared link's session: only SHARE_PATHS, and at most its budget of requests."""
+    if request.url.path not in SHARE_PATHS:
+        raise AuthError(
+            403, "a shared dashboard link cannot use this endpoint", None, "session", "share_scope"
+        )
+    budget = share_budget()
+    if not budget.allow(session.key_id):
+        raise AuthError(
+            429,
+            "this shared link has used its query budget; retry later",
+            {"retry-after": str(budget.retry_after(session.key_id))},
+            "session",
+            "share_budget",
+        )
+    return session
 
 
 def require_key(request: Request, authorization: Annotated[str | None, Header()] = None) -> ApiKey:
     """The request's key (or dashboard session); failed keys are rate-limited."""
     if not authorization and (session := session_key(request.cookies.get(SESSION_COOKIE))):
-        return session
+        return _scoped_share(request, session) if is_shared(session) else session
     refuse_locked_out(request)
     if not authorization or not authorization.lower().startswith("bearer "):
         raise AuthError(401, "send your stats API key as 'Authorization: Bearer <key>'")
@@ -96,6 +170,11 @@ def require_key(request: Request, authorization: Annotated[str | None, Header()]
     logger.info("stats request with an invalid key")
     count_failed_attempt(request, token)
     raise AuthError(401, "the API key is not valid")
+
+
+def query_engine(api_key: ApiKey) -> QueryEngine:
+    """The engine, each statement run in one of this key's (or shared link's) slots."""
+    return FairEngine(engine(), api_key.key_id, SLOTS)
 
 
 def check_site(api_key: ApiKey, site_id: str) -> str:
@@ -120,6 +199,10 @@ def _query(
     default_metrics: tuple[str, ...] = ("visitors",),
 ) -> StatsQuery:
     site = check_site(api_key, site_id)
+    if filters is not None and len(filters) > LIMITS.v1_filter_chars:
+        raise QueryError(
+            "filters", f"filters is at most {LIMITS.v1_filter_chars} characters", "max_chars"
+        )
     return StatsQuery(
         site_id=site,
         date_range=resolve_period(period, date_, from_, to),
@@ -146,10 +229,14 @@ def create_app() -> FastAPI:
         title="Beaconlake stats API",
         version="1",
         description="Cookie-less analytics. Shapes follow Plausible's Stats API v1.",
-        docs_url="/api/docs",
+        docs_url=None,  # docs_page: Swagger UI from the package, under a CSP
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        # Starlette's trailing-slash redirect builds its Location from the Host header
+        # (`Host: evil.test` → `https://evil.test/...`): no such redirects, a 404 instead
+        redirect_slashes=False,
     )
+    app.include_router(docs_router)
 
     @app.exception_handler(QueryError)
     async def _bad_query(_: Request, exc: QueryError) -> JSONResponse:
@@ -157,14 +244,19 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(AuthError)
     async def _auth(_: Request, exc: AuthError) -> JSONResponse:
-        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+        return JSONResponse(exc.as_body(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(Busy)
+    async def _busy(_: Request, exc: Busy) -> JSONResponse:
+        logger.warning("stats query refused: no free slot", extra={"status": exc.status})
+        return JSONResponse(exc.as_body(), exc.status, headers={"retry-after": "5"})
 
     @app.exception_handler(QueryFailed)
     async def _failed(_: Request, exc: QueryFailed) -> JSONResponse:
         if isinstance(exc, QueryTooLarge):
-            logger.info("query refused by the scan cutoff")
-            message = f"{exc}; ask for a shorter date range or fewer dimensions"
-            return JSONResponse({"error": message, "field": "date_range"}, 400)
+            logger.warning("query refused over its cost budget", extra={"reason": str(exc)})
+            message = f"{exc}; ask for a shorter date range, fewer filters or dimensions"
+            return JSONResponse({"error": message, "field": "date_range", "rule": "cost"}, 400)
         logger.error("query failed", extra={"reason": str(exc)})
         return JSONResponse({"error": "the query engine is unavailable; retry later"}, 503)
 
@@ -206,7 +298,7 @@ def create_app() -> FastAPI:
     ) -> dict[str, Any]:
         """Totals over the period, e.g. `metrics=visitors,visits,pageviews,bounce_rate`."""
         q = _query(key, site_id, period, date_, from_, to, metrics, filters)
-        return {"results": service.aggregate(engine(), q)}
+        return {"results": service.aggregate(query_engine(key), q)}
 
     @app.get("/api/v1/stats/timeseries", tags=["stats"])
     def timeseries(
@@ -227,7 +319,7 @@ def create_app() -> FastAPI:
             raise QueryError("interval", f"interval must be one of {', '.join(INTERVALS)}")
         if chosen == "hour" and len(q.date_range.days()) > 31:
             raise QueryError("interval", "interval=hour is limited to 31 days")
-        return {"results": service.timeseries(engine(), replace(q, interval=chosen))}
+        return {"results": service.timeseries(query_engine(key), replace(q, interval=chosen))}
 
     @app.get("/api/v1/stats/breakdown", tags=["stats"])
     def breakdown(
@@ -247,7 +339,7 @@ def create_app() -> FastAPI:
         q = _query(key, site_id, period, date_, from_, to, metrics, filters)
         dimension = check_dimension(property)
         q = replace(q, dimension=dimension, limit=limit, offset=(page - 1) * limit)
-        return {"results": service.breakdown(engine(), q)}
+        return {"results": service.breakdown(query_engine(key), q)}
 
     from beaconlake.stats.query_api import router as query_router
 

@@ -17,8 +17,8 @@ from beaconlake.model import Event
 from beaconlake.ports import QueryEngine
 from beaconlake.stats import behaviour_sql
 from beaconlake.stats.behaviour_sql import REALTIME_MINUTES, realtime_window
-from beaconlake.stats.query import DateRange, FilterNode, Goal, QueryError
-from beaconlake.stats.v2 import parse_date_range, parse_filter
+from beaconlake.stats.query import DateRange, FilterNode, Goal, QueryError, check_text
+from beaconlake.stats.v2 import parse_date_range, parse_filters
 
 MIN_STEPS, MAX_FUNNEL_STEPS = 2, 8
 MAX_SEQUENCE_STEPS = 8
@@ -117,7 +117,7 @@ def _choice(body: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
 def _page(value: Any, field_name: str) -> str:
     if not isinstance(value, str) or not value.startswith("/") or len(value) > MAX_PAGE_CHARS:
         raise QueryError(field_name, "a page is a path starting with '/' ('*' is a wildcard)")
-    return value
+    return check_text(value, field_name)
 
 
 def _ref(body: dict[str, Any]) -> date | None:
@@ -137,9 +137,9 @@ def parse_scope(
     goals = goals_for.get(site_id, ())
     date_range = parse_date_range(body.get("date_range", "30d"), ref or _ref(body))
     raw_filters = body.get("filters") or []
-    if not isinstance(raw_filters, list) or len(raw_filters) > 50:
-        raise QueryError("filters", "filters must be a list of at most 50 filters")
-    filters = tuple(parse_filter(f, f"filters[{i}]", goals) for i, f in enumerate(raw_filters))
+    if not isinstance(raw_filters, list):
+        raise QueryError("filters", "filters must be a list")
+    filters = parse_filters(raw_filters, goals)
     return Scope(site_id, date_range, filters, goals)
 
 
@@ -156,12 +156,15 @@ def parse_step(raw: Any, path: str) -> Step:
     event = raw["event"]
     if not isinstance(event, str) or not 1 <= len(event) <= 120:
         raise QueryError(f"{path}.event", "event must be an event name (1-120 characters)")
+    check_text(event, f"{path}.event")
     props = raw.get("props") or {}
     if not isinstance(props, dict) or len(props) > MAX_STEP_PROPS:
         raise QueryError(f"{path}.props", f"props is an object of at most {MAX_STEP_PROPS} keys")
     for k, v in props.items():
         if not isinstance(v, str) or not k or len(k) > 300 or len(v) > 2000:
             raise QueryError(f"{path}.props", "props keys and values must be strings")
+        check_text(k, f"{path}.props")
+        check_text(v, f"{path}.props")
     return Step(event=event, props=tuple(sorted(props.items())))
 
 

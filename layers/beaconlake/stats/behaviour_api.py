@@ -11,9 +11,9 @@ from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from beaconlake.stats import behaviour
-from beaconlake.stats.api import Key, check_site
+from beaconlake.stats.api import Key, check_site, query_engine
 from beaconlake.stats.query_api import _goals
-from beaconlake.wiring import engine, ports
+from beaconlake.wiring import ports
 
 router = APIRouter(tags=["behaviour"])
 
@@ -25,7 +25,6 @@ FiltersField = Annotated[
     list[Any],
     Field(
         default_factory=list,
-        max_length=50,
         description="The /api/v2/query filter tree; it chooses visits (any event matching)",
     ),
 ]
@@ -211,7 +210,7 @@ def funnel(
     Visitor ids change daily, so a funnel follows a visitor within a UTC day (and a
     little past midnight) at most; the window caps it further."""
     q = behaviour.parse_funnel(_checked(key, body), _goals())
-    return behaviour.run_funnel(engine(), q)
+    return behaviour.run_funnel(query_engine(key), q)
 
 
 @router.post("/api/v2/journeys", responses=_answer(JOURNEY_ANSWER))
@@ -223,7 +222,7 @@ def journeys(
 
     `(exit)` / `(entrance)` rows count visits that left after the page / started on it."""
     q = behaviour.parse_journey(_checked(key, body), _goals())
-    return behaviour.run_journeys(engine(), q)
+    return behaviour.run_journeys(query_engine(key), q)
 
 
 @router.post("/api/v2/paths", responses=_answer(PATHS_ANSWER))
@@ -232,7 +231,7 @@ def paths(
 ) -> dict[str, Any]:
     """The most common runs of N consecutive pageviews within visits."""
     q = behaviour.parse_paths(_checked(key, body), _goals())
-    return behaviour.run_paths(engine(), q)
+    return behaviour.run_paths(query_engine(key), q)
 
 
 @router.post("/api/v2/sequences", responses=_answer(SEQUENCE_ANSWER))
@@ -242,7 +241,7 @@ def sequences(
 ) -> dict[str, Any]:
     """How many visitors (or visits) did A, then B (then C …), with anything in between."""
     q = behaviour.parse_sequence(_checked(key, body), _goals())
-    return behaviour.run_sequence(engine(), q)
+    return behaviour.run_sequence(query_engine(key), q)
 
 
 @router.post("/api/v2/retention", responses=_answer(RETENTION_ANSWER))
@@ -254,7 +253,9 @@ def retention(
     in the range, and how many were active in each later period. Off unless enabled."""
     raw = _checked(key, body)
     q = behaviour.parse_retention(raw)
-    return behaviour.run_retention(engine(), q, q.site_id in ports().settings.user_id_sites)
+    return behaviour.run_retention(
+        query_engine(key), q, q.site_id in ports().settings.user_id_sites
+    )
 
 
 @router.get("/api/v2/realtime", responses=_answer(REALTIME_ANSWER))
@@ -267,4 +268,4 @@ def realtime(
     Firehose delivers them (see docs/ANALYTICS.md)."""
     site = check_site(key, site_id)
     p = ports()
-    return behaviour.run_realtime(engine(), site, datetime.now(UTC), p.pending())
+    return behaviour.run_realtime(query_engine(key), site, datetime.now(UTC), p.pending())

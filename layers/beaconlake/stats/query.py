@@ -6,20 +6,28 @@ Plain data and pure validation; the SQL is built from it in `beaconlake.stats.sq
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from beaconlake.stats.limits import LIMITS
 
 
 class QueryError(ValueError):
     """A bad stats request; `field` names the parameter, the message says what is wrong."""
 
-    def __init__(self, field_name: str, message: str) -> None:
+    def __init__(self, field_name: str, message: str, rule: str | None = None) -> None:
         super().__init__(message)
         self.field = field_name
         self.message = message
+        self.rule = rule
 
     def as_body(self) -> dict[str, str]:
-        return {"error": self.message, "field": self.field}
+        body = {"error": self.message, "field": self.field}
+        if self.rule:
+            body["rule"] = self.rule
+        return body
 
 
 EVENT_METRICS = ("visitors", "pageviews", "events")
@@ -94,6 +102,66 @@ class HasDone:
 
 
 FilterNode = Filter | And | Or | Not | HasDone
+
+
+# ---- limits (the numbers are in beaconlake.stats.limits) -----------------------------------
+
+
+def check_text(value: str, field_name: str) -> str:
+    """No NUL and no unpaired surrogate: the engines cannot encode them (a 400, not a 503)."""
+    if "\x00" in value:
+        raise QueryError(field_name, "text must not contain NUL characters", "unicode")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QueryError(field_name, "text must be valid Unicode", "unicode") from None
+    return value
+
+
+def check_depth(depth: int, path: str) -> None:
+    if depth > LIMITS.depth:
+        raise QueryError(path, f"filters nest at most {LIMITS.depth} levels deep", "max_depth")
+
+
+def check_values(values: Sequence[Any], path: str) -> None:
+    """At most LIMITS.values_per_filter strings of at most LIMITS.value_chars, valid text."""
+    if len(values) > LIMITS.values_per_filter:
+        raise QueryError(
+            path, f"a filter has at most {LIMITS.values_per_filter} values", "max_values"
+        )
+    for v in values:
+        if isinstance(v, str):
+            if len(v) > LIMITS.value_chars:
+                raise QueryError(
+                    path, f"a value is at most {LIMITS.value_chars} characters", "max_chars"
+                )
+            check_text(v, path)
+
+
+def _leaves(node: FilterNode) -> Iterator[Filter]:
+    if isinstance(node, And | Or):
+        for child in node.children:
+            yield from _leaves(child)
+    elif isinstance(node, Not | HasDone):
+        yield from _leaves(node.child)
+    else:
+        yield node
+
+
+def check_filters(filters: Sequence[FilterNode], field_name: str = "filters") -> None:
+    """The whole tree: at most LIMITS.filters leaves and LIMITS.values values in all."""
+    leaves = [leaf for node in filters for leaf in _leaves(node)]
+    if len(leaves) > LIMITS.filters:
+        raise QueryError(field_name, f"a query has at most {LIMITS.filters} filters", "max_filters")
+    if sum(len(leaf.values) for leaf in leaves) > LIMITS.values:
+        raise QueryError(
+            field_name, f"a query's filters have at most {LIMITS.values} values", "max_values"
+        )
+
+
+def check_span(first: date, last: date, field_name: str) -> None:
+    if (last - first).days > LIMITS.span_days:
+        raise QueryError(field_name, "a date range can span at most 10 years", "max_span")
 
 
 @dataclass(frozen=True)
@@ -197,8 +265,7 @@ def resolve_period(
         first, last = _parse_date(start, "from"), _parse_date(end, "to")
         if last < first:
             raise QueryError("to", "to must not be before from")
-        if (last - first).days > 3660:
-            raise QueryError("to", "a date range can span at most 10 years")
+        check_span(first, last, "to")
         return DateRange(first, last)
     raise QueryError("period", f"period must be one of {', '.join(PERIODS)}")
 
@@ -219,7 +286,7 @@ def check_dimension(name: str) -> str:
     if name in DIMENSIONS:
         return name
     if name.startswith(PROP_PREFIX) and _PROP_KEY.match(name[len(PROP_PREFIX) :]):
-        return name
+        return check_text(name, "property")
     raise QueryError(
         "property",
         f"unknown property {name!r}; use one of {', '.join(DIMENSIONS)} or event:props:<key>",
@@ -239,10 +306,14 @@ def parse_v1_filters(raw: str | None) -> tuple[Filter, ...]:
     """Plausible's v1 filter syntax: `event:page==/blog|/docs;visit:source!=Google`."""
     if not raw:
         return ()
-    filters = []
+    filters: list[Filter] = []
     for part in raw.split(";"):
         if not part.strip():
             continue
+        if len(filters) >= LIMITS.filters:
+            raise QueryError(
+                "filters", f"a query has at most {LIMITS.filters} filters", "max_filters"
+            )
         for token, operator in _V1_OPERATORS:
             if token in part:
                 dim, _, values = part.partition(token)
@@ -250,8 +321,10 @@ def parse_v1_filters(raw: str | None) -> tuple[Filter, ...]:
                 vals = tuple(v for v in values.split("|") if v != "")
                 if not vals:
                     raise QueryError("filters", f"filter on {dimension} has no value")
+                check_values(vals, "filters")
                 filters.append(Filter(dimension, operator, vals))
                 break
         else:
             raise QueryError("filters", f"cannot read filter {part!r}; use dim==value, !=, ~ or !~")
+    check_filters(filters)
     return tuple(filters)

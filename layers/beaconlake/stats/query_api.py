@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import date
@@ -16,11 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from beaconlake.schema import ALL_COLUMN_NAMES
 from beaconlake.stats import v2
-from beaconlake.stats.api import Key, check_site
+from beaconlake.stats.api import Key, check_site, query_engine
 from beaconlake.stats.goals import load_goals
 from beaconlake.stats.query import Goal, QueryError
 from beaconlake.stats.sql import RANGE_WHERE, range_params
-from beaconlake.wiring import engine, ports
+from beaconlake.wiring import ports
 
 router = APIRouter(tags=["query v2"])
 
@@ -45,7 +46,9 @@ class QueryBody(BaseModel):
     metrics: list[str] = Field(min_length=1, max_length=20)
     date_range: str | list[str] = "30d"
     dimensions: list[str] = Field(default_factory=list, max_length=4)
-    filters: list[Any] = Field(default_factory=list, max_length=50)
+    filters: list[Any] = Field(
+        default_factory=list, description="At most 30 filters (see docs/SECURITY.md)"
+    )
     order_by: list[list[str]] = Field(default_factory=list, max_length=10)
     include: dict[str, Any] | None = None
     pagination: dict[str, int] | None = None
@@ -66,11 +69,24 @@ def _ref(body: QueryBody) -> date | None:
         raise QueryError("date", "date must look like 2026-01-31") from None
 
 
+# A cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV Injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula gets a leading single quote; numbers
+    and other cells are written as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv(rows: Iterator[list[Any]]) -> Iterator[str]:
+    """Every CSV this API writes goes through here: each cell through csv_cell."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([csv_cell(v) for v in row])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -88,7 +104,7 @@ def query(
     check_site(key, body.site_id)
     ref = _ref(body)
     q = v2.parse_query(body.model_dump(), _goals(), ref)
-    result = v2.run_query(engine(), q, v2.parse_include(body.include), ref)
+    result = v2.run_query(query_engine(key), q, v2.parse_include(body.include), ref)
     if format == "json":
         return result
     header = [*q.group_by(), *q.metrics]
@@ -114,7 +130,10 @@ def export_events(
     q = v2.StatsQuery(site_id=site, date_range=r, metrics=("events",))
     columns = ", ".join(ALL_COLUMN_NAMES)
     sql = f"SELECT {columns} FROM events WHERE {RANGE_WHERE} ORDER BY ts"
-    batches = engine().stream(sql, range_params(q))
+    stream = query_engine(key).stream(sql, range_params(q))
+    # the first batch now: a busy or failing engine is still an error status, not a cut stream
+    first = next(stream, None)
+    batches = itertools.chain([first] if first is not None else [], stream)
 
     def cells(row: dict[str, Any]) -> list[Any]:
         return [json.dumps(v) if isinstance(v, dict | list) else v for v in row.values()]

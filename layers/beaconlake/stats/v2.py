@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from beaconlake.ports import QueryEngine
+from beaconlake.stats.limits import LIMITS
 from beaconlake.stats.query import (
     GOAL_DIMENSION,
     MAX_LIMIT,
@@ -27,7 +28,11 @@ from beaconlake.stats.query import (
     Or,
     QueryError,
     StatsQuery,
+    check_depth,
     check_dimension,
+    check_filters,
+    check_span,
+    check_values,
     today_utc,
 )
 from beaconlake.stats.service import statement, time_buckets
@@ -62,7 +67,15 @@ def _parse_moment(value: Any, field_name: str) -> tuple[date, datetime | None]:
 def parse_date_range(
     value: Any, ref: date | None = None, field_name: str = "date_range"
 ) -> DateRange:
-    today = ref or today_utc()
+    try:
+        return _date_range(value, ref or today_utc(), field_name)
+    except QueryError:
+        raise
+    except (ValueError, OverflowError):  # a relative range reaching before year 1
+        raise QueryError(field_name, "a date is out of range") from None
+
+
+def _date_range(value: Any, today: date, field_name: str) -> DateRange:
     if isinstance(value, str):
         days = {"day": 1, "7d": 7, "28d": 28, "30d": 30, "91d": 91}
         if value in days:
@@ -86,8 +99,7 @@ def parse_date_range(
         start_at or datetime.combine(first, datetime.min.time())
     ):
         raise QueryError(field_name, "the end of the range is before its start")
-    if (last - first).days > 3660:
-        raise QueryError(field_name, "a date range can span at most 10 years")
+    check_span(first, last, field_name)
     return DateRange(first, last, start_at, end_at)
 
 
@@ -96,19 +108,31 @@ def _auto_interval(r: DateRange) -> str:
     return "hour" if days <= 1 else "day" if days <= 92 else "month"
 
 
-def parse_filter(raw: Any, path: str, goals: tuple[Goal, ...]) -> FilterNode:
+def parse_filter(
+    raw: Any, path: str, goals: tuple[Goal, ...], depth: int = 1, in_has_done: bool = False
+) -> FilterNode:
+    """One filter (tree) of a v2 body; deeper than LIMITS.depth is a 400 before any recursion
+    could run out of stack, here or in the SQL builder."""
+    check_depth(depth, path)
     if not isinstance(raw, list) or not raw or not isinstance(raw[0], str):
         raise QueryError(path, "a filter is [operator, dimension, [values]] or [and|or, [...]]")
     op = raw[0]
     if op in ("and", "or"):
         if len(raw) != 2 or not isinstance(raw[1], list) or not raw[1]:
             raise QueryError(path, f"{op} takes a non-empty list of filters")
-        children = tuple(parse_filter(c, f"{path}[1][{i}]", goals) for i, c in enumerate(raw[1]))
+        children = tuple(
+            parse_filter(c, f"{path}[1][{i}]", goals, depth + 1, in_has_done)
+            for i, c in enumerate(raw[1])
+        )
         return And(children) if op == "and" else Or(children)
     if op in ("not", "has_done", "has_not_done"):
         if len(raw) != 2:
             raise QueryError(path, f"{op} takes exactly one filter")
-        child = parse_filter(raw[1], f"{path}[1]", goals)
+        if op != "not" and in_has_done:
+            raise QueryError(
+                path, f"{op} cannot be used inside has_done or has_not_done", "has_done_nested"
+            )
+        child = parse_filter(raw[1], f"{path}[1]", goals, depth + 1, in_has_done or op != "not")
         if op == "not":
             return Not(child)
         return HasDone(child, negated=op == "has_not_done")
@@ -121,10 +145,11 @@ def parse_filter(raw: Any, path: str, goals: tuple[Goal, ...]) -> FilterNode:
         try:
             check_dimension(dimension)
         except QueryError as exc:
-            raise QueryError(f"{path}[1]", exc.message) from None
+            raise QueryError(f"{path}[1]", exc.message, exc.rule) from None
     values = tuple(raw[2])
-    if not values or not all(isinstance(v, str) and len(v) <= 2000 for v in values):
+    if not values or not all(isinstance(v, str) for v in values):
         raise QueryError(f"{path}[2]", "values must be a non-empty list of strings")
+    check_values(values, f"{path}[2]")
     if dimension == GOAL_DIMENSION and op not in ("is", "is_not"):
         raise QueryError(path, "event:goal can only be filtered with is / is_not")
     if op.startswith("matches"):
@@ -134,8 +159,17 @@ def parse_filter(raw: Any, path: str, goals: tuple[Goal, ...]) -> FilterNode:
             try:
                 check_regex(v)
             except QueryError as exc:
-                raise QueryError(f"{path}[2]", exc.message) from None
+                raise QueryError(f"{path}[2]", exc.message, exc.rule or "regex") from None
     return Filter(dimension, op, values)
+
+
+def parse_filters(raw: list[Any], goals: tuple[Goal, ...]) -> tuple[FilterNode, ...]:
+    """A v2 body's `filters`, within the query limits (count, values, depth, text)."""
+    if len(raw) > LIMITS.filters:
+        raise QueryError("filters", f"a query has at most {LIMITS.filters} filters", "max_filters")
+    filters = tuple(parse_filter(f, f"filters[{i}]", goals) for i, f in enumerate(raw))
+    check_filters(filters)
+    return filters
 
 
 def _check_dimension(dim: Any, path: str) -> str:
@@ -146,7 +180,7 @@ def _check_dimension(dim: Any, path: str) -> str:
     try:
         return check_dimension(dim)
     except QueryError as exc:
-        raise QueryError(path, exc.message) from None
+        raise QueryError(path, exc.message, exc.rule) from None
 
 
 def _has_goal_filter(filters: tuple[FilterNode, ...]) -> bool:
@@ -201,7 +235,7 @@ def parse_query(
     raw_filters = body.get("filters") or []
     if not isinstance(raw_filters, list):
         raise QueryError("filters", "filters must be a list")
-    filters = tuple(parse_filter(f, f"filters[{i}]", goals) for i, f in enumerate(raw_filters))
+    filters = parse_filters(raw_filters, goals)
     order_by = _parse_order_by(body.get("order_by") or [], metrics, dims)
     pagination = body.get("pagination") or {}
     if not isinstance(pagination, dict):
@@ -241,6 +275,15 @@ def _parse_order_by(raw: Any, metrics: list[str], dims: list[str]) -> tuple[tupl
 
 
 def comparison_range(r: DateRange, mode: str, custom: Any, ref: date | None) -> DateRange:
+    try:
+        return _comparison_range(r, mode, custom, ref)
+    except QueryError:
+        raise
+    except (ValueError, OverflowError):  # before year 1
+        raise QueryError("date_range", "a date is out of range") from None
+
+
+def _comparison_range(r: DateRange, mode: str, custom: Any, ref: date | None) -> DateRange:
     if mode == "previous_period":
         if r.start_at is not None or r.end_at is not None:
             span = r.end - r.start
