@@ -36,6 +36,13 @@ export UV_PROJECT_ENVIRONMENT="$ROOT/.venv" UV_PYTHON_DOWNLOADS=never UV_NO_CONF
 # --frozen: install what uv.lock says, never re-resolve; --locked would fail on a stale lock
 # instead, which tests/unit/test_lock.py checks separately.
 "$UV" sync --quiet --frozen --project "$ROOT" --python "$PY" "${extra_args[@]}"
+# aws-cdk-lib and aws-cdk.cloud-assembly-schema both ship aws_cdk/cloud_assembly_schema/
+# __init__.py, and uv installs in parallel, so either copy may land; aws-cdk-lib's is the one
+# its jsii types need (with the other, aws_cdk.assertions cannot read a synth's warnings).
+if ! "$ROOT/.venv/bin/python" "$ROOT/scripts/cdk_schema_owner.py"; then
+  "$UV" sync --quiet --frozen --project "$ROOT" --python "$PY" "${extra_args[@]}" \
+    --reinstall-package aws-cdk-lib
+fi
 echo "$extras" > "$profile_file"
 
 npm_install() {  # $1: a directory with package.json; re-runs only when it or its lock changed

@@ -142,3 +142,12 @@ def test_the_package_builds_without_setuptools_warnings(tmp_path: Path) -> None:
     assert "beaconlake/dashboard/static/vendor/htm-preact.mjs" in names
     assert "beaconlake/data/channels.json" in names
     assert "beaconlake/stats/static/swagger-ui/swagger-ui-bundle.js" in names
+
+
+def test_aws_cdk_libs_copy_of_the_shared_schema_module_is_installed() -> None:
+    """Two locked packages ship aws_cdk/cloud_assembly_schema/__init__.py; install.sh makes
+    aws-cdk-lib's win, without which aws_cdk.assertions cannot read a synth's warnings."""
+    import runpy
+
+    owner = runpy.run_path(str(ROOT / "scripts" / "cdk_schema_owner.py"))
+    assert owner["owned_by_aws_cdk_lib"]()
