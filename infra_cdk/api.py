@@ -142,7 +142,10 @@ class Api(Construct):
             10,
             reserved=settings.reserved_concurrency or None,  # 0 reserves none
         )
-        self.stats = function("stats", settings.stats_memory_mb, 29, goals)
+        # Exports are UNLOADed under exports/ in Athena's results bucket and linked from there
+        # (its role reads and writes that bucket: _grant).
+        exports = {"BEACONLAKE_RESULTS_BUCKET": storage.athena_results.bucket_name}
+        self.stats = function("stats", settings.stats_memory_mb, 29, {**goals, **exports})
         self.functions = (self.collect, self.stats, self.rotate_salt)
         self._grant(storage, catalog, delivery)
         self._schedule_salts()

@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from beaconlake.config import EVENTS_PREFIX
+from beaconlake.config import EVENTS_PREFIX, EXPORTS_PREFIX
 from infra_cdk.settings import DeploySettings
 
 ERRORS_PREFIX = "errors/"
@@ -27,7 +27,11 @@ class Storage(Construct):
         if settings.retention_days:
             event_rules.append(_expire(settings.retention_days, "retention", EVENTS_PREFIX))
         self.events = self._bucket("Events", event_rules)
-        self.athena_results = self._bucket("AthenaResults", [_expire(settings.athena_results_days)])
+        # exports (UNLOADed CSV files, linked for 15 minutes) are deleted after a day
+        self.athena_results = self._bucket(
+            "AthenaResults",
+            [_expire(settings.athena_results_days), _expire(1, "exports", EXPORTS_PREFIX)],
+        )
         self.tracker = self._bucket("Tracker", []) if settings.cloudfront else None
         self.keys = self._table("ApiKeys", "key_id", ttl=None)
         self.sessions = self._table("DashboardSessions", "pk", ttl="expires_at")

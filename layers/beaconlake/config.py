@@ -10,6 +10,9 @@ from beaconlake.domains import normalise_domain
 
 # Where Firehose writes the events in the bucket (the CDK imports it from here).
 EVENTS_PREFIX = "events/"
+# Where exports are written in the Athena results bucket (the CDK imports it from here: a
+# lifecycle rule deletes them after a day).
+EXPORTS_PREFIX = "exports/"
 # Goals per site as JSON (beaconlake.stats.goals reads it, before `<data_dir>/goals.json`);
 # on AWS the CDK sets it on the stats function from the `goals` deploy setting.
 GOALS_VARIABLE = "BEACONLAKE_GOALS"
@@ -71,6 +74,8 @@ class Settings:
     events_bucket: str = ""
     events_prefix: str = EVENTS_PREFIX
     firehose_buffer_seconds: int = 120  # as cdk.json's firehose_buffer_seconds
+    results_bucket: str = ""  # Athena's results bucket: exports are written under EXPORTS_PREFIX
+    export_link_seconds: int = 900  # how long an export's download links are valid
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -108,4 +113,6 @@ class Settings:
             events_bucket=env("BEACONLAKE_EVENTS_BUCKET", ""),
             events_prefix=env("BEACONLAKE_EVENTS_PREFIX", EVENTS_PREFIX),
             firehose_buffer_seconds=_int("BEACONLAKE_FIREHOSE_BUFFER_SECONDS", 120),
+            results_bucket=env("BEACONLAKE_RESULTS_BUCKET", ""),
+            export_link_seconds=_int("BEACONLAKE_EXPORT_LINK_SECONDS", 900),
         )

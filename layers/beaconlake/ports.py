@@ -42,6 +42,25 @@ class Rollup:
     last: date
 
 
+@dataclass(frozen=True)
+class ExportFile:
+    """One file of an export: a short-lived HTTPS GET link and its size in bytes."""
+
+    url: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ExportFiles:
+    """An export written to files (gzip-compressed CSV text) instead of streamed: `files` in
+    the order to concatenate them (the header first), `rows` without the header, links
+    valid until `expires_at` (UTC)."""
+
+    rows: int
+    files: tuple[ExportFile, ...]
+    expires_at: datetime
+
+
 class QueryEngine(Protocol):
     """Runs one Athena-dialect SELECT with positional `?` parameters."""
 
@@ -66,6 +85,12 @@ class QueryEngine(Protocol):
         self, sql: str, params: Sequence[Any], batch_rows: int = 10_000
     ) -> Iterator[list[dict[str, Any]]]:
         """A large result in batches, never all in memory (exports)."""
+        ...
+
+    def export(self, sql: str, params: Sequence[Any], header: Sequence[str]) -> ExportFiles | None:
+        """Write the result of `sql`, one text column holding a finished CSV line per row,
+        to gzip-compressed files after a file holding the `header` line, and return links to
+        them; or None when this engine answers exports by `stream` (the caller streams)."""
         ...
 
 

@@ -94,6 +94,7 @@ def build_ports(settings: Settings) -> Ports:
 def build_engine(settings: Settings) -> QueryEngine:
     if settings.backend == "aws":
         from beaconlake.adapters import aws
+        from beaconlake.adapters.aws_exports import ExportTarget
 
         # a result no older than Firehose's buffer is as fresh as the table: reuse it
         reuse_minutes = -(-settings.firehose_buffer_seconds // 60)
@@ -101,6 +102,7 @@ def build_engine(settings: Settings) -> QueryEngine:
             settings.athena_workgroup,
             settings.athena_database,
             result_reuse_minutes=reuse_minutes,
+            exports=ExportTarget(settings.results_bucket, settings.export_link_seconds),
         )
     from beaconlake.adapters.duckdb_engine import DuckDBEngine
     from beaconlake.stats.limits import LIMITS

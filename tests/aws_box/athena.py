@@ -7,8 +7,9 @@ Per query, in StartQueryExecution's order:
 2. ExecutionParameters are substituted as Athena does: one per `?`, in order, each parsed as
    one SQL literal (a parameter that is SQL text, not a literal, fails the query);
 3. tables: `events` is the Glue table (its columns, types and S3 location come from Glue);
-   any other table fails with TABLE_NOT_FOUND; SELECT / WITH only, other kinds fail loudly
-   here until a later issue models them (INSERT, CTAS, UNLOAD: see `run_kind`);
+   any other table fails with TABLE_NOT_FOUND; SELECT / WITH, and UNLOAD (its inner SELECT is
+   checked, billed and run; the rows go to S3: tests/aws_box/athena_unload.py); other kinds
+   fail loudly until a later issue models them (INSERT, CTAS: see `run_kind`);
 4. partition projection from the Glue table's parameters (enum sites, a date range up to NOW:
    Athena never reads other partitions, whatever S3 holds), partition pruning on the
    partition keys (the WHERE conjuncts that read only them), then
@@ -65,6 +66,7 @@ from tests.aws_box.athena_sql import (
     run_kind,
     substitute,
 )
+from tests.aws_box.athena_unload import Unload, check_empty, is_unload, parse_unload, write_unload
 
 ACCOUNT = "123456789012"  # moto's default account
 MAX_PAGE = 1000  # GetQueryResults' MaxResults limit
@@ -99,6 +101,8 @@ class QueryRecord:
     rows: list[dict[str, Any]] = field(default_factory=list, repr=False)  # Athena's Rows
     column_info: list[dict[str, Any]] = field(default_factory=list, repr=False)
     output_location: str | None = None
+    unload: Unload | None = None  # an UNLOAD: its target and format (tests/aws_box/athena_unload)
+    update_count: int = 0  # rows an UNLOAD wrote
 
     @property
     def row_count(self) -> int:
@@ -188,7 +192,7 @@ class AthenaBox:
         rows = record.rows[offset : offset + size]
         record.pages_served += 1
         reply: dict[str, Any] = {
-            "UpdateCount": 0,
+            "UpdateCount": record.update_count,
             "ResultSet": {
                 "Rows": rows,
                 "ResultSetMetadata": {"ColumnInfo": record.column_info},
@@ -283,10 +287,12 @@ class AthenaBox:
 
     def _run(self, record: QueryRecord, configuration: dict[str, Any]) -> None:
         record.state = "RUNNING"
-        violations = self.rule_violations(record.statement)
+        record.unload = parse_unload(record.statement) if is_unload(record.statement) else None
+        select = record.unload.select if record.unload else record.statement
+        violations = self.rule_violations(select)
         if violations:
             raise QueryFailure("rules", "; ".join(reason for _, reason in violations))
-        sql = substitute(record.statement, record.parameters)
+        sql = substitute(select, record.parameters)
         plan = self.plan(sql, record.database or "default")
         files: dict[tuple[str, str], list[StoredObject]] = {}
         for table, where, columns in plan.scans:
@@ -302,6 +308,8 @@ class AthenaBox:
             raise QueryFailure("cutoff", CUTOFF_REASON)
         record.bytes_billed = billed_bytes(record.bytes_scanned) if plan.scans else 0
         record.duckdb_sql = plan.duckdb_sql
+        if record.unload:
+            check_empty(self.s3, record.unload)
         self._execute(record, files)
 
     def plan(self, sql: str, database: str) -> Plan:
@@ -430,6 +438,10 @@ class AthenaBox:
             started = time.perf_counter()
             try:
                 result = db.execute(record.duckdb_sql)
+                if record.unload:  # the rows go to S3, not to GetQueryResults
+                    record.update_count = write_unload(self.s3, record.unload, result)
+                    record.engine_seconds = time.perf_counter() - started
+                    return
                 names = [d[0] for d in result.description or ()]
                 types = [str(d[1]) for d in result.description or ()]
                 values = result.fetchall()

@@ -239,10 +239,13 @@ def partition_filter(tree: exp.Expression, table: GlueTable) -> str | None:
 
 
 def run_kind(tree: exp.Expression) -> str:
+    """What the stand-in runs: SELECT / WITH, and UNLOAD's inner SELECT (the box takes UNLOAD
+    apart first: tests/aws_box/athena_unload.py); CTAS and INSERT not yet."""
     if isinstance(tree, exp.Query):
         return "select"
     raise QueryFailure(
-        "engine", f"the Athena stand-in runs SELECT only, not {type(tree).__name__} (yet)"
+        "engine",
+        f"the Athena stand-in runs SELECT and UNLOAD only, not {type(tree).__name__} (yet)",
     )
 
 

@@ -20,6 +20,7 @@ from beaconlake.stats.channels import channel_of
 from beaconlake.stats.query import METRICS
 from tests.aws_box.athena_sql import MIN_BILLED, billed_bytes
 from tests.aws_box.conftest import Box, aws_box
+from tests.aws_box.exports import comparable, fetch_export, local_export
 from tests.aws_box.stack import Stack
 from tests.integration.conftest import scenario
 from tests.reference import (
@@ -76,7 +77,8 @@ FUNNELS = cases(BEHAVIOUR, "test_funnel")
 JOURNEYS = [(d, *c) for c in cases(BEHAVIOUR, "test_journeys") for d in ("next", "previous")]
 PATHS = cases(BEHAVIOUR, "test_paths")
 WITH_LABELS = {"metrics": ["visitors", "visits"], "dimensions": ["time:day"]}
-EXPORT = {"site_id": "example.com", "date_range": f"{FIRST},{LAST}", "format": "ndjson"}
+EXPORT = {"site_id": "example.com", "date_range": f"{FIRST},{LAST}"}  # CSV: linked files
+EXPORT_NDJSON = {**EXPORT, "format": "ndjson"}  # streamed, as locally
 
 
 def v1_request(path: str, **query: str) -> Request:
@@ -148,6 +150,7 @@ def all_requests() -> list[Request]:
         *(journey_request(*c) for c in JOURNEYS),
         *(paths_request(*c) for c in PATHS),
         ("GET", "/api/v2/export/events", {"query": EXPORT}),
+        ("GET", "/api/v2/export/events", {"query": EXPORT_NDJSON}),
     ]
 
 
@@ -362,17 +365,34 @@ def test_paths(loaded: tuple[Box, list[Hit]], n, start, flt, limit) -> None:
 # ---- export ------------------------------------------------------------------------------------
 
 
-def test_export_streams_every_event(loaded: tuple[Box, list[Hit]]) -> None:
+def test_export_links_files_holding_every_event_as_the_local_export(
+    loaded: tuple[Box, list[Hit]], tmp_path: Path
+) -> None:
+    """CSV on AWS: an UNLOAD to the results bucket, answered with presigned links; the files
+    fetched through them hold the rows the local (streamed) export writes for the same
+    stored events."""
     box, hits = loaded
-    status, text = box.call("GET", "/api/v2/export/events", query=EXPORT)
+    answer = box.ok("GET", "/api/v2/export/events", query=EXPORT)
+    assert answer["rows"] == len(hits) and answer["format"] == "csv"
+    assert answer["date_range"] == [FIRST, LAST]
+    text, _ = fetch_export(answer, box.env["BEACONLAKE_RESULTS_BUCKET"])
+    header, rows = comparable(text)
+    local = local_export(box.firehose.s3, box.firehose.bucket, tmp_path, EXPORT)
+    assert (header, rows) == comparable(local)
+    by_time = [dict(zip(header, row, strict=True)) for row in rows]  # sorted: ts (ISO) first
+    assert [(r["name"], r["pathname"]) for r in by_time] == [(h.name, h.path) for h in hits]
+    # Firehose wrote INT96 timestamps and Athena answers timestamp(3): milliseconds survive
+    stamps = [datetime.fromisoformat(r["ts"]) for r in by_time]
+    assert stamps == [h.at.replace(tzinfo=None) for h in hits]
+
+
+def test_ndjson_export_is_streamed(loaded: tuple[Box, list[Hit]]) -> None:
+    box, hits = loaded
+    status, text = box.call("GET", "/api/v2/export/events", query=EXPORT_NDJSON)
     assert status == 200, (text, box.failures())
     rows = [json.loads(line) for line in text.splitlines()]
-    assert len(rows) == len(hits)
     assert [(r["name"], r["pathname"]) for r in rows] == [(h.name, h.path) for h in hits]
     assert {r["site_id"] for r in rows} == {"example.com"}
-    # Firehose wrote INT96 timestamps and Athena answers timestamp(3): milliseconds survive
-    stamps = [datetime.fromisoformat(r["ts"]).replace(tzinfo=None) for r in rows]
-    assert stamps == [h.at.replace(tzinfo=None) for h in hits]
 
 
 # ---- what a dashboard costs --------------------------------------------------------------------

@@ -23,9 +23,17 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from beaconlake import metrics
+from beaconlake.adapters.aws_exports import ExportTarget, unload_statement
 from beaconlake.adapters.file_salts import days_to_keep
 from beaconlake.model import Event
-from beaconlake.ports import ApiKey, QueryFailed, QueryTooLarge, Rollup, SinkUnavailable
+from beaconlake.ports import (
+    ApiKey,
+    ExportFiles,
+    QueryFailed,
+    QueryTooLarge,
+    Rollup,
+    SinkUnavailable,
+)
 
 logger = Logger(service="beaconlake-aws")
 
@@ -378,6 +386,8 @@ class AthenaEngine:
         timeout_seconds: float = 25.0,
         max_concurrency: int = 5,
         result_reuse_minutes: int = 0,
+        exports: ExportTarget | None = None,
+        s3: Any = None,
     ) -> None:
         if connect is None:
             from pyathena import connect as pyathena_connect
@@ -394,18 +404,28 @@ class AthenaEngine:
         self.timeout_seconds = timeout_seconds
         self.max_concurrency = max_concurrency
         self._runner = ThreadPoolExecutor(max_workers=max_concurrency)
+        self.exports = exports or ExportTarget("")
+        self._s3 = s3
+
+    @cached_property
+    def s3(self) -> Any:
+        """For exports: SigV4 presigned links on the region's own endpoint."""
+        region, style = _session().get_config_variable("region"), {"addressing_style": "virtual"}
+        config = CLIENT_CONFIG.merge(Config(signature_version="s3v4", s3=style))  # type: ignore[arg-type]
+        endpoint = f"https://s3.{region}.amazonaws.com" if region else None
+        return self._s3 or _session().create_client("s3", config=config, endpoint_url=endpoint)
 
     def problem(self) -> str | None:
         return (
             None if self.workgroup else "no Athena workgroup is set (BEACONLAKE_ATHENA_WORKGROUP)"
         )
 
-    def _execute(self, sql: str, params: Sequence[Any]) -> Any:
+    def _execute(self, sql: str, params: Sequence[Any], reuse_results: bool = True) -> Any:
         """Start the query and wait for it at most `timeout_seconds`, then cancel it."""
         from pyathena.error import Error as AthenaError
 
         cursor = self._connection.cursor()
-        reuse = self.result_reuse_minutes
+        reuse = self.result_reuse_minutes if reuse_results else 0
         running = self._runner.submit(
             cursor.execute,
             sql,
@@ -455,3 +475,23 @@ class AthenaEngine:
         names = [d[0] for d in cursor.description or ()]
         while rows := cursor.fetchmany(batch_rows):
             yield [dict(zip(names, row, strict=True)) for row in rows]
+
+    def export(self, sql: str, params: Sequence[Any], header: Sequence[str]) -> ExportFiles | None:
+        """UNLOAD to a fresh prefix of the results bucket, then links to the files
+        (beaconlake.adapters.aws_exports); None (streamed, as before) without a bucket. The
+        row count is GetQueryResults' UpdateCount; if none (or 0), a count(*) of the SELECT."""
+        if not self.exports.bucket:
+            return None
+        prefix = self.exports.new_prefix()
+        statement = unload_statement(sql, self.exports.location(prefix))
+        cursor = self._execute(statement, params, reuse_results=False)
+        try:
+            athena: Any = self._connection.client
+            reply = athena.get_query_results(QueryExecutionId=cursor.query_id, MaxResults=1)
+            rows = reply.get("UpdateCount")
+            if not rows:  # none, or 0 as for a SELECT: count them
+                rows = self.query(f"SELECT count(*) AS n FROM ({sql})", params)[0]["n"]
+            return self.exports.finish(self.s3, prefix, header, int(rows))
+        except (ClientError, BotoCoreError) as exc:
+            logger.error("export files could not be listed", extra={"error": type(exc).__name__})
+            raise QueryFailed(f"the export could not be linked: {type(exc).__name__}") from exc

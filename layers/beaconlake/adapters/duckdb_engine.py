@@ -422,6 +422,10 @@ class DuckDBEngine:
             while rows := result.fetchmany(batch_rows):
                 yield [dict(zip(names, row, strict=True)) for row in rows]
 
+    def export(self, sql: str, params: Sequence[Any], header: Sequence[str]) -> None:
+        """Exports are streamed from the local files: no export files."""
+        return None
+
     def query_many(
         self, statements: Sequence[tuple[str, Sequence[Any]]]
     ) -> list[list[dict[str, Any]]]:

@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from beaconlake.ingest.ratelimit import TokenBucket
-from beaconlake.ports import QueryEngine, Rollup
+from beaconlake.ports import ExportFiles, QueryEngine, Rollup
 
 
 @dataclass(frozen=True)
@@ -168,3 +168,7 @@ class FairEngine:
     ) -> Iterator[list[dict[str, Any]]]:
         with self.slots.held(self.client):
             yield from self.engine.stream(sql, params, batch_rows)
+
+    def export(self, sql: str, params: Sequence[Any], header: Sequence[str]) -> ExportFiles | None:
+        with self.slots.held(self.client):
+            return self.engine.export(sql, params, header)
