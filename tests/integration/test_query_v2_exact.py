@@ -124,26 +124,32 @@ def test_filter_trees(loaded, filters, keep) -> None:
     assert got == metrics(loaded, keep)
 
 
-def test_goals_with_conversion_rate_and_revenue(loaded) -> None:
-    wanted = ["visitors", "events", "conversion_rate", "total_revenue"]
-    got = as_map(run({"metrics": wanted, "dimensions": ["event:goal"]}), wanted)
-    total = metrics(loaded)["visitors"]
-    conditions = {
-        "Signup": lambda h, s: h.name == "Signup",
-        "Pricing page": lambda h, s: h.name == "pageview" and h.path.startswith("/pric"),
-        "Purchase": lambda h, s: h.name == "Purchase",
-    }
+GOAL_CONDITIONS = {
+    "Signup": lambda h, s: h.name == "Signup",
+    "Pricing page": lambda h, s: h.name == "pageview" and h.path.startswith("/pric"),
+    "Purchase": lambda h, s: h.name == "Purchase",
+}
+
+
+def expected_goals(hits) -> dict:
+    """Each goal's visitors, events, conversion rate and revenue, by the reference model."""
+    total = metrics(hits)["visitors"]
     expected = {}
-    for name, keep in conditions.items():
-        m = metrics(loaded, keep)
-        rev = engagement_metrics(matched_hits(loaded, keep))["total_revenue"]
+    for name, keep in GOAL_CONDITIONS.items():
+        m = metrics(hits, keep)
         expected[(name,)] = {
             "visitors": m["visitors"],
             "events": m["events"],
             "conversion_rate": round(100 * m["visitors"] / total, 1),
-            "total_revenue": rev,
+            "total_revenue": engagement_metrics(matched_hits(hits, keep))["total_revenue"],
         }
-    assert got == expected
+    return expected
+
+
+def test_goals_with_conversion_rate_and_revenue(loaded) -> None:
+    wanted = ["visitors", "events", "conversion_rate", "total_revenue"]
+    got = as_map(run({"metrics": wanted, "dimensions": ["event:goal"]}), wanted)
+    assert got == expected_goals(loaded)
 
 
 def test_percentage_order_pagination_and_total_rows(loaded) -> None:
