@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +41,29 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+SALT_PREFIX = "/beaconlake/salts"
+
+
+@pytest.fixture
+def ssm(monkeypatch: pytest.MonkeyPatch, fake_aws_credentials: None) -> Iterator[Any]:
+    """The AWS back end's salt settings, with SSM (and every AWS call) in moto; the client."""
+    import boto3
+    from moto import mock_aws
+
+    for name, value in {
+        "BEACONLAKE_BACKEND": "aws",
+        "BEACONLAKE_SITES": "example.com",
+        "BEACONLAKE_SALT_PREFIX": SALT_PREFIX,
+        "BEACONLAKE_FIREHOSE_STREAM": "beaconlake-events",
+        "BEACONLAKE_KEYS_TABLE": "unused",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        wiring.reset()
+        yield boto3.client("ssm")
+        wiring.reset()
 
 
 def retention_days() -> list[str]:

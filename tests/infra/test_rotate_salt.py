@@ -4,31 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import boto3
-import pytest
-from moto import mock_aws
-
-from beaconlake import wiring
 from functions.rotate_salt.app import handler
 from tests.apigw import Context
+from tests.conftest import SALT_PREFIX as PREFIX
 
-PREFIX = "/beaconlake/salts"
 SCHEDULED_EVENT = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
-
-
-@pytest.fixture
-def ssm(monkeypatch: pytest.MonkeyPatch, fake_aws_credentials: None):
-    for name, value in {
-        "BEACONLAKE_BACKEND": "aws",
-        "BEACONLAKE_SALT_PREFIX": PREFIX,
-        "BEACONLAKE_FIREHOSE_STREAM": "unused",
-        "BEACONLAKE_KEYS_TABLE": "unused",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        wiring.reset()
-        yield boto3.client("ssm")
-        wiring.reset()
 
 
 def test_creates_todays_salt_and_deletes_those_older_than_48_hours(ssm) -> None:

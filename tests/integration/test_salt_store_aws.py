@@ -4,15 +4,11 @@ missing salt is a counted, logged 503, never a salt the collector invents."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from beaconlake import wiring
 from beaconlake.adapters.aws import ParameterSaltStore
 from beaconlake.ports import SinkUnavailable
 from functions.collect.app import handler as collect
@@ -20,25 +16,9 @@ from functions.rotate_salt.app import AHEAD_OF_MIDNIGHT, LEAD
 from functions.rotate_salt.app import handler as rotate
 from tests.apigw import Context, http_event
 from tests.conftest import CHROME_UA
+from tests.conftest import SALT_PREFIX as PREFIX
 
-PREFIX = "/beaconlake/salts"
 IP = "198.51.100.77"
-
-
-@pytest.fixture
-def ssm(monkeypatch: pytest.MonkeyPatch, fake_aws_credentials: None) -> Iterator[Any]:
-    for name, value in {
-        "BEACONLAKE_BACKEND": "aws",
-        "BEACONLAKE_SITES": "example.com",
-        "BEACONLAKE_SALT_PREFIX": PREFIX,
-        "BEACONLAKE_FIREHOSE_STREAM": "beaconlake-events",
-        "BEACONLAKE_KEYS_TABLE": "unused",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        wiring.reset()
-        yield boto3.client("ssm")
-        wiring.reset()
 
 
 def stored_days(ssm: Any) -> list[str]:
