@@ -260,7 +260,10 @@ def main() -> None:
     package_sizes = ROOT / "bench" / "package_sizes.py"
     if package_sizes.exists():
         subprocess.run([sys.executable, str(package_sizes)], cwd=ROOT, check=True)
-    print(f"done in {results['total_s']:.0f} s: docs/BENCHMARKS.md, docs/COST.md", flush=True)
+    print(
+        f"done in {results['total_s']:.0f} s: docs/BENCHMARKS.md (docs/COST.md: python -m bench.cost_tables)",
+        flush=True,
+    )
 
 
 def storage_figures(ds: datagen.Dataset, big_queries: dict[str, Any]) -> dict[str, Any]:
