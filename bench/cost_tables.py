@@ -30,14 +30,32 @@ def deployed(events: int, loads: int) -> cost.Usage:
     return cost.Usage.deployed(context, events_per_month=events, dashboard_loads=loads)
 
 
-def _itemised(u: cost.Usage) -> list[str]:
-    lines = cost.monthly_cost(u)
+def _itemised(events: int) -> list[str]:
+    """Every line at 200 loads (without and with the free tiers) and its price at 3,000."""
+    u, busy = deployed(events, LOADS[0]), deployed(events, LOADS[1])
+    lines, heavy = cost.monthly_cost(u), cost.monthly_cost(busy)
     free = cost.with_free_tier(lines)
     rows = [
-        [x.service, x.item, f"{x.quantity:,.3f} {x.unit}", f"${x.usd:.4f}", f"${f.usd:.4f}"]
-        for x, f in zip(lines, free, strict=True)
+        [
+            x.service,
+            x.item,
+            f"{x.quantity:,.3f} {x.unit}",
+            f"${x.usd:.4f}",
+            f"${f.usd:.4f}",
+            f"${h.usd:.4f}",
+        ]
+        for x, f, h in zip(lines, free, heavy, strict=True)
     ]
-    rows.append(["**total**", "", "", f"**${cost.total(lines):.2f}**", f"${cost.total(free):.2f}"])
+    rows.append(
+        [
+            "**total**",
+            "",
+            "",
+            f"**${cost.total(lines):.2f}**",
+            f"${cost.total(free):.2f}",
+            f"${cost.total(heavy):.2f}",
+        ]
+    )
     rows.append(
         [
             "**per million events**",
@@ -45,9 +63,18 @@ def _itemised(u: cost.Usage) -> list[str]:
             "",
             f"**${cost.per_million_events(u):.3f}**",
             f"${cost.per_million_events(u, free_tier=True):.3f}",
+            f"${cost.per_million_events(busy):.3f}",
         ]
     )
-    return _table(["service", "item", "quantity", "USD", "USD after always-free tiers"], rows)
+    header = [
+        "service",
+        "item",
+        f"quantity ({LOADS[0]} loads)",
+        "USD",
+        "USD after always-free tiers",
+        f"USD at {LOADS[1]:,} loads",
+    ]
+    return _table(header, rows)
 
 
 def tables() -> str:
@@ -56,7 +83,7 @@ def tables() -> str:
         for loads in LOADS:
             u = deployed(events, loads)
             per_m = cost.per_million_events(u)
-            target = TARGETS[events] if loads == 200 else None
+            target = TARGETS[events] if loads == LOADS[0] else None
             verdict = (
                 ""
                 if target is None
@@ -72,15 +99,7 @@ def tables() -> str:
                     verdict,
                 ]
             )
-    first = deployed(VOLUMES[-1], LOADS[0])
-    settings = (
-        f"Deployed settings (cdk.json): Firehose buffer {first.buffer_seconds} s, Lambda "
-        f"{first.collect_memory_mb} MB (collector) and {first.stats_memory_mb} MB (stats), X-Ray "
-        f"{'on' if first.tracing else 'off'}, CloudFront {'on' if first.cloudfront else 'off'}, "
-        f"API Gateway {'on' if first.api_gateway else 'off'}, {first.alarms} alarms, "
-        f"{first.dashboards} dashboard; compaction {'on' if first.compacted else 'off'}, "
-        f"rollups {'on' if first.rolled_up else 'off'} (not yet on AWS)."
-    )
+    settings = f"Deployed settings (cdk.json): {cost.describe(deployed(VOLUMES[0], LOADS[0]))}."
     out = [
         START,
         "",
@@ -101,9 +120,9 @@ def tables() -> str:
     ]
     for events in VOLUMES:
         u = deployed(events, LOADS[0])
-        out += [f"### {events:,} events a month, {LOADS[0]} dashboard loads", "", *_itemised(u), ""]
+        out += [f"### {events:,} events a month", "", *_itemised(events), ""]
         out += [
-            "Each change alone (no free tiers):",
+            f"What still moves it ({LOADS[0]} loads; each change alone, no free tiers):",
             "",
             *_table(
                 ["change", "month", "per million events"],

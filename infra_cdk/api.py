@@ -1,5 +1,11 @@
-"""The Lambdas (collect, stats, rotate_salt), the HTTP API in front of them, and the daily
-salt rotation schedule."""
+"""The Lambdas (collect, stats, rotate_salt, rollups), their schedules, the collector's function
+URL (the ingest origin) and the HTTP API in front of the stats function.
+
+Beacons never pass API Gateway: at $1 a million requests it would be half the bill of a busy
+site (docs/COST.md). The collector is reached through its Lambda function URL, with auth NONE:
+CloudFront's origin access control for function URLs needs every POST signed with its body's
+SHA-256 (`x-amz-content-sha256`), which `navigator.sendBeacon` cannot send, and the collector
+checks every beacon itself (sites, payload limits, per-client and per-site rate limits)."""
 
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
 
-from beaconlake.config import GOALS_VARIABLE
+from beaconlake.config import DROP_METRICS_VARIABLE, GOALS_VARIABLE
 from beaconlake.metrics import NAMESPACE as METRICS_NAMESPACE
 from infra_cdk.catalog import Catalog
 from infra_cdk.common import log_group
@@ -49,6 +55,11 @@ ACCESS_LOG_FORMAT = (
 # What the schedule ahead of midnight sends functions/rotate_salt (its AHEAD_OF_MIDNIGHT):
 # rotate for the day about to start, so its salt exists before that day's first beacon.
 AHEAD_OF_MIDNIGHT_INPUT = {"rotation": "ahead-of-midnight"}
+# The daily job (functions/rollups) runs every hour at minute 20: past days are compacted and
+# rolled up after midnight UTC, with twenty minutes' grace for Firehose's last deliveries, and
+# days that changed since (late deliveries, erasures) are written again within the hour.
+ROLLUPS_SCHEDULE = {"minute": "20"}
+INGEST_PATHS = ("/api/event", "/e.gif")
 
 
 class Api(Construct):
@@ -96,7 +107,6 @@ class Api(Construct):
             "BEACONLAKE_SESSIONS_TABLE": storage.sessions.table_name,
             "BEACONLAKE_ATHENA_WORKGROUP": catalog.workgroup_name,
             "BEACONLAKE_ATHENA_DATABASE": catalog.database_name,
-            "BEACONLAKE_ATHENA_TABLE": catalog.table_name,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "LOG_LEVEL": settings.log_level,
         }
@@ -140,21 +150,45 @@ class Api(Construct):
             "collect",
             settings.collector_memory_mb,
             10,
+            # BeaconsDropped counters only with `drop_metrics` (beaconlake.metrics, COST.md)
+            {DROP_METRICS_VARIABLE: str(settings.drop_metrics).lower()},
             reserved=settings.reserved_concurrency or None,  # 0 reserves none
         )
         # Exports are UNLOADed under exports/ in Athena's results bucket and linked from there
-        # (its role reads and writes that bucket: _grant).
-        exports = {"BEACONLAKE_RESULTS_BUCKET": storage.athena_results.bucket_name}
-        self.stats = function("stats", settings.stats_memory_mb, 29, {**goals, **exports})
-        self.functions = (self.collect, self.stats, self.rotate_salt)
+        # (its role reads and writes that bucket: _grant); the daily job UNLOADs under
+        # staging/ there. The stats function reads the job's state under rollups/_state/.
+        buckets = {
+            "BEACONLAKE_RESULTS_BUCKET": storage.athena_results.bucket_name,
+            "BEACONLAKE_EVENTS_BUCKET": storage.events.bucket_name,
+        }
+        self.stats = function("stats", settings.stats_memory_mb, 29, {**goals, **buckets})
+        # One run at a time: two runs compacting the same day could both put their file.
+        self.rollups = function("rollups", 512, 900, buckets, reserved=1)
+        self.functions = (self.collect, self.stats, self.rotate_salt, self.rollups)
         self._grant(storage, catalog, delivery)
         self._schedule_salts()
+        events.Rule(
+            self,
+            "HourlyRollups",
+            description="Compact past days' event files and write their rollups, every hour",
+            schedule=events.Schedule.cron(**ROLLUPS_SCHEDULE),
+            targets=[targets.LambdaFunction(self.rollups, retry_attempts=2)],
+        )
+        self.ingest_url = self.collect.add_function_url(
+            auth_type=lambda_.FunctionUrlAuthType.NONE,
+            cors=lambda_.FunctionUrlCorsOptions(
+                allowed_origins=list(settings.allowed_origins),
+                allowed_methods=[lambda_.HttpMethod.POST, lambda_.HttpMethod.GET],
+                allowed_headers=["content-type"],
+                max_age=Duration.days(1),
+            ),
+        )
 
         self.http_api = apigw.HttpApi(
             self,
             "HttpApi",
             api_name=settings.stack_name,
-            description="Beaconlake: ingest (/api/event, /e.gif) and the stats API (/api/*)",
+            description="Beaconlake: the stats API, query API and dashboard (/api/*, /health)",
             create_default_stage=False,
             cors_preflight=apigw.CorsPreflightOptions(
                 allow_origins=list(settings.allowed_origins),
@@ -184,16 +218,7 @@ class Api(Construct):
         stage_resource.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(
             destination_arn=access_logs.log_group_arn, format=ACCESS_LOG_FORMAT
         )
-        collect = integrations.HttpLambdaIntegration("Collect", self.collect)
         stats = integrations.HttpLambdaIntegration("Stats", self.stats)
-        self.ingest_routes = [
-            *self.http_api.add_routes(
-                path="/api/event", methods=[apigw.HttpMethod.POST], integration=collect
-            ),
-            *self.http_api.add_routes(
-                path="/e.gif", methods=[apigw.HttpMethod.GET], integration=collect
-            ),
-        ]
         self.stats_routes = [
             *self.http_api.add_routes(
                 path="/api/{proxy+}",
@@ -288,30 +313,31 @@ class Api(Construct):
                 resources=[salts, f"{salts}/*"],
             )
         )
-        self.stats.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "athena:StartQueryExecution",
-                    "athena:GetQueryExecution",
-                    "athena:GetQueryResults",
-                    "athena:StopQueryExecution",
-                    "athena:GetWorkGroup",
-                ],
-                resources=[catalog.workgroup_arn],
+        queries = [
+            "athena:StartQueryExecution",
+            "athena:GetQueryExecution",
+            "athena:GetQueryResults",
+            "athena:StopQueryExecution",
+        ]
+        for fn, extra in ((self.stats, ["athena:GetWorkGroup"]), (self.rollups, [])):
+            fn.add_to_role_policy(
+                iam.PolicyStatement(actions=queries + extra, resources=[catalog.workgroup_arn])
             )
-        )
-        self.stats.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "glue:GetDatabase",
-                    "glue:GetTable",
-                    "glue:GetPartition",
-                    "glue:GetPartitions",
-                ],
-                resources=[catalog.catalog_arn, catalog.database_arn, catalog.table_arn],
+            # every table a statement may read: events and the daily job's rollups
+            fn.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "glue:GetDatabase",
+                        "glue:GetTable",
+                        "glue:GetPartition",
+                        "glue:GetPartitions",
+                    ],
+                    resources=[catalog.catalog_arn, catalog.database_arn, *catalog.table_arns],
+                )
             )
-        )
+            storage.athena_results.grant_read_write(fn)
         storage.events.grant_read(self.stats)
-        storage.athena_results.grant_read_write(self.stats)
         storage.keys.grant_read_data(self.stats)
         storage.sessions.grant_read_write_data(self.stats)
+        # the job replaces a day's small files by one and rewrites rollups: read, write, delete
+        storage.events.grant_read_write(self.rollups)

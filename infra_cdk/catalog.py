@@ -1,5 +1,6 @@
-"""Glue database and `events` table (columns from beaconlake.schema, partition projection),
-the Athena workgroup, and named queries for the Athena console."""
+"""Glue database, the `events` table (columns from beaconlake.schema) and the daily job's
+`session_rollup` and `page_rollup` tables (columns from beaconlake.stats.rollup_job), all with
+partition projection; the Athena workgroup, and named queries for the Athena console."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from beaconlake.adapters.aws_days import ROLLUPS_PREFIX
 from beaconlake.schema import glue_columns, glue_partition_keys
+from beaconlake.stats.rollup_job import rollup_columns
 from infra_cdk.settings import DeploySettings
 from infra_cdk.storage import EVENTS_PREFIX
 
@@ -23,7 +26,9 @@ PROJECTION_START = "2020-01-01"
 LAST_30_DAYS = "dt >= date_format(current_date - INTERVAL '30' DAY, '%Y-%m-%d')"
 
 
-def partition_projection(bucket_name: str, sites: tuple[str, ...]) -> dict[str, str]:
+def partition_projection(
+    bucket_name: str, sites: tuple[str, ...], prefix: str = EVENTS_PREFIX
+) -> dict[str, str]:
     """Glue table parameters: partitions are computed, never crawled or added (no MSCK)."""
     return {
         "projection.enabled": "true",
@@ -35,7 +40,7 @@ def partition_projection(bucket_name: str, sites: tuple[str, ...]) -> dict[str, 
         "projection.dt.interval": "1",
         "projection.dt.interval.unit": "DAYS",
         "storage.location.template": (
-            f"s3://{bucket_name}/{EVENTS_PREFIX}site_id=${{site_id}}/dt=${{dt}}/"
+            f"s3://{bucket_name}/{prefix}site_id=${{site_id}}/dt=${{dt}}/"
         ),
     }
 
@@ -166,10 +171,13 @@ class Catalog(Construct):
             ),
         )
         self.table.node.add_dependency(database)
-        self.table_arn = (
-            f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}:table/"
-            f"{self.database_name}/{TABLE}"
-        )
+        self.table_arn = self._table_arn(TABLE)
+        self.rollup_tables = [
+            self._rollup_table(name, columns, events.bucket_name, settings, database)
+            for name, columns in rollup_columns().items()
+        ]
+        # every table a statement may read: events and the rollups of the daily job
+        self.table_arns = [self.table_arn, *(self._table_arn(n) for n in rollup_columns())]
         self.database_arn = (
             f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}:database/{self.database_name}"
         )
@@ -214,3 +222,51 @@ class Catalog(Construct):
             f"arn:{Aws.PARTITION}:athena:{Aws.REGION}:{Aws.ACCOUNT_ID}:workgroup/"
             f"{self.workgroup_name}"
         )
+
+    def _table_arn(self, name: str) -> str:
+        return (
+            f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}:table/"
+            f"{self.database_name}/{name}"
+        )
+
+    def _rollup_table(
+        self,
+        name: str,
+        columns: list[tuple[str, str]],
+        bucket_name: str,
+        settings: DeploySettings,
+        database: glue.CfnDatabase,
+    ) -> glue.CfnTable:
+        """A rollup table of the daily job: Parquet it UNLOADs, one prefix per site and day."""
+        prefix = f"{ROLLUPS_PREFIX}{name}/"
+        table = glue.CfnTable(
+            self,
+            "".join(part.title() for part in name.split("_")) + "Table",
+            catalog_id=Aws.ACCOUNT_ID,
+            database_name=self.database_name,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=name,
+                description="Written by the daily job per site and past day "
+                "(layers/beaconlake/stats/rollup_job.py)",
+                table_type="EXTERNAL_TABLE",
+                parameters={
+                    "classification": "parquet",
+                    "EXTERNAL": "TRUE",
+                    **partition_projection(bucket_name, settings.sites, prefix),
+                },
+                partition_keys=[glue.CfnTable.ColumnProperty(**c) for c in glue_partition_keys()],
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    columns=[glue.CfnTable.ColumnProperty(name=n, type=t) for n, t in columns],
+                    location=f"s3://{bucket_name}/{prefix}",
+                    input_format=PARQUET_INPUT,
+                    output_format=PARQUET_OUTPUT,
+                    compressed=False,
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library=PARQUET_SERDE,
+                        parameters={"serialization.format": "1"},
+                    ),
+                ),
+            ),
+        )
+        table.node.add_dependency(database)
+        return table

@@ -1,19 +1,33 @@
-"""Alarms on every path that loses data or answers 5xx (Firehose delivery and format
-conversion, refused events, missing salts, failed stats queries, API 5xx, Lambda errors and
-throttles), all to one SNS topic, and a dashboard."""
+"""What tells an operator that data is being lost or answers fail, for as little as it costs.
+
+Five alarms ($0.10 a month each, docs/COST.md), each on a metric AWS publishes for free and
+each on a path with no other signal: Firehose cannot deliver to S3; Firehose cannot convert
+records to Parquet (they wait under errors/); the collector answers 5xx (Firehose refused
+events after retries, the day's salt is missing, the function failed or timed out: its
+function URL's Url5xxCount counts them all); Lambda refuses beacons because the collector
+is at its concurrency limit (429, which the 5xx count leaves out); the stats API answers 5xx
+(a query failed or timed out, or the function failed).
+
+The scheduled functions (rotate_salt, the daily job) tell the same SNS topic themselves: a run
+that still fails after Lambda's two retries is sent there as an on-failure destination, so a
+failing schedule costs an SNS message instead of an alarm a month.
+
+The CloudWatch dashboard ($3 a month) is created only with the `dashboard` setting.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from aws_cdk import Annotations, Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from infra_cdk.api import METRICS_NAMESPACE
 from infra_cdk.settings import DeploySettings
 
 FIVE_MINUTES = Duration.minutes(5)
@@ -21,10 +35,9 @@ NO_RECIPIENT_WARNING = (
     "setting 'alarm_email' is not set, so no one is told when an alarm fires (lost events, "
     "failed deliveries, failing queries); deploy with -c alarm_email=ops@example.com."
 )
-# The stats API logs this (ERROR) when the query engine fails or times out and it answers 503
-# (beaconlake.stats.api); a metric filter turns those lines into a count to alarm on.
-QUERY_FAILED_MESSAGE = "query failed"
-QUERIES_FAILED_METRIC = "StatsQueriesFailed"
+# Lambda's retries of an asynchronous invocation (an EventBridge schedule's) before the event
+# goes to the on-failure destination.
+SCHEDULED_RETRIES = 2
 
 
 class Monitoring(Construct):
@@ -34,10 +47,11 @@ class Monitoring(Construct):
         id: str,
         *,
         settings: DeploySettings,
+        collect: lambda_.Function,
+        scheduled: tuple[lambda_.Function, ...],
         functions: tuple[lambda_.Function, ...],
         stream_name: str,
         api_id: str,
-        stats_logs: logs.ILogGroup,
     ) -> None:
         super().__init__(scope, id)
         self.topic = sns.Topic(self, "Alarms", display_name="Beaconlake alarms", enforce_ssl=True)
@@ -68,31 +82,7 @@ class Monitoring(Construct):
             )
 
         def collector(name: str) -> cw.Metric:
-            return cw.Metric(
-                namespace=METRICS_NAMESPACE,
-                metric_name=name,
-                dimensions_map={"component": "collector"},
-                statistic="Sum",
-                period=FIVE_MINUTES,
-            )
-
-        stats_logs.add_metric_filter(
-            "QueriesFailed",
-            filter_pattern=logs.FilterPattern.all(
-                logs.FilterPattern.string_value("$.level", "=", "ERROR"),
-                logs.FilterPattern.string_value("$.message", "=", QUERY_FAILED_MESSAGE),
-            ),
-            metric_namespace=METRICS_NAMESPACE,
-            metric_name=QUERIES_FAILED_METRIC,
-            metric_value="1",
-            default_value=0,
-        )
-        queries_failed = cw.Metric(
-            namespace=METRICS_NAMESPACE,
-            metric_name=QUERIES_FAILED_METRIC,
-            statistic="Sum",
-            period=FIVE_MINUTES,
-        )
+            return collect.metric(name, statistic="Sum", period=FIVE_MINUTES)
 
         def at_least_once(alarm_id: str, description: str, metric: cw.Metric) -> cw.Alarm:
             return cw.Alarm(
@@ -106,7 +96,7 @@ class Monitoring(Construct):
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
 
-        alarms = [
+        self.alarms = [
             cw.Alarm(
                 self,
                 "FirehoseDeliveryFailing",
@@ -117,20 +107,6 @@ class Monitoring(Construct):
                 evaluation_periods=3,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             ),
-            cw.Alarm(
-                self,
-                "FirehoseDataStale",
-                alarm_description="The oldest record in Firehose waited over 30 minutes",
-                metric=firehose("DeliveryToS3.DataFreshness", "Maximum"),
-                threshold=1800,
-                evaluation_periods=2,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            ),
-            at_least_once(
-                "EventsRejected",
-                "The collector answered 503: Firehose refused events after retries",
-                collector("EventsRejected"),
-            ),
             at_least_once(
                 "FirehoseConversionFailing",
                 "Firehose could not convert records to Parquet; they are under errors/ in the "
@@ -138,41 +114,54 @@ class Monitoring(Construct):
                 firehose("FailedConversion.Records", "Sum"),
             ),
             at_least_once(
-                "SaltMissing",
-                "The collector answered 503: the day's salt is missing (see rotate_salt's logs)",
-                collector("SaltMissing"),
+                "CollectorFailing",
+                "The collector answered 5xx: Firehose refused events, the day's salt is "
+                "missing, or the function failed (see its logs)",
+                collector("Url5xxCount"),
             ),
             at_least_once(
-                "StatsQueriesFailing",
-                "The stats API answered 503: Athena failed or timed out (see the stats logs)",
-                queries_failed,
+                "CollectorThrottled",
+                "Lambda refused beacons with 429: the collector is at its concurrency limit "
+                "(reserved_concurrency, or the account's)",
+                collector("Throttles"),
             ),
             at_least_once(
-                "Api5xx",
-                "The HTTP API answered 5xx (stats API or collector; see the access log)",
+                "StatsApi5xx",
+                "The stats API answered 5xx: a query failed or timed out, or the function "
+                "failed (see the stats logs and the access log)",
                 api("5xx"),
             ),
         ]
-        for fn in functions:
-            name = fn.node.id
-            for metric_name, metric in (
-                ("Errors", fn.metric_errors(period=FIVE_MINUTES)),
-                ("Throttles", fn.metric_throttles(period=FIVE_MINUTES)),
-            ):
-                alarms.append(
-                    at_least_once(
-                        f"{name}{metric_name}", f"Lambda {name}: {metric_name.lower()}", metric
-                    )
-                )
-        for alarm in alarms:
+        for alarm in self.alarms:
             alarm.add_alarm_action(action)
+        for fn in scheduled:
+            fn.configure_async_invoke(
+                on_failure=destinations.SnsDestination(self.topic),
+                retry_attempts=SCHEDULED_RETRIES,
+            )
+        if settings.dashboard:
+            self._dashboard(settings.stack_name, collector, firehose, api, functions)
 
-        dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=settings.stack_name)
+    def _dashboard(
+        self,
+        name: str,
+        collector: Callable[[str], cw.Metric],
+        firehose: Callable[[str, str], cw.Metric],
+        api: Callable[[str], cw.Metric],
+        functions: tuple[lambda_.Function, ...],
+    ) -> None:
+        dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=name)
         dashboard.add_widgets(
             cw.GraphWidget(
-                title="Requests (HTTP API)",
+                title="Beacons (collector function URL)",
+                left=[collector("UrlRequestCount"), collector("Url4xxCount")],
+                right=[collector("Url5xxCount")],
+                width=8,
+            ),
+            cw.GraphWidget(
+                title="Stats API (HTTP API)",
                 left=[api("Count"), api("4xx"), api("5xx")],
-                width=12,
+                width=8,
             ),
             cw.GraphWidget(
                 title="Firehose",
@@ -181,7 +170,7 @@ class Monitoring(Construct):
                     firehose("DeliveryToS3.Records", "Sum"),
                 ],
                 right=[firehose("DeliveryToS3.DataFreshness", "Maximum")],
-                width=12,
+                width=8,
             ),
         )
         dashboard.add_widgets(
@@ -197,6 +186,4 @@ class Monitoring(Construct):
                 width=12,
             ),
         )
-        dashboard.add_widgets(
-            cw.AlarmStatusWidget(title="Alarms", alarms=alarms, width=24),
-        )
+        dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))

@@ -19,12 +19,12 @@ WHY_BASIC_ROLE = (
 )
 WHY_S3_ACTIONS = (
     "These are CDK's grantRead/grantReadWrite action groups, and the statement is scoped to one "
-    "bucket and its objects: Firehose writes and aborts multipart uploads, Athena lists and "
-    "reads partitions and writes its result files."
+    "bucket and its objects: Athena lists and reads partitions and writes its result files, "
+    "and the daily job replaces a day's small files by one and rewrites its rollups."
 )
 WHY_OBJECTS = (
-    "Object keys are created at run time (site_id=/dt= partitions, Athena result files), so "
-    "the grant covers the objects of this single bucket and nothing else."
+    "Object keys are created at run time (site_id=/dt= partitions, rollups, Athena result "
+    "files), so the grant covers the objects of this single bucket and nothing else."
 )
 WHY_XRAY = (
     "xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level "
@@ -33,11 +33,6 @@ WHY_XRAY = (
 WHY_PARAMETERS = (
     "SSM parameters under this stack's own path: one salt per UTC day (created and deleted "
     "daily) or one user-id secret per site, whose names are known only at run time."
-)
-WHY_PUBLIC_INGEST = (
-    "Beacons come from anonymous visitors' browsers, as with Plausible's /api/event: there is "
-    "no identity to authorise. Abuse is bounded by stage throttling, reserved concurrency and "
-    "the collector's validation (unknown sites are dropped)."
 )
 WHY_APP_AUTH = (
     "The stats API authorises in the application: Bearer API keys stored only as hashes in "

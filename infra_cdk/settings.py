@@ -23,6 +23,8 @@ _ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 # Lambda allows 4 KB of environment variables in all; the goals take at most half.
 MAX_GOALS_BYTES = 2048
+# A Lambda function URL's CORS configuration (the collector's) takes at most 100 origins.
+MAX_CORS_ORIGINS = 100
 
 
 class ConfigError(ValueError):
@@ -136,6 +138,8 @@ class DeploySettings:
     firehose_buffer_seconds: int
     cloudfront: bool
     tracing: bool
+    dashboard: bool
+    drop_metrics: bool
     honour_dnt: bool
     check_origin: bool
     user_id_sites: tuple[str, ...]
@@ -185,7 +189,7 @@ class DeploySettings:
             )
         throttle_rate = _int("throttle_rate", get("throttle_rate"), 1, 10_000)
         throttle_burst = _int("throttle_burst", get("throttle_burst"), 1, 5_000)
-        return cls(
+        settings = cls(
             stack_name=stack_name,
             sites=sites,
             retention_days=_int("retention_days", get("retention_days"), 0, 36_500),
@@ -208,6 +212,8 @@ class DeploySettings:
             ),
             cloudfront=_bool("cloudfront", get("cloudfront")),
             tracing=_bool("tracing", get("tracing")),
+            dashboard=_bool("dashboard", get("dashboard")),
+            drop_metrics=_bool("drop_metrics", get("drop_metrics")),
             honour_dnt=_bool("honour_dnt", get("honour_dnt")),
             check_origin=_bool("check_origin", get("check_origin")),
             user_id_sites=user_id_sites,
@@ -223,6 +229,14 @@ class DeploySettings:
             dependency_layer_dir=_text("dependency_layer_dir", get("dependency_layer_dir")),
             goals=_goals(get("goals"), sites),
         )
+        origins = len(settings.allowed_origins)
+        if origins > MAX_CORS_ORIGINS:
+            source = "'cors_origins' holds" if cors else "'sites' makes (with and without www.)"
+            raise ConfigError(
+                f"setting {source} {origins} CORS origins, more than the {MAX_CORS_ORIGINS} the "
+                "collector's function URL takes: set cors_origins to '*' or list fewer origins."
+            )
+        return settings
 
     @property
     def allowed_origins(self) -> tuple[str, ...]:

@@ -1,4 +1,5 @@
-"""The one Beaconlake stack: storage, catalog, delivery, API, edge, monitoring."""
+"""The one Beaconlake stack: storage, catalog, delivery, API (with the collector's function
+URL and the daily job), edge, monitoring."""
 
 from __future__ import annotations
 
@@ -46,30 +47,39 @@ class BeaconlakeStack(Stack):
             self,
             "Monitoring",
             settings=settings,
+            collect=api.collect,
+            scheduled=(api.rotate_salt, api.rollups),
             functions=api.functions,
             stream_name=delivery.stream_name,
             api_id=api.http_api.api_id,
-            stats_logs=api.stats.log_group,
         )
         site = settings.sites[0]
         if storage.tracker is not None:
-            edge = Edge(self, "Edge", api_endpoint=api.endpoint, tracker_bucket=storage.tracker)
-            base = f"https://{edge.domain}"
-            tracker = f"{base}/{TRACKER_PATH}"
+            edge = Edge(
+                self,
+                "Edge",
+                api_endpoint=api.endpoint,
+                ingest_url=api.ingest_url,
+                tracker_bucket=storage.tracker,
+            )
+            base = ingest = f"https://{edge.domain}/"
+            tracker = f"{base}{TRACKER_PATH}"
             snippet = f'<script defer data-domain="{site}" src="{tracker}"></script>'
             self._output("TrackerUrl", tracker)
             self._acknowledge_edge(edge, storage.tracker)
         else:
-            base = f"https://{api.endpoint}"
+            # beacons straight to the collector's function URL (it ends in "/"), the stats
+            # API to API Gateway; no country without CloudFront
+            base, ingest = f"https://{api.endpoint}/", api.ingest_url.url
             snippet = (
-                f'<script defer data-domain="{site}" data-api="{base}/api/event" '
+                f'<script defer data-domain="{site}" data-api="{ingest}api/event" '
                 'src="https://YOUR-HOST/tracker.js"></script> (host tracker_js/dist/tracker.min.js)'
             )
         self._output("TrackerSnippet", snippet)
-        self._output("IngestUrl", f"{base}/api/event")
-        self._output("PixelUrl", f"{base}/e.gif?d={site}&u=https://{site}/")
-        self._output("StatsApiUrl", f"{base}/api/v1/stats")
-        self._output("DashboardUrl", f"{base}/api/dashboard")
+        self._output("IngestUrl", f"{ingest}api/event")
+        self._output("PixelUrl", f"{ingest}e.gif?d={site}&u=https://{site}/")
+        self._output("StatsApiUrl", f"{base}api/v1/stats")
+        self._output("DashboardUrl", f"{base}api/dashboard")
         self._output("AthenaWorkgroup", catalog.workgroup_name)
         self._output("AthenaDatabase", catalog.database_name)
         self._output("ApiKeysTable", storage.keys.table_name)
@@ -97,6 +107,7 @@ class BeaconlakeStack(Stack):
             (api.collect, (api.salt_prefix, api.user_id_prefix), ()),
             (api.rotate_salt, (api.salt_prefix,), ()),
             (api.stats, (), (storage.events, storage.athena_results)),
+            (api.rollups, (), (storage.events, storage.athena_results)),
         ):
             nag.acknowledge_role(
                 self, fn, basic_role=True, xray=True, ssm_paths=paths, buckets=buckets
@@ -104,8 +115,6 @@ class BeaconlakeStack(Stack):
             nag.ack(fn, "L1", nag.WHY_RUNTIME)
         versions = f"IAM5[Resource::<{nag.logical(self, api.rotate_salt)}.Arn>:*]"
         nag.ack(api.next_day_salt_role, versions, nag.WHY_FUNCTION_VERSIONS)
-        for route in api.ingest_routes:
-            nag.ack(route, "APIG4", nag.WHY_PUBLIC_INGEST)
         for route in api.stats_routes:
             nag.ack(route, "APIG4", nag.WHY_APP_AUTH)
 

@@ -7,6 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from beaconlake.adapters.aws_days import ROLLUPS_PREFIX
 from beaconlake.config import EVENTS_PREFIX, EXPORTS_PREFIX
 from infra_cdk.settings import DeploySettings
 
@@ -25,7 +26,11 @@ class Storage(Construct):
             ),
         ]
         if settings.retention_days:
-            event_rules.append(_expire(settings.retention_days, "retention", EVENTS_PREFIX))
+            # the daily job's rollups (and each day's signature) go with the events they sum
+            event_rules += [
+                _expire(settings.retention_days, "retention", EVENTS_PREFIX),
+                _expire(settings.retention_days, "retention-rollups", ROLLUPS_PREFIX),
+            ]
         self.events = self._bucket("Events", event_rules)
         # exports (UNLOADed CSV files, linked for 15 minutes) are deleted after a day
         self.athena_results = self._bucket(

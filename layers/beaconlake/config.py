@@ -16,6 +16,9 @@ EXPORTS_PREFIX = "exports/"
 # Goals per site as JSON (beaconlake.stats.goals reads it, before `<data_dir>/goals.json`);
 # on AWS the CDK sets it on the stats function from the `goals` deploy setting.
 GOALS_VARIABLE = "BEACONLAKE_GOALS"
+# "false" keeps the collector's BeaconsDropped counters out of CloudWatch (beaconlake.metrics
+# reads it; the CDK sets it from the `drop_metrics` deploy setting, docs/COST.md).
+DROP_METRICS_VARIABLE = "BEACONLAKE_DROP_METRICS"
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -73,7 +76,7 @@ class Settings:
     user_id_parameter_prefix: str = "/beaconlake/user-id-secrets"
     events_bucket: str = ""
     events_prefix: str = EVENTS_PREFIX
-    firehose_buffer_seconds: int = 120  # as cdk.json's firehose_buffer_seconds
+    firehose_buffer_seconds: int = 300  # as cdk.json's firehose_buffer_seconds
     results_bucket: str = ""  # Athena's results bucket: exports are written under EXPORTS_PREFIX
     export_link_seconds: int = 900  # how long an export's download links are valid
 
@@ -112,7 +115,7 @@ class Settings:
             ),
             events_bucket=env("BEACONLAKE_EVENTS_BUCKET", ""),
             events_prefix=env("BEACONLAKE_EVENTS_PREFIX", EVENTS_PREFIX),
-            firehose_buffer_seconds=_int("BEACONLAKE_FIREHOSE_BUFFER_SECONDS", 120),
+            firehose_buffer_seconds=_int("BEACONLAKE_FIREHOSE_BUFFER_SECONDS", 300),
             results_bucket=env("BEACONLAKE_RESULTS_BUCKET", ""),
             export_link_seconds=_int("BEACONLAKE_EXPORT_LINK_SECONDS", 900),
         )

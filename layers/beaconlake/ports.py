@@ -3,7 +3,7 @@ lives in beaconlake.adapters; `beaconlake.wiring` picks them. The core imports o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -92,6 +92,82 @@ class QueryEngine(Protocol):
         to gzip-compressed files after a file holding the `header` line, and return links to
         them; or None when this engine answers exports by `stream` (the caller streams)."""
         ...
+
+
+@dataclass(frozen=True)
+class RollupState:
+    """What the daily job (beaconlake.stats.rollup_job) has done for one site, where a back
+    end that runs it on a schedule keeps it: every past day from `first` to `through` has its
+    rollups written from the day's files as they were then, except the `stale` days, whose
+    files changed since (erasure, late data) and which the next run writes again. Statements
+    read rollups only for days it covers and events for the others."""
+
+    first: date
+    through: date
+    stale: frozenset[date] = frozenset()
+
+    def covers(self, first: date, last: date) -> Rollup | None:
+        """The days of first..last the rollups answer, or None (a stale day among them: the
+        events answer them all, exactly, until the job has run)."""
+        start, end = max(first, self.first), min(last, self.through)
+        if start > end or any(start <= day <= end for day in self.stale):
+            return None
+        return Rollup(start, end)
+
+
+Statements = Sequence[tuple[str, Sequence[Any]]]
+
+
+class DayFiles(Protocol):
+    """A back end's primitives for the daily job (beaconlake.stats.rollup_job), which is
+    written once above them: a day's event files, and the rollup files written from them.
+    Days are UTC days; a site's days are its `site_id=/dt=` partitions."""
+
+    def sites(self) -> list[str]:
+        """The sites that have event files or rollups."""
+        ...
+
+    def days(self, site_id: str) -> list[date]:
+        """The days that have event files or rollups, oldest first."""
+        ...
+
+    def signature(self, site_id: str, day: date) -> str | None:
+        """A digest of the day's event files as stored now (names and sizes or ETags), or
+        None when it has none: it changes whenever a file is added, rewritten or removed."""
+        ...
+
+    def rows(self, site_id: str, day: date) -> int:
+        """The day's events, to split its rollup into buckets of visitors; 0 when the back end
+        needs no buckets (Athena spreads one statement over its workers)."""
+        ...
+
+    def compact(self, site_id: str, day: date) -> str | None:
+        """Replace the day's event files with as few as the back end writes, the rows
+        unchanged; the new signature, or None when the files changed meanwhile and nothing
+        was replaced (the next run tries again)."""
+        ...
+
+    def rollup_signature(self, site_id: str, day: date) -> str | None:
+        """The signature the day's rollups were written from, or None: none written."""
+        ...
+
+    def write_rollups(
+        self, site_id: str, day: date, tables: Mapping[str, Statements], signature: str
+    ) -> None:
+        """Replace the day's files of each rollup table with the rows of its statements (in
+        order, one visitor bucket each), then record `signature` for the day."""
+        ...
+
+    def drop_rollups(self, site_id: str, day: date) -> None:
+        """Delete the day's rollups (its events are gone)."""
+        ...
+
+    def state(self, site_id: str) -> RollupState | None:
+        """What the job has recorded for the site (None: never run, or a back end that
+        rolls up when asked instead)."""
+        ...
+
+    def save_state(self, site_id: str, state: RollupState) -> None: ...
 
 
 class QueryFailed(RuntimeError):

@@ -6,7 +6,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Generic, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from beaconlake.config import Settings
 from beaconlake.ingest.service import CollectPolicy, CountryLookup
@@ -20,6 +21,10 @@ from beaconlake.ports import (
     Sink,
     UserIdSecrets,
 )
+
+if TYPE_CHECKING:
+    from beaconlake.adapters.duckdb_engine import DuckDBEngine
+    from beaconlake.stats.rollup_job import RollupJob
 
 T = TypeVar("T")
 
@@ -98,18 +103,72 @@ def build_engine(settings: Settings) -> QueryEngine:
 
         # a result no older than Firehose's buffer is as fresh as the table: reuse it
         reuse_minutes = -(-settings.firehose_buffer_seconds // 60)
+        from beaconlake.adapters.aws_days import RollupStateReader
+
         return aws.AthenaEngine(
             settings.athena_workgroup,
             settings.athena_database,
             result_reuse_minutes=reuse_minutes,
             exports=ExportTarget(settings.results_bucket, settings.export_link_seconds),
+            rollup_state=RollupStateReader(settings.events_bucket)
+            if settings.events_bucket
+            else None,
         )
-    from beaconlake.adapters.duckdb_engine import DuckDBEngine
     from beaconlake.stats.limits import LIMITS
 
-    return DuckDBEngine(
-        settings.data_dir, settings.duckdb_memory_limit, query_seconds=LIMITS.query_seconds
+    return local_engine(
+        settings.data_dir,
+        memory_limit=settings.duckdb_memory_limit,
+        query_seconds=LIMITS.query_seconds,
     )
+
+
+def local_engine(
+    data_dir: Path, rows_per_bucket: int | None = None, **options: Any
+) -> DuckDBEngine:
+    """DuckDB over the local Parquet tree, with the daily job (stats.rollup_job) attached: it
+    brings past days' rollups up to date before a statement reads them. `options` are
+    DuckDBEngine's; `rows_per_bucket` splits the job's days and the live day alike."""
+    from beaconlake.adapters.duckdb_engine import DuckDBEngine
+    from beaconlake.stats.rollup_job import ROWS_PER_BUCKET, RollupJob
+
+    rows_per_bucket = rows_per_bucket or ROWS_PER_BUCKET
+    engine = DuckDBEngine(data_dir, rows_per_bucket=rows_per_bucket, **options)
+    engine.refresh_days = RollupJob(
+        engine, compact=False, rows_per_bucket=rows_per_bucket
+    ).refresh_range
+    return engine
+
+
+def rollup_job(settings: Settings) -> RollupJob:
+    """The daily job over the back end's day files: on AWS, S3 and Athena (it compacts);
+    locally, the engine's Parquet tree (the sink's merges compact it)."""
+    from beaconlake.stats.rollup_job import RollupJob
+
+    if settings.backend == "aws":
+        from beaconlake.adapters.aws import AthenaEngine
+        from beaconlake.adapters.aws_days import S3DayFiles
+
+        # the job waits for Athena longer than a dashboard would (Lambda: 900 s)
+        athena = AthenaEngine(
+            settings.athena_workgroup, settings.athena_database, timeout_seconds=600
+        )
+        files = S3DayFiles(
+            settings.events_bucket,
+            settings.events_prefix,
+            athena,
+            staging_bucket=settings.results_bucket,
+        )
+        return RollupJob(files, compact=True)
+    engine = local_engine(settings.data_dir, memory_limit=settings.duckdb_memory_limit)
+    return RollupJob(engine, compact=False)
+
+
+def run_daily_job(now: datetime | None = None) -> dict[str, Any]:
+    """The scheduled run (functions/rollups on AWS): every site's past days compacted and
+    rolled up; what it did, as counts."""
+    report = rollup_job(Settings.from_env()).run((now or datetime.now(UTC)).date())
+    return report.as_dict()
 
 
 class Once(Generic[T]):

@@ -4,10 +4,13 @@
 - `UNLOAD (SELECT …) TO 's3://bucket/prefix/' WITH (property = 'value', …)`: the inner SELECT
   is what Athena checks, plans, bills (as a SELECT) and runs; execution parameters fill its `?`;
 - the target must hold no object yet: Athena checks before writing, and never overwrites;
-- `format` is required; the stand-in writes TEXTFILE (the one format Beaconlake uses) and
-  refuses the others rather than guess their byte layout; `field_delimiter` (TEXTFILE only,
-  default \\001), `compression` (GZIP is TEXTFILE's default here as in Athena's examples; NONE)
-  are honoured; `partitioned_by` is refused (not modelled);
+- `format` is required; the stand-in writes TEXTFILE (exports) and PARQUET (the daily job's
+  compaction and rollups) and refuses the others rather than guess their byte layout;
+  `field_delimiter` (TEXTFILE only, default \\001), `compression` (TEXTFILE: GZIP, Athena's
+  examples' default, or NONE; PARQUET: SNAPPY, its default, GZIP, ZSTD or NONE) are
+  honoured; `partitioned_by` is refused (not modelled);
+- PARQUET: the columns keep the SELECT's names and types (as Athena writes Hive types), one
+  file per ROWS_PER_FILE rows;
 - TEXTFILE: one line per row, the columns joined by the delimiter, NULL written as \\N, no
   header row and no quoting; files written in parallel: each file's rows are in the SELECT's
   order, the files are not ordered relative to each other (random names here);
@@ -16,15 +19,21 @@
 from __future__ import annotations
 
 import gzip
+import io
 import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from tests.aws_box.athena_sql import QueryFailure, athena_text
 
 ROWS_PER_FILE = 250_000  # Athena splits the output over writers; so does the stand-in
 FORMATS = {"TEXTFILE", "JSON", "PARQUET", "ORC", "AVRO"}
+# what the stand-in writes: format → its compressions, the default first
+COMPRESSIONS = {"TEXTFILE": ("GZIP", "NONE"), "PARQUET": ("SNAPPY", "GZIP", "ZSTD", "NONE")}
 _UNLOAD = re.compile(
     r"^\s*UNLOAD\s*\((?P<select>.*)\)\s*TO\s*'(?P<target>[^']*)'\s*WITH\s*\((?P<props>.*)\)\s*$",
     re.S | re.I,
@@ -68,11 +77,15 @@ def parse_unload(statement: str) -> Unload:
     fmt = props.get("format", "").upper()
     if fmt not in FORMATS:
         raise QueryFailure("rules", "UNLOAD needs format = one of " + ", ".join(sorted(FORMATS)))
-    if fmt != "TEXTFILE":
-        raise QueryFailure("engine", f"the Athena stand-in writes TEXTFILE only, not {fmt}")
-    compression = props.get("compression", "GZIP").upper()
-    if compression not in {"GZIP", "NONE"}:
-        raise QueryFailure("engine", f"the Athena stand-in cannot compress with {compression}")
+    if fmt not in COMPRESSIONS:
+        raise QueryFailure("engine", f"the Athena stand-in writes TEXTFILE and PARQUET, not {fmt}")
+    if "field_delimiter" in props and fmt != "TEXTFILE":
+        raise QueryFailure("rules", "field_delimiter is a TEXTFILE property")
+    compression = props.get("compression", COMPRESSIONS[fmt][0]).upper()
+    if compression not in COMPRESSIONS[fmt]:
+        raise QueryFailure(
+            "engine", f"the Athena stand-in cannot compress {fmt} with {compression}"
+        )
     return Unload(
         found["select"].strip(),
         bucket,
@@ -95,7 +108,9 @@ def check_empty(s3: Any, unload: Unload) -> None:
 
 
 def write_unload(s3: Any, unload: Unload, result: Any) -> int:
-    """Write a DuckDB result as UNLOAD's TEXTFILE files; the number of rows written."""
+    """Write a DuckDB result as UNLOAD's files; the number of rows written."""
+    if unload.format == "PARQUET":
+        return _write_parquet(s3, unload, result)
     written = 0
     while batch := result.fetchmany(ROWS_PER_FILE):
         lines = [
@@ -108,4 +123,18 @@ def write_unload(s3: Any, unload: Unload, result: Any) -> int:
             body, name = gzip.compress(body, compresslevel=1), name + ".gz"
         s3.put_object(Bucket=unload.bucket, Key=unload.prefix + name, Body=body)
         written += len(batch)
+    return written
+
+
+def _write_parquet(s3: Any, unload: Unload, result: Any) -> int:
+    written = 0
+    reader = result.to_arrow_reader(ROWS_PER_FILE)
+    for batch in reader:
+        if not batch.num_rows:
+            continue
+        sink = io.BytesIO()
+        pq.write_table(pa.Table.from_batches([batch]), sink, compression=unload.compression.lower())
+        key = unload.prefix + uuid.uuid4().hex
+        s3.put_object(Bucket=unload.bucket, Key=key, Body=sink.getvalue())
+        written += batch.num_rows
     return written

@@ -52,6 +52,7 @@ class FrozenClock:
         Frozen.at = datetime.now().astimezone()
         monkeypatch.setattr(collector_http, "datetime", Frozen)
         monkeypatch.setattr(rotate_salt, "datetime", Frozen)
+        monkeypatch.setattr(wiring, "datetime", Frozen)  # the daily job's run time
         return Frozen  # type: ignore[return-value]
 
 
@@ -98,6 +99,24 @@ class Box:
         self.frozen.at = at
         rotate({}, Context())
         self.rotated.add(at.date())
+
+    # ---- the daily job ------------------------------------------------------------------------
+
+    def run_daily_job(self, at: datetime) -> dict[str, Any]:
+        """The rollups Lambda handler, as its hourly schedule runs it at `at`, in its own
+        environment from the template (the stats function's is put back after)."""
+        from functions.rollups.app import handler as rollups
+
+        self.frozen.at = at
+        job_env = self.stack.lambda_environment("beaconlake-rollups")
+        with pytest.MonkeyPatch.context() as mp:
+            for name, value in job_env.items():
+                mp.setenv(name, value)
+            wiring.reset()
+            try:
+                return rollups({}, Context())
+            finally:
+                wiring.reset()
 
     # ---- the stats API ------------------------------------------------------------------------
 

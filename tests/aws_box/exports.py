@@ -71,6 +71,9 @@ def write_events(firehose: FirehoseBox, rows: int, first: date, site: str = "exa
     schema = pa.schema([pa.field(n, arrow_type(t)) for n, t in firehose.columns])
     with duckdb.connect() as db:
         table = db.sql(EVENTS_SQL, params=[first.isoformat(), rows]).to_arrow_table()
+    for field in schema:  # columns the generator leaves empty (any added to the schema later)
+        if field.name not in table.column_names:
+            table = table.append_column(field.name, pa.nulls(len(table), field.type))
     days = table.column("ts").cast(pa.date32()).to_pylist()
     written = 0
     start = 0

@@ -1,25 +1,19 @@
-"""Every path that loses data or answers 5xx raises an alarm, and synth warns when no one
-receives the alarms."""
+"""Every path that loses data or answers 5xx tells the alarm topic, at the cost the model
+counts, and synth warns when no one receives the alarms."""
 
 from __future__ import annotations
 
 import json
-import re
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
-from aws_cdk.assertions import Annotations, Match
+from aws_cdk.assertions import Annotations, Match, Template
 
-from infra_cdk.monitoring import (
-    NO_RECIPIENT_WARNING,
-    QUERIES_FAILED_METRIC,
-    QUERY_FAILED_MESSAGE,
-    Monitoring,
-)
+from beaconlake.cost import Usage
+from infra_cdk.monitoring import NO_RECIPIENT_WARNING, SCHEDULED_RETRIES, Monitoring
 from infra_cdk.settings import DeploySettings
-from tests.infra.conftest import ROOT, Synth, cdk_context
+from tests.infra.conftest import SYNTH_OVERRIDES, Synth, cdk_context
 
 pytestmark = pytest.mark.slow
 
@@ -31,46 +25,87 @@ def alarms_by_metric(synth: Synth) -> dict[tuple[str, str], dict]:
     }
 
 
-@pytest.mark.parametrize(
-    ("namespace", "metric"),
-    [
+def described(synth: Synth, reference: object) -> str:
+    """The description of the function a dimension value or Ref points at."""
+    assert isinstance(reference, dict)
+    return str(synth.template["Resources"][reference["Ref"]]["Properties"]["Description"])
+
+
+def test_each_alarm_watches_one_loss_or_5xx_path_and_tells_the_topic(synth: Synth) -> None:
+    alarms = alarms_by_metric(synth)
+    assert set(alarms) == {
         ("AWS/Firehose", "DeliveryToS3.Success"),
-        ("AWS/Firehose", "DeliveryToS3.DataFreshness"),
         ("AWS/Firehose", "FailedConversion.Records"),
-        ("AWS/ApiGateway", "5xx"),
-        ("Beaconlake", "EventsRejected"),
-        ("Beaconlake", "SaltMissing"),
-        ("Beaconlake", QUERIES_FAILED_METRIC),
-    ],
-)
-def test_data_loss_and_5xx_paths_alarm_to_the_topic(
-    synth: Synth, namespace: str, metric: str
-) -> None:
-    alarm = alarms_by_metric(synth)[(namespace, metric)]
+        ("AWS/Lambda", "Url5xxCount"),  # the collector: refused, no salt, failed
+        ("AWS/Lambda", "Throttles"),  # the collector: at its concurrency limit
+        ("AWS/ApiGateway", "5xx"),  # the stats API
+    }
+    for metric in ("Url5xxCount", "Throttles"):
+        (dimension,) = alarms[("AWS/Lambda", metric)]["Dimensions"]
+        assert dimension["Name"] == "FunctionName"
+        assert described(synth, dimension["Value"]) == "Beaconlake collect"
     (topic,) = synth.resources("AWS::SNS::Topic")
-    assert alarm["AlarmActions"] == [{"Ref": topic}]
-    assert alarm["TreatMissingData"] == "notBreaching"
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": topic}]
+        assert alarm["TreatMissingData"] == "notBreaching"
+    # no custom metric is alarmed on, so none has to be published in a healthy month
+    assert not any(namespace == "Beaconlake" for namespace, _ in alarms)
+    assert not synth.resources("AWS::Logs::MetricFilter")
 
 
-def test_failed_queries_are_counted_from_the_stats_functions_log(synth: Synth) -> None:
-    (metric_filter,) = synth.resources("AWS::Logs::MetricFilter").values()
-    props = metric_filter["Properties"]
-    assert f'$.message = "{QUERY_FAILED_MESSAGE}"' in props["FilterPattern"]
-    assert '$.level = "ERROR"' in props["FilterPattern"]
-    (transformation,) = props["MetricTransformations"]
-    assert transformation["MetricName"] == QUERIES_FAILED_METRIC
-    log_group = props["LogGroupName"]["Ref"]
-    stats = next(
-        p
-        for p in (f["Properties"] for f in synth.resources("AWS::Lambda::Function").values())
-        if p.get("Description") == "Beaconlake stats"
+def test_failed_scheduled_runs_go_to_the_alarm_topic(synth: Synth) -> None:
+    (topic,) = synth.resources("AWS::SNS::Topic")
+    configs = {
+        described(synth, c["Properties"]["FunctionName"]): c["Properties"]
+        for c in synth.resources("AWS::Lambda::EventInvokeConfig").values()
+    }
+    assert set(configs) == {"Beaconlake rotate_salt", "Beaconlake rollups"}
+    for config in configs.values():
+        assert config["DestinationConfig"]["OnFailure"]["Destination"] == {"Ref": topic}
+        assert config["MaximumRetryAttempts"] == SCHEDULED_RETRIES
+    publishers = [
+        s
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "sns:Publish"
+    ]
+    assert len(publishers) == 2 and all(s["Resource"] == {"Ref": topic} for s in publishers)
+
+
+def test_the_cost_model_counts_what_the_stack_creates(synth: Synth) -> None:
+    """Every billed item the defaults change, in the template and in beaconlake.cost."""
+    usage = Usage.deployed(cdk_context(**SYNTH_OVERRIDES), events_per_month=1)
+    assert len(synth.resources("AWS::CloudWatch::Alarm")) == usage.alarms
+    assert len(synth.resources("AWS::CloudWatch::Dashboard")) == usage.dashboards == 0
+    functions = [
+        f["Properties"]
+        for f in synth.resources("AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") == "app.handler"
+    ]
+    by_name = {f["Description"].removeprefix("Beaconlake "): f for f in functions}
+    drop = by_name["collect"]["Environment"]["Variables"]["BEACONLAKE_DROP_METRICS"]
+    assert (drop, usage.custom_metrics) == ("false", 0)
+    assert by_name["collect"]["MemorySize"] == usage.collect_memory_mb
+    assert by_name["stats"]["MemorySize"] == usage.stats_memory_mb
+    assert by_name["rollups"]["MemorySize"] == usage.job_memory_mb
+    stream = synth.one("AWS::KinesisFirehose::DeliveryStream")
+    hints = stream["ExtendedS3DestinationConfiguration"]["BufferingHints"]
+    assert hints["IntervalInSeconds"] == usage.buffer_seconds
+    # the daily job every hour; the salt rotation twice a day (00:00 rule, 23:55 schedule)
+    schedules = [
+        r["Properties"]["ScheduleExpression"] for r in synth.resources("AWS::Events::Rule").values()
+    ]
+    assert sorted(schedules) == ["cron(0 0 * * ? *)", "cron(20 * * * ? *)"]
+    assert usage.job_runs == 30 * 24
+    assert synth.one("AWS::Scheduler::Schedule")["ScheduleExpression"] == "cron(55 23 * * ? *)"
+    assert usage.salt_runs == 30 * 2
+    # beacons pass CloudFront and the function URL; API Gateway carries the stats API only
+    assert usage.cloudfront and synth.resources("AWS::CloudFront::Distribution")
+    assert all(
+        not r["Properties"]["RouteKey"].startswith(("POST /api/event", "GET /e.gif"))
+        for r in synth.resources("AWS::ApiGatewayV2::Route").values()
     )
-    assert stats["LoggingConfig"]["LogGroup"] == {"Ref": log_group}
-
-
-def test_the_stats_api_still_logs_the_line_the_filter_counts() -> None:
-    source = (ROOT / "layers" / "beaconlake" / "stats" / "api.py").read_text("utf-8")
-    assert re.search(rf'logger\.error\(\s*"{QUERY_FAILED_MESSAGE}"', source)
+    assert usage.retention_months * 30 >= int(SYNTH_OVERRIDES["retention_days"])
 
 
 def test_synth_warns_in_one_sentence_when_no_one_receives_alarms(synth: Synth) -> None:
@@ -90,29 +125,50 @@ def test_synth_warns_in_one_sentence_when_no_one_receives_alarms(synth: Synth) -
 def test_the_warning_depends_on_alarm_email(email: str, warned: bool) -> None:
     settings = DeploySettings.from_context(cdk_context(sites="example.com", alarm_email=email).get)
     stack = cdk.Stack(cdk.App(), "Alarms")
-    function = lambda_.Function(
+    function = a_function(stack)
+    Monitoring(
+        stack,
+        "Monitoring",
+        settings=settings,
+        collect=function,
+        scheduled=(),
+        functions=(function,),
+        stream_name="stream",
+        api_id="api",
+    )
+    found = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("alarm_email"))
+    assert bool(found) is warned
+
+
+def a_function(stack: cdk.Stack) -> lambda_.Function:
+    return lambda_.Function(
         stack,
         "Fn",
         runtime=lambda_.Runtime.PYTHON_3_13,
         handler="index.handler",
         code=lambda_.Code.from_inline("def handler(event, context): pass"),
     )
+
+
+@pytest.mark.parametrize("dashboard", [False, True])
+def test_the_dashboard_is_created_only_when_asked(dashboard: bool) -> None:
+    overrides = {"sites": "example.com", "dashboard": str(dashboard).lower()}
+    settings = DeploySettings.from_context(cdk_context(**overrides).get)
+    stack = cdk.Stack(cdk.App(), "Alarms")
+    function = a_function(stack)
     Monitoring(
         stack,
         "Monitoring",
         settings=settings,
+        collect=function,
+        scheduled=(),
         functions=(function,),
         stream_name="stream",
         api_id="api",
-        stats_logs=logs.LogGroup(stack, "StatsLogs"),
     )
-    found = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("alarm_email"))
-    assert bool(found) is warned
-
-
-def test_the_cost_model_counts_the_alarms_and_dashboards_the_stack_creates(synth: Synth) -> None:
-    from beaconlake.cost import Usage
-
-    usage = Usage(events_per_month=1)
-    assert len(synth.resources("AWS::CloudWatch::Alarm")) == usage.alarms
-    assert len(synth.resources("AWS::CloudWatch::Dashboard")) == usage.dashboards
+    dashboards = Template.from_stack(stack).find_resources("AWS::CloudWatch::Dashboard")
+    usage = Usage.deployed(cdk_context(**overrides), events_per_month=1)
+    assert len(dashboards) == usage.dashboards == int(dashboard)
+    if dashboard:
+        (body,) = (json.dumps(d["Properties"]["DashboardBody"]) for d in dashboards.values())
+        assert "Url5xxCount" in body and "DeliveryToS3.DataFreshness" in body

@@ -19,7 +19,7 @@ os.environ.update(
     BEACONLAKE_SESSIONS_TABLE="t",
 )
 sys.path[:0] = ["layers"]
-for name in ("collect", "stats", "rotate_salt"):
+for name in ("collect", "stats", "rotate_salt", "rollups"):
     sys.path.insert(0, f"functions/{name}")
     assert callable(importlib.import_module("app").handler)
     del sys.modules["app"]

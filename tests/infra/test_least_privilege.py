@@ -75,7 +75,7 @@ def test_the_collector_reads_salts_and_cannot_write_them(synth: Synth) -> None:
 
 def test_only_the_rotation_writes_and_deletes_salts(synth: Synth) -> None:
     writers = set()
-    for name in ("collect", "stats", "rotate_salt"):
+    for name in ("collect", "stats", "rotate_salt", "rollups"):
         for statement in statements_of_function(synth, name):
             if on_salts(statement) and actions(statement) & {
                 "ssm:PutParameter",
@@ -105,3 +105,47 @@ def test_the_next_days_salt_is_made_before_midnight(synth: Synth) -> None:
     assert json.loads(target["Input"]) == {"rotation": AHEAD_OF_MIDNIGHT}
     # a late retry still lands before 00:05, well inside the handler's 15-minute lead
     assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 300
+
+
+def bucket_ids(synth: Synth, statement: dict[str, Any]) -> set[str]:
+    """The buckets a statement's resources name (by logical id)."""
+    text = json.dumps(statement["Resource"])
+    return {k for k in synth.resources("AWS::S3::Bucket") if f'"{k}"' in text}
+
+
+def test_the_daily_job_queries_its_tables_and_rewrites_only_its_two_buckets(synth: Synth) -> None:
+    statements = statements_of_function(synth, "rollups")
+    granted = {a for s in statements for a in actions(s)}
+    assert {a for a in granted if a.startswith("athena:")} == {
+        "athena:StartQueryExecution",
+        "athena:GetQueryExecution",
+        "athena:GetQueryResults",
+        "athena:StopQueryExecution",
+    }
+    assert not any(a.startswith(("ssm:", "firehose:", "dynamodb:")) for a in granted)
+    for statement in statements:
+        if any(a.startswith("athena:") for a in actions(statement)):
+            assert "workgroup/" in json.dumps(statement["Resource"])
+    (glue,) = [s for s in statements if any(a.startswith("glue:") for a in actions(s))]
+    text = json.dumps(glue["Resource"])
+    for table in ("events", "session_rollup", "page_rollup"):
+        assert f"/{table}" in text
+    writes = [s for s in statements if "s3:PutObject" in actions(s)]
+    written = set().union(*(bucket_ids(synth, s) for s in writes))
+    events = synth.template["Resources"][function_id(synth, "rollups")]["Properties"]
+    env = events["Environment"]["Variables"]
+    assert written == {
+        env["BEACONLAKE_EVENTS_BUCKET"]["Ref"],
+        env["BEACONLAKE_RESULTS_BUCKET"]["Ref"],
+    }
+    assert all("s3:DeleteObject*" in actions(s) for s in writes)
+
+
+def test_the_stats_function_reads_every_table_a_statement_may_read(synth: Synth) -> None:
+    (glue,) = [
+        s
+        for s in statements_of_function(synth, "stats")
+        if any(a.startswith("glue:") for a in actions(s))
+    ]
+    text = json.dumps(glue["Resource"])
+    assert all(f"/{table}" in text for table in ("events", "session_rollup", "page_rollup"))

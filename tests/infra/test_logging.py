@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 def test_every_function_logs_json_without_platform_lines(synth: Synth) -> None:
     functions = beaconlake_functions(synth)
-    assert len(functions) == 3
+    assert len(functions) == 4
     for props in functions.values():
         assert props["LoggingConfig"]["LogFormat"] == "JSON"
         assert props["LoggingConfig"]["SystemLogLevel"] == "WARN"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -25,9 +26,16 @@ def beaconlake_functions(synth: Synth) -> dict[str, dict]:
     }
 
 
+def function_named(synth: Synth, name: str) -> dict:
+    (props,) = [
+        p for p in beaconlake_functions(synth).values() if p["Description"] == f"Beaconlake {name}"
+    ]
+    return props
+
+
 def test_lambdas_are_arm64_python_313_with_powertools_settings(synth: Synth) -> None:
     functions = beaconlake_functions(synth)
-    assert len(functions) == 3
+    assert len(functions) == 4
     for props in functions.values():
         assert props["Runtime"] == "python3.13"
         assert props["Architectures"] == ["arm64"]
@@ -43,7 +51,12 @@ def test_lambdas_are_arm64_python_313_with_powertools_settings(synth: Synth) -> 
     services = {
         p["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] for p in functions.values()
     }
-    assert services == {"beaconlake-collect", "beaconlake-stats", "beaconlake-rotate_salt"}
+    assert services == {
+        "beaconlake-collect",
+        "beaconlake-stats",
+        "beaconlake-rotate_salt",
+        "beaconlake-rollups",
+    }
     collector = next(p for p in functions.values() if p["Description"] == "Beaconlake collect")
     assert collector["ReservedConcurrentExecutions"] == 20
 
@@ -57,8 +70,16 @@ def test_every_beaconlake_variable_is_one_config_reads(synth: Synth) -> None:
         assert {"BEACONLAKE_FIREHOSE_STREAM", "BEACONLAKE_KEYS_TABLE"} <= names
 
 
+def glue_tables(synth: Synth) -> dict[str, dict]:
+    """Table name → its TableInput."""
+    return {
+        t["Properties"]["TableInput"]["Name"]: t["Properties"]["TableInput"]
+        for t in synth.resources("AWS::Glue::Table").values()
+    }
+
+
 def test_glue_table_columns_are_the_schema_modules(synth: Synth) -> None:
-    table = synth.one("AWS::Glue::Table")["TableInput"]
+    table = glue_tables(synth)["events"]
 
     def as_schema(columns: list[dict]) -> list[dict]:
         return [{"name": c["Name"], "type": c["Type"], "comment": c["Comment"]} for c in columns]
@@ -71,15 +92,22 @@ def test_glue_table_columns_are_the_schema_modules(synth: Synth) -> None:
 
 
 def test_partition_projection_needs_no_crawler(synth: Synth) -> None:
-    params = synth.one("AWS::Glue::Table")["TableInput"]["Parameters"]
-    assert params["projection.enabled"] == "true"
-    assert params["projection.site_id.type"] == "enum"
-    assert params["projection.site_id.values"] == "example.com,blog.example.com"
-    assert params["projection.dt.type"] == "date"
-    assert params["projection.dt.format"] == "yyyy-MM-dd"
-    assert params["projection.dt.range"].endswith(",NOW")
-    template = params["storage.location.template"]
-    assert "events/site_id=${site_id}/dt=${dt}/" in str(template)
+    tables = glue_tables(synth)
+    assert set(tables) == {"events", "session_rollup", "page_rollup"}
+    for name, prefix in (
+        ("events", "events/"),
+        ("session_rollup", "rollups/session_rollup/"),
+        ("page_rollup", "rollups/page_rollup/"),
+    ):
+        params = tables[name]["Parameters"]
+        assert params["projection.enabled"] == "true"
+        assert params["projection.site_id.type"] == "enum"
+        assert params["projection.site_id.values"] == "example.com,blog.example.com"
+        assert params["projection.dt.type"] == "date"
+        assert params["projection.dt.format"] == "yyyy-MM-dd"
+        assert params["projection.dt.range"].endswith(",NOW")
+        template = params["storage.location.template"]
+        assert f"/{prefix}site_id=${{site_id}}/dt=${{dt}}/" in json.dumps(template)
     assert not synth.resources("AWS::Glue::Crawler")
 
 
@@ -137,29 +165,56 @@ def test_every_bucket_is_private_encrypted_and_tls_only(synth: Synth) -> None:
     assert len(tls_only) == len(buckets)
 
 
-def test_events_expire_after_retention_days(synth: Synth) -> None:
+def test_events_and_their_rollups_expire_after_retention_days(synth: Synth) -> None:
+    rules = [
+        Match.object_like({"Id": rule_id, "Prefix": prefix, "ExpirationInDays": 400})
+        for rule_id, prefix in (("retention", "events/"), ("retention-rollups", "rollups/"))
+    ]
     synth.assertions.has_resource_properties(
-        "AWS::S3::Bucket",
-        {
-            "LifecycleConfiguration": {
-                "Rules": Match.array_with(
-                    [
-                        Match.object_like(
-                            {"Id": "retention", "Prefix": "events/", "ExpirationInDays": 400}
-                        )
-                    ]
-                )
-            }
-        },
+        "AWS::S3::Bucket", {"LifecycleConfiguration": {"Rules": Match.array_with(rules)}}
     )
 
 
+def scheduled(synth: Synth) -> dict[str, tuple[dict, dict]]:
+    """Each EventBridge rule's function description → (the rule, its target)."""
+    found = {}
+    for rule in (r["Properties"] for r in synth.resources("AWS::Events::Rule").values()):
+        (target,) = rule["Targets"]
+        function = synth.template["Resources"][target["Arn"]["Fn::GetAtt"][0]]["Properties"]
+        found[function["Description"]] = (rule, target)
+    return found
+
+
 def test_salt_rotation_runs_daily_at_midnight_utc(synth: Synth) -> None:
-    rule = synth.one("AWS::Events::Rule")
+    rule, _ = scheduled(synth)["Beaconlake rotate_salt"]
     assert rule["ScheduleExpression"] == "cron(0 0 * * ? *)"
-    target = rule["Targets"][0]["Arn"]["Fn::GetAtt"][0]
-    props = synth.template["Resources"][target]["Properties"]
-    assert props["Description"] == "Beaconlake rotate_salt"
+
+
+def test_the_daily_job_runs_every_hour_one_run_at_a_time(synth: Synth) -> None:
+    rule, target = scheduled(synth)["Beaconlake rollups"]
+    assert rule["ScheduleExpression"] == "cron(20 * * * ? *)"
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+    job = function_named(synth, "rollups")
+    assert (job["MemorySize"], job["Timeout"], job["ReservedConcurrentExecutions"]) == (
+        512,
+        900,
+        1,
+    )
+    assert job["Handler"] == "app.handler"
+    buckets = {
+        name: synth.template["Resources"][value["Ref"]]["Type"]
+        for name, value in job["Environment"]["Variables"].items()
+        if name in ("BEACONLAKE_EVENTS_BUCKET", "BEACONLAKE_RESULTS_BUCKET")
+    }
+    assert buckets == dict.fromkeys(
+        ("BEACONLAKE_EVENTS_BUCKET", "BEACONLAKE_RESULTS_BUCKET"), "AWS::S3::Bucket"
+    )
+    job_env = job["Environment"]["Variables"]
+    stats_env = function_named(synth, "stats")["Environment"]["Variables"]
+    # the stats function reads the job's state from the events bucket
+    assert stats_env["BEACONLAKE_EVENTS_BUCKET"] == job_env["BEACONLAKE_EVENTS_BUCKET"]
+    assert stats_env["BEACONLAKE_RESULTS_BUCKET"] == job_env["BEACONLAKE_RESULTS_BUCKET"]
+    assert job_env["BEACONLAKE_EVENTS_BUCKET"] != job_env["BEACONLAKE_RESULTS_BUCKET"]
 
 
 def test_routes_go_to_the_right_lambda(synth: Synth) -> None:
@@ -175,9 +230,8 @@ def test_routes_go_to_the_right_lambda(synth: Synth) -> None:
         r["Properties"]["RouteKey"]: function_of(r)
         for r in synth.resources("AWS::ApiGatewayV2::Route").values()
     }
+    # beacons never pass API Gateway: the collector has its function URL
     assert routes == {
-        "POST /api/event": "Beaconlake collect",
-        "GET /e.gif": "Beaconlake collect",
         "GET /api/{proxy+}": "Beaconlake stats",
         "POST /api/{proxy+}": "Beaconlake stats",
         "DELETE /api/{proxy+}": "Beaconlake stats",
@@ -204,14 +258,47 @@ def test_cors_allows_the_configured_sites(synth: Synth) -> None:
     assert {"GET", "POST", "OPTIONS"} <= set(cors["AllowMethods"])
 
 
-def test_cloudfront_forwards_api_uncached_with_viewer_country(synth: Synth) -> None:
+def test_the_collector_is_a_public_function_url_with_the_sites_cors(synth: Synth) -> None:
+    url = synth.one("AWS::Lambda::Url")
+    collector = url["TargetFunctionArn"]["Fn::GetAtt"][0]
+    assert synth.template["Resources"][collector]["Properties"]["Description"] == (
+        "Beaconlake collect"
+    )
+    assert url["AuthType"] == "NONE"
+    assert url["Cors"]["AllowOrigins"] == [
+        "https://example.com",
+        "https://www.example.com",
+        "https://blog.example.com",
+        "https://www.blog.example.com",
+    ]
+    assert set(url["Cors"]["AllowMethods"]) == {"POST", "GET"}
+    # Lambda needs both grants for a public function URL (since October 2025)
+    grants = {
+        p["Properties"]["Action"]
+        for p in synth.resources("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [collector, "Arn"]}
+        and p["Properties"]["Principal"] == "*"
+    }
+    assert grants == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+
+
+def test_cloudfront_forwards_beacons_and_the_api_uncached_with_viewer_country(
+    synth: Synth,
+) -> None:
     config = synth.one("AWS::CloudFront::Distribution")["DistributionConfig"]
+    paths = [b["PathPattern"] for b in config["CacheBehaviors"]]
+    assert paths == ["/api/event", "/e.gif", "/api/*", "/health"]  # /api/event before /api/*
     behaviors = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
-    assert set(behaviors) == {"/api/*", "/e.gif", "/health"}
     for behavior in behaviors.values():
         assert behavior["CachePolicyId"] == CACHING_DISABLED
         assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST
         assert "POST" in behavior["AllowedMethods"]
+    origins = {o["Id"]: json.dumps(o["DomainName"]) for o in config["Origins"]}
+    (url_id,) = synth.resources("AWS::Lambda::Url")
+    for path in ("/api/event", "/e.gif"):
+        assert url_id in origins[behaviors[path]["TargetOriginId"]]
+    for path in ("/api/*", "/health"):
+        assert "execute-api" in origins[behaviors[path]["TargetOriginId"]]
     default = config["DefaultCacheBehavior"]
     assert default["ViewerProtocolPolicy"] == "redirect-to-https"
     assert "ResponseHeadersPolicyId" in default  # CORS * for the tracker script
@@ -222,14 +309,6 @@ def test_tracker_is_deployed_with_long_caching(synth: Synth) -> None:
     props = deployment["Properties"]
     assert "cache-control" in str(props["SystemMetadata"]).lower()
     assert props["DistributionPaths"] == ["/tracker.js"]
-
-
-def test_alarms_cover_firehose_lambdas_and_lost_events(synth: Synth) -> None:
-    metrics = {
-        a["Properties"]["MetricName"] for a in synth.resources("AWS::CloudWatch::Alarm").values()
-    }
-    assert {"DeliveryToS3.Success", "Errors", "Throttles", "EventsRejected"} <= metrics
-    assert synth.resources("AWS::CloudWatch::Dashboard")
 
 
 def test_outputs_tell_the_user_what_to_do_next(synth: Synth) -> None:
@@ -258,31 +337,33 @@ def test_template_has_no_cfn_lint_errors(synth: Synth) -> None:
     assert errors == []
 
 
-def test_without_cloudfront_urls_are_api_gateways_and_nag_still_passes_with_tracing(
+def test_without_cloudfront_beacons_go_to_the_function_url_and_nag_passes_with_tracing(
     placeholder_layer: Path, tmp_path: Path
 ) -> None:
-    import json
-
     import aws_cdk as cdk
 
+    from beaconlake.cost import DROP_REASONS, Usage
     from infra_cdk.app import build
     from tests.infra.conftest import cdk_context
 
-    app = cdk.App(
-        outdir=str(tmp_path),
-        context=cdk_context(
-            sites="example.com",
-            cloudfront="false",
-            tracing="true",
-            dependency_layer_dir=str(placeholder_layer),
-        ),
+    context = cdk_context(
+        sites="example.com",
+        cloudfront="false",
+        tracing="true",
+        dashboard="true",
+        drop_metrics="true",
+        dependency_layer_dir=str(placeholder_layer),
     )
+    app = cdk.App(outdir=str(tmp_path), context=context)
     stack = build(app)
     app.synth()
     template = json.loads((tmp_path / f"{stack.stack_name}.template.json").read_text())
     kinds = {r["Type"] for r in template["Resources"].values()}
     assert "AWS::CloudFront::Distribution" not in kinds
-    assert "execute-api" in json.dumps(template["Outputs"]["IngestUrl"])
+    (url_id,) = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::Lambda::Url"]
+    for output in ("IngestUrl", "PixelUrl", "TrackerSnippet"):
+        assert url_id in json.dumps(template["Outputs"][output])
+    assert "execute-api" in json.dumps(template["Outputs"]["StatsApiUrl"])
     assert "TrackerUrl" not in template["Outputs"]
     for props in (
         r["Properties"]
@@ -291,3 +372,18 @@ def test_without_cloudfront_urls_are_api_gateways_and_nag_still_passes_with_trac
     ):
         assert props["Environment"]["Variables"]["BEACONLAKE_CLIENT_IP_HEADER"] == ""
         assert props["TracingConfig"] == {"Mode": "Active"}  # tracing=true
+    # the opt-in items, as the cost model counts them for the same settings
+    usage = Usage.deployed(context, events_per_month=1)
+    assert not usage.cloudfront and usage.tracing
+    dashboards = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"
+    ]
+    assert len(dashboards) == usage.dashboards == 1
+    (collector,) = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"].get("Description") == "Beaconlake collect"
+    ]
+    assert collector["Environment"]["Variables"]["BEACONLAKE_DROP_METRICS"] == "true"
+    assert usage.custom_metrics == DROP_REASONS

@@ -14,6 +14,7 @@ from beaconlake.adapters.duckdb_engine import DuckDBEngine
 from beaconlake.config import Settings
 from beaconlake.ingest.service import collect
 from beaconlake.model import RequestMeta
+from beaconlake.wiring import local_engine
 from tests.conftest import CHROME_UA, FIREFOX_UA, IPHONE_UA
 from tests.reference import Hit
 
@@ -197,7 +198,7 @@ ROLLUP_TODAY = {
 def engine_mode(request, local_env, monkeypatch) -> DuckDBEngine:
     """Runs a test once per session-rollup state: every answer must be the same."""
     today, rows_per_bucket = ROLLUP_TODAY[request.param]
-    engine = DuckDBEngine(
+    engine = local_engine(
         Settings.from_env().data_dir,
         cached_answers=0,
         today=lambda: today,

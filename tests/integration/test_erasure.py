@@ -11,11 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from beaconlake import erasure, wiring
-from beaconlake.adapters.duckdb_engine import DuckDBEngine
 from beaconlake.adapters.parquet_sink import ParquetEventStore, ParquetSink
 from beaconlake.cli import main
 from beaconlake.ingest.service import user_id_hash
 from beaconlake.ports import Partition, StoreBusy
+from beaconlake.wiring import local_engine
 from tests.conftest import cli_erase, cli_user_hash, retention_days
 from tests.server import parquet_rows
 from tests.unit.test_spool import event
@@ -61,7 +61,7 @@ def test_erase_a_sites_date_range(tmp_path, caplog) -> None:
     }
     assert all(n == 10 for n in left.values())
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]
-    engine = DuckDBEngine(tmp_path)
+    engine = local_engine(tmp_path)
     sql = "SELECT count(*) AS n FROM events WHERE site_id = ? AND dt BETWEEN ? AND ?"
     assert engine.query(sql, ["example.com", DAYS[0], DAYS[-1]])[0]["n"] == 20
     [record] = [r for r in caplog.records if r.getMessage() == "erasure done"]

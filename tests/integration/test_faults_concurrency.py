@@ -9,8 +9,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from beaconlake.adapters.compaction import FAN_IN, level
-from beaconlake.adapters.duckdb_engine import DuckDBEngine
 from beaconlake.adapters.parquet_sink import ParquetSink
+from beaconlake.wiring import local_engine
 from tests.unit.test_spool import event
 
 WRITERS, BATCHES, BATCH = 4, 30, 25
@@ -19,7 +19,7 @@ SQL = "SELECT count(*) AS n FROM events WHERE site_id = ? AND dt BETWEEN ? AND ?
 
 def test_readers_never_see_partial_data(tmp_path) -> None:
     sink = ParquetSink(tmp_path, flush_rows=60, flush_seconds=0.05)
-    engine = DuckDBEngine(tmp_path)
+    engine = local_engine(tmp_path)
     days = [
         (datetime(2026, 6, 1, tzinfo=UTC) + timedelta(days=d)).date().isoformat() for d in range(3)
     ]

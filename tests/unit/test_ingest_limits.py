@@ -17,10 +17,10 @@ import pytest
 
 from beaconlake import wiring
 from beaconlake.adapters.compaction import FAN_IN
-from beaconlake.adapters.duckdb_engine import DuckDBEngine
 from beaconlake.adapters.parquet_sink import ParquetSink
 from beaconlake.ingest import useragent
 from beaconlake.ingest.payload import PayloadError, parse_beacon
+from beaconlake.wiring import local_engine
 from functions.collect.app import handler as collect
 from functions.stats.app import handler as stats
 from tests.apigw import Context, http_event
@@ -236,7 +236,7 @@ def test_parquet_merged_and_rollup_files_are_private(tmp_path: Path) -> None:
     sink.close()
     assert list(tmp_path.rglob("merged-*.parquet")), "no merge happened"
     store(tmp_path, "192.0.2.1", "/", datetime(2026, 1, 1, 9, tzinfo=UTC))
-    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 3))
+    engine = local_engine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 3))
     engine.session_rollup("example.com", date(2026, 1, 1), date(2026, 1, 2))
     engine.close()
     assert list(tmp_path.rglob("rollup/*/*/*.parquet")), "no rollup was written"

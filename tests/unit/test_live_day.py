@@ -26,6 +26,7 @@ from beaconlake.stats.sql import (
     page_rollup_statement,
     rollup_statement,
 )
+from beaconlake.wiring import local_engine
 
 SITE = "example.com"
 TODAY = date(2026, 1, 2)
@@ -112,7 +113,7 @@ def test_every_column_has_a_merge_rule() -> None:
 def test_flush_by_flush_the_live_day_holds_the_rows_of_the_whole_day(tmp_path: Path) -> None:
     for seed in range(3):
         root = tmp_path / f"seed-{seed}"
-        engine = DuckDBEngine(root, cached_answers=0, today=lambda: TODAY)
+        engine = local_engine(root, cached_answers=0, today=lambda: TODAY)
         beacons = a_day_of_beacons(seed)
         cuts = sorted(random.Random(seed).sample(range(1, len(beacons)), 2 * FAN_IN + 1))
         for start, end in zip([0, *cuts], [*cuts, len(beacons)], strict=True):
@@ -123,7 +124,7 @@ def test_flush_by_flush_the_live_day_holds_the_rows_of_the_whole_day(tmp_path: P
 
 
 def test_merged_files_are_recognised_and_not_taken_in_twice(tmp_path: Path) -> None:
-    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: TODAY)
+    engine = local_engine(tmp_path, cached_answers=0, today=lambda: TODAY)
     for flush in in_order(a_day_of_beacons(7), FAN_IN):
         send(tmp_path, flush)
         engine.session_rollup(SITE, TODAY, TODAY)
@@ -135,7 +136,7 @@ def test_merged_files_are_recognised_and_not_taken_in_twice(tmp_path: Path) -> N
 
 
 def test_an_event_older_than_its_visitors_last_session_recomputes_the_day(tmp_path: Path) -> None:
-    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: TODAY)
+    engine = local_engine(tmp_path, cached_answers=0, today=lambda: TODAY)
     noon = datetime(2026, 1, 2, 12, tzinfo=UTC)
     send(tmp_path, [("192.0.2.1", {"n": "pageview"}, noon)])
     engine.session_rollup(SITE, TODAY, TODAY)
@@ -146,7 +147,7 @@ def test_an_event_older_than_its_visitors_last_session_recomputes_the_day(tmp_pa
 
 
 def test_erasure_and_retention_are_seen_at_once(tmp_path: Path) -> None:
-    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: TODAY)
+    engine = local_engine(tmp_path, cached_answers=0, today=lambda: TODAY)
     for flush in in_order(a_day_of_beacons(3), FAN_IN + 2):  # a merged file and two more
         send(tmp_path, flush)
         engine.session_rollup(SITE, TODAY, TODAY)
@@ -169,7 +170,7 @@ def test_erasure_and_retention_are_seen_at_once(tmp_path: Path) -> None:
 
 def test_after_midnight_yesterday_is_counted_once_from_its_rollup_file(tmp_path: Path) -> None:
     day = {"now": TODAY}
-    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: day["now"])
+    engine = local_engine(tmp_path, cached_answers=0, today=lambda: day["now"])
     send(tmp_path, [("192.0.2.1", {"n": "pageview"}, datetime(2026, 1, 2, 23, 50, tzinfo=UTC))])
     engine.session_rollup(SITE, TODAY, TODAY)
     day["now"] = TODAY + timedelta(days=1)
@@ -205,7 +206,7 @@ def test_events_in_the_same_millisecond_are_one_visit(tmp_path: Path) -> None:
             for p in range(4)
         ],
     )
-    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: TODAY)
+    engine = local_engine(tmp_path, cached_answers=0, today=lambda: TODAY)
     visits = whole_rows(engine, rollup_statement, ("session_no", "pageviews"))
     assert visits == [(1, 4)] * 250
 
@@ -221,7 +222,7 @@ def live_table_bytes(engine: DuckDBEngine) -> int:
 def test_the_tables_hold_the_days_visits_not_every_version_of_them(tmp_path: Path) -> None:
     """Each flush continues every visit, so each merge deletes and re-inserts all of them:
     what the tables hold must stay near one version of each row, however many flushes."""
-    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: TODAY)
+    engine = local_engine(tmp_path, cached_answers=0, today=lambda: TODAY)
     held = []
     for flush in range(24):
         at = datetime(2026, 1, 2, 8, flush, tzinfo=UTC)

@@ -12,14 +12,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from beaconlake.adapters import duckdb_engine
-from beaconlake.adapters.duckdb_engine import DuckDBEngine, RowGroupWriter, visitor_buckets
+from beaconlake.adapters.duckdb_engine import DuckDBEngine, RowGroupWriter
 from beaconlake.adapters.parquet_sink import ParquetEventStore, ParquetSink
 from beaconlake.ingest.service import CollectPolicy, collect
 from beaconlake.model import RequestMeta
 from beaconlake.ports import Partition, Rollup
-from beaconlake.stats import service
+from beaconlake.stats import rollup_job, service
 from beaconlake.stats.query import DateRange, StatsQuery
-from beaconlake.stats.sql import VisitorBucket
+from beaconlake.stats.sql import VisitorBucket, visitor_buckets
+from beaconlake.wiring import local_engine
 
 SITE = "example.com"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0"
@@ -47,7 +48,7 @@ def store_all(root: Path, views: list[tuple[str, str, datetime]], site: str = SI
 
 
 def rolled_days(root: Path) -> list[str]:
-    return sorted(p.parent.name for p in root.glob("rollup/site_id=*/dt=*/sessions.parquet"))
+    return sorted(p.parent.name for p in root.glob("rollup/site_id=*/dt=*/session_rollup.parquet"))
 
 
 def visits(engine: DuckDBEngine) -> dict[str, int]:
@@ -58,13 +59,13 @@ def visits(engine: DuckDBEngine) -> dict[str, int]:
 def test_days_before_today_are_rolled_up_into_files_and_today_is_live(tmp_path: Path) -> None:
     for day in (1, 2, 3):
         store(tmp_path, "192.0.2.1", "/", datetime(2026, 1, day, 9, tzinfo=UTC))
-    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 3))
+    engine = local_engine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 3))
 
     assert engine.session_rollup(SITE, DAYS.first, DAYS.last) == Rollup(
         date(2026, 1, 1), date(2026, 1, 3)
     )
     assert rolled_days(tmp_path) == ["dt=2026-01-01", "dt=2026-01-02"]
-    (rollup,) = tmp_path.glob("rollup/*/dt=2026-01-01/sessions.parquet")
+    (rollup,) = tmp_path.glob("rollup/*/dt=2026-01-01/session_rollup.parquet")
     assert pq.read_table(rollup).num_rows == 1
     assert visits(engine) == {"visitors": 3, "visits": 3, "pageviews": 3}
     assert engine.session_rollup(SITE, date(2026, 1, 3), date(2026, 1, 3)) == Rollup(
@@ -93,7 +94,7 @@ def test_a_day_rolled_up_bucket_by_bucket_has_the_rows_of_the_whole_day(
 
     def rollups(rows_per_bucket: int) -> tuple[list[dict], list[dict], list[int]]:
         statements: list[int] = []
-        engine = DuckDBEngine(
+        engine = local_engine(
             tmp_path, today=lambda: date(2026, 1, 2), rows_per_bucket=rows_per_bucket
         )
         write = engine._write_atomically
@@ -111,7 +112,7 @@ def test_a_day_rolled_up_bucket_by_bucket_has_the_rows_of_the_whole_day(
             table = pq.read_table(day / name)
             return sorted(table.to_pylist(), key=lambda r: sorted(r.items(), key=str).__repr__())
 
-        return rows("sessions.parquet"), rows("pages.parquet"), statements
+        return rows("session_rollup.parquet"), rows("page_rollup.parquet"), statements
 
     whole_sessions, whole_pages, one_each = rollups(10_000)
     sessions, pages, per_bucket = rollups(8)
@@ -120,7 +121,10 @@ def test_a_day_rolled_up_bucket_by_bucket_has_the_rows_of_the_whole_day(
     assert per_bucket == [32, 32]  # 180 events, 8 per bucket
     assert len(views) == 180
     assert sessions == whole_sessions and pages == whole_pages
-    for name in ("sessions.parquet", "pages.parquet"):  # one row group, not one per bucket
+    for name in (
+        "session_rollup.parquet",
+        "page_rollup.parquet",
+    ):  # one row group, not one per bucket
         (path,) = tmp_path.glob(f"rollup/*/dt=2026-01-01/{name}")
         assert pq.ParquetFile(path).metadata.num_row_groups == 1
     assert len(sessions) == sum(1 + n % 3 for n in range(60))
@@ -130,27 +134,27 @@ def test_a_day_rolled_up_bucket_by_bucket_has_the_rows_of_the_whole_day(
 
 def test_a_late_file_in_a_past_day_rewrites_its_rollup(tmp_path: Path) -> None:
     store(tmp_path, "192.0.2.1", "/", datetime(2026, 1, 1, 9, tzinfo=UTC))
-    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 10))
+    engine = local_engine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 10))
     assert visits(engine) == {"visitors": 1, "visits": 1, "pageviews": 1}
 
     store(tmp_path, "192.0.2.2", "/late", datetime(2026, 1, 1, 23, 59, tzinfo=UTC))
     assert visits(engine) == {"visitors": 2, "visits": 2, "pageviews": 2}
-    (rollup,) = tmp_path.glob("rollup/*/dt=2026-01-01/sessions.parquet")
+    (rollup,) = tmp_path.glob("rollup/*/dt=2026-01-01/session_rollup.parquet")
     assert pq.read_table(rollup).num_rows == 2
 
 
 def test_a_new_engine_reuses_a_current_rollup_and_replaces_a_stale_one(tmp_path: Path) -> None:
     store(tmp_path, "192.0.2.1", "/", datetime(2026, 1, 1, 9, tzinfo=UTC))
     today = lambda: date(2026, 1, 10)  # noqa: E731
-    DuckDBEngine(tmp_path, today=today).session_rollup(SITE, DAYS.first, DAYS.last)
-    (rollup,) = tmp_path.glob("rollup/*/dt=2026-01-01/sessions.parquet")
+    local_engine(tmp_path, today=today).session_rollup(SITE, DAYS.first, DAYS.last)
+    (rollup,) = tmp_path.glob("rollup/*/dt=2026-01-01/session_rollup.parquet")
     written = rollup.stat().st_mtime_ns
 
-    DuckDBEngine(tmp_path, today=today).session_rollup(SITE, DAYS.first, DAYS.last)
+    local_engine(tmp_path, today=today).session_rollup(SITE, DAYS.first, DAYS.last)
     assert rollup.stat().st_mtime_ns == written
 
     store(tmp_path, "192.0.2.2", "/", datetime(2026, 1, 1, 10, tzinfo=UTC))
-    engine = DuckDBEngine(tmp_path, cached_answers=0, today=today)
+    engine = local_engine(tmp_path, cached_answers=0, today=today)
     assert visits(engine)["visitors"] == 2
     assert rollup.stat().st_mtime_ns != written
 
@@ -159,7 +163,7 @@ def test_erasure_and_retention_delete_the_rollup_of_the_days_they_change(tmp_pat
     for day in (1, 2):
         store(tmp_path, "192.0.2.1", "/a", datetime(2026, 1, day, 9, tzinfo=UTC))
         store(tmp_path, "192.0.2.2", "/b", datetime(2026, 1, day, 9, tzinfo=UTC))
-    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 10))
+    engine = local_engine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 10))
     assert visits(engine)["visitors"] == 4
     assert rolled_days(tmp_path) == ["dt=2026-01-01", "dt=2026-01-02"]
 
@@ -174,7 +178,7 @@ def test_erasure_and_retention_delete_the_rollup_of_the_days_they_change(tmp_pat
 
 def test_a_rollup_whose_events_are_gone_is_removed(tmp_path: Path) -> None:
     store(tmp_path, "192.0.2.1", "/", datetime(2026, 1, 1, 9, tzinfo=UTC))
-    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 10))
+    engine = local_engine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 10))
     assert engine.session_rollup(SITE, DAYS.first, DAYS.last) is not None
     for part in tmp_path.glob("events/*/dt=2026-01-01/*.parquet"):
         part.unlink()
@@ -193,7 +197,7 @@ def test_serve_rolls_up_every_site_at_start_and_after_midnight(tmp_path: Path) -
     for site, ip in ((SITE, "192.0.2.1"), ("blog.example.com", "192.0.2.2")):
         store(tmp_path, ip, "/", datetime(2026, 1, 1, 9, tzinfo=UTC), site)
         store(tmp_path, ip, "/", datetime(2026, 1, 2, 9, tzinfo=UTC), site)
-    engine = DuckDBEngine(tmp_path, today=lambda: date(2026, 1, 2))
+    engine = local_engine(tmp_path, today=lambda: date(2026, 1, 2))
     stop = threading.Event()
     clock = lambda: datetime(2026, 1, 2, 0, 5, tzinfo=UTC)  # noqa: E731
     thread = keep_sessions_rolled_up(engine, [SITE, "blog.example.com"], stop, clock)
@@ -215,15 +219,15 @@ def test_a_settled_day_is_not_listed_again_until_its_directory_changes(
     from beaconlake.adapters import duckdb_engine
 
     listed: list[Path] = []
-    real_signature = duckdb_engine.day_signature
+    real_signature = duckdb_engine.files_signature
     monkeypatch.setattr(
-        duckdb_engine, "day_signature", lambda d: listed.append(d) or real_signature(d)
+        duckdb_engine, "files_signature", lambda d: listed.append(d) or real_signature(d)
     )
     store(tmp_path, "192.0.2.1", "/", datetime(2026, 1, 1, 9, tzinfo=UTC))
     day_dir = tmp_path / "events" / f"site_id={SITE}" / "dt=2026-01-01"
     settled = time.time_ns() - 5_000_000_000
     os.utime(day_dir, ns=(settled, settled))
-    engine = DuckDBEngine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 10))
+    engine = local_engine(tmp_path, cached_answers=0, today=lambda: date(2026, 1, 10))
     assert visits(engine)["visitors"] == 1
     assert visits(engine)["visitors"] == 1
     assert len(listed) == 1
@@ -252,7 +256,7 @@ def test_rollups_written_by_other_sql_are_written_again(tmp_path: Path, monkeypa
     """An upgrade that changes how a day is rolled up (as the same-millisecond fix of
     2026-11-26 did) must not leave past days as the old SQL counted them."""
     store(tmp_path, "192.0.2.1", "/", datetime(2026, 1, 1, 9, tzinfo=UTC))
-    sessions = tmp_path / "rollup" / f"site_id={SITE}" / "dt=2026-01-01" / "sessions.parquet"
+    sessions = tmp_path / "rollup" / f"site_id={SITE}" / "dt=2026-01-01" / "session_rollup.parquet"
 
     def stored() -> bytes:
         return (pq.read_schema(sessions).metadata or {})[b"signature"]
@@ -260,10 +264,11 @@ def test_rollups_written_by_other_sql_are_written_again(tmp_path: Path, monkeypa
     def later() -> date:
         return date(2026, 1, 10)
 
-    assert visits(DuckDBEngine(tmp_path, cached_answers=0, today=later))["visitors"] == 1
+    assert visits(local_engine(tmp_path, cached_answers=0, today=later))["visitors"] == 1
     before = stored()
-    monkeypatch.setattr(duckdb_engine, "rollup_sql_digest", lambda: "the next version")
-    assert visits(DuckDBEngine(tmp_path, cached_answers=0, today=later))["visitors"] == 1
+    monkeypatch.setattr(rollup_job, "rollup_sql_digest", lambda: "the next version")
+    assert visits(local_engine(tmp_path, cached_answers=0, today=later))["visitors"] == 1
     assert stored() != before
     day_dir = tmp_path / "events" / f"site_id={SITE}" / "dt=2026-01-01"
-    assert stored().decode() == duckdb_engine.day_signature(day_dir)
+    files = duckdb_engine.files_signature(day_dir)
+    assert files is not None and stored().decode() == rollup_job.signed(files)

@@ -32,6 +32,7 @@ from beaconlake.ports import (
     QueryFailed,
     QueryTooLarge,
     Rollup,
+    RollupState,
     SinkUnavailable,
 )
 
@@ -388,6 +389,7 @@ class AthenaEngine:
         result_reuse_minutes: int = 0,
         exports: ExportTarget | None = None,
         s3: Any = None,
+        rollup_state: Callable[[str], RollupState | None] | None = None,
     ) -> None:
         if connect is None:
             from pyathena import connect as pyathena_connect
@@ -406,6 +408,8 @@ class AthenaEngine:
         self._runner = ThreadPoolExecutor(max_workers=max_concurrency)
         self.exports = exports or ExportTarget("")
         self._s3 = s3
+        # what the daily job covers per site (adapters.aws_days.RollupStateReader), or None
+        self.rollup_state = rollup_state
 
     @cached_property
     def s3(self) -> Any:
@@ -452,8 +456,22 @@ class AthenaEngine:
         return cursor
 
     def session_rollup(self, site_id: str, first: date, last: date) -> Rollup | None:
-        """No session rollup on AWS yet: every statement computes its sessions from events."""
-        return None
+        """The days of first..last the daily job has rolled up and that are current (ports.
+        RollupState.covers); statements read events for the others, today among them."""
+        state = self.rollup_state(site_id) if self.rollup_state is not None else None
+        return state.covers(first, last) if state is not None else None
+
+    def unload(self, sql: str, params: Sequence[Any], location: str, file_format: str) -> None:
+        """Run `sql` as an UNLOAD of its rows to `location` (an empty S3 prefix) in
+        `file_format` (Parquet: Snappy-compressed, as Firehose writes it)."""
+        from beaconlake.sqldialect import string_literal  # sqlglot: not at the collector's start
+
+        compression = "SNAPPY" if file_format == "PARQUET" else "GZIP"
+        statement = (
+            f"UNLOAD ({sql}) TO {string_literal(location)} "
+            f"WITH (format = '{file_format}', compression = '{compression}')"
+        )
+        self._execute(statement, params, reuse_results=False)
 
     def query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         cursor = self._execute(sql, params)

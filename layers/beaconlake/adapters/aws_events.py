@@ -19,6 +19,7 @@ import boto3
 import pyarrow.parquet as pq
 
 from beaconlake.adapters.aws import CLIENT_CONFIG
+from beaconlake.adapters.aws_days import ROLLUPS_PREFIX, mark_stale, signature_key
 from beaconlake.adapters.parquet_sink import without_rows
 from beaconlake.ports import Partition, StoreReport
 
@@ -66,15 +67,18 @@ class S3EventStore:
         CLI tells the operator (late_events_note)."""
 
     def drop(self, partitions: Sequence[Partition]) -> StoreReport:
+        mark_stale(self.s3, self.bucket, partitions)
         files = rows = 0
         for p in partitions:
             keys = self._current_keys(self._prefix_of(p))
             files += len(keys)
             rows += sum(self._row_count(key) for key in keys)
             self._delete_versions(self._versions(self._prefix_of(p)))
+        self._forget_rollups(partitions)
         return StoreReport(len(partitions), files_deleted=files, rows_deleted=rows)
 
     def delete_rows(self, partitions: Sequence[Partition], column: str, value: str) -> StoreReport:
+        mark_stale(self.s3, self.bucket, partitions)
         deleted = rewritten = rows = 0
         for p in partitions:
             for key in self._current_keys(self._prefix_of(p)):
@@ -108,7 +112,22 @@ class S3EventStore:
                 )
             # older versions of the other objects may hold the rows too; no query reads them
             self._delete_versions(self._versions(self._prefix_of(p), hidden_only=True))
+        self._forget_rollups(partitions)
         return StoreReport(len(partitions), deleted, rewritten, rows)
+
+    def _forget_rollups(self, partitions: Sequence[Partition]) -> None:
+        """The daily job's rollups of these days go with the events they were derived from;
+        the days were marked stale first (aws_days.mark_stale), so statements read their
+        events until the job has written them again."""
+        tables = [
+            t for t in self._common_prefixes(ROLLUPS_PREFIX) if t[len(ROLLUPS_PREFIX) :][:1] != "_"
+        ]
+        for p in partitions:
+            for table in tables:
+                self._delete_versions(self._versions(f"{table}site_id={p.site_id}/dt={p.dt}/"))
+            day = date.fromisoformat(p.dt)
+            key = signature_key(p.site_id, day)
+            self._delete_versions(v for v in self._versions(key) if v["Key"] == key)
 
     def _prefix_of(self, p: Partition) -> str:
         return f"{self.prefix}site_id={p.site_id}/dt={p.dt}/"

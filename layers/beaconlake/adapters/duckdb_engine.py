@@ -18,10 +18,9 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from beaconlake.adapters.compaction import TreeLock, create_private_file, make_p
 from beaconlake.adapters.duckdb_sql import literal, parquet_rows, typed_empty_rows
 from beaconlake.adapters.live_day import LiveDay
 from beaconlake.adapters.parquet_sink import ROLLUP_DIR, rollup_dir
-from beaconlake.ports import QueryFailed, QueryTooLarge, Rollup
+from beaconlake.ports import QueryFailed, QueryTooLarge, Rollup, RollupState, Statements
 from beaconlake.sqldialect import athena_to_duckdb
 from beaconlake.stats.live_sql import LIVE_PAGES, LIVE_SESSIONS
 from beaconlake.stats.query import today_utc
@@ -41,16 +40,11 @@ from beaconlake.stats.sql import (
     PAGE_COLUMNS,
     PAGE_ROLLUP_TABLE,
     SESSION_ROLLUP_TABLE,
-    Statement,
-    VisitorBucket,
-    page_rollup_statement,
     rollup_select,
-    rollup_statement,
-    visitor_buckets,
 )
 
-# Events per bucket of visitors when a day is rolled up: beyond this DuckDB's working set for
-# sessionising grows with the rows, below it the fixed cost of a scan dominates.
+# Events per bucket of visitors of the live day's recomputation (LiveDay); the past days' are
+# the daily job's (beaconlake.stats.rollup_job.ROWS_PER_BUCKET).
 ROWS_PER_BUCKET = 65_536
 # Rows per row group of a rollup file: at 10 M events a month, 3 or 4 per day of sessions; fewer,
 # larger ones cost memory while written and read only a little faster (docs/BENCHMARKS.md)
@@ -63,13 +57,12 @@ def events_view_sql(events_dir: Path) -> str:
     return f"CREATE OR REPLACE VIEW events AS {parquet_rows(literal(pattern))}"
 
 
-# Each rollup's view, file and statement; written in this order, the last one carrying the
-# signature of the events it came from, so a crash in between leaves the day stale.
-ROLLUPS: tuple[tuple[str, str, Callable[[str, date, VisitorBucket], Statement]], ...] = (
-    (PAGE_ROLLUP_TABLE, "pages.parquet", page_rollup_statement),
-    (SESSION_ROLLUP_TABLE, "sessions.parquet", rollup_statement),
-)
-SIGNED_FILE = ROLLUPS[-1][1]
+# The rollup tables' views, each over one file per day: `<table>.parquet`.
+ROLLUP_TABLES = (PAGE_ROLLUP_TABLE, SESSION_ROLLUP_TABLE)
+
+
+def rollup_file(table: str) -> str:
+    return f"{table}.parquet"
 
 
 def rollup_views_sql(rollup_root: Path, with_files: bool) -> list[str]:
@@ -77,8 +70,8 @@ def rollup_views_sql(rollup_root: Path, with_files: bool) -> list[str]:
     sessions = rollup_select(LIVE_SESSIONS, keep=("site_id", "dt"))
     pages = f"SELECT site_id, dt, {', '.join(PAGE_COLUMNS)} FROM {LIVE_PAGES}"
     out = []
-    for (view, file_name, _), live in zip(ROLLUPS, (pages, sessions), strict=True):
-        pattern = literal(str(rollup_root / "site_id=*" / "dt=*" / file_name))
+    for view, live in zip(ROLLUP_TABLES, (pages, sessions), strict=True):
+        pattern = literal(str(rollup_root / "site_id=*" / "dt=*" / rollup_file(view)))
         files = (
             f"SELECT * FROM read_parquet({pattern}, hive_partitioning = true, "
             "hive_types = {'site_id': VARCHAR, 'dt': VARCHAR}) UNION ALL BY NAME "
@@ -87,17 +80,10 @@ def rollup_views_sql(rollup_root: Path, with_files: bool) -> list[str]:
     return out
 
 
-@cache
-def rollup_sql_digest() -> str:
-    """The rollups' SQL: rollups written by another version of it are written again."""
-    texts = [statement("", date.min, VisitorBucket()).sql for _, _, statement in ROLLUPS]
-    return hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-
-
-def day_signature(day_dir: Path) -> str:
-    """A digest of the names, sizes and mtimes of a day's Parquet files and of the rollups'
-    SQL: it changes whenever the sink adds a file, erasure rewrites or deletes one, or an
-    upgrade changes how a day is rolled up."""
+def files_signature(day_dir: Path) -> str | None:
+    """A digest of the names, sizes and mtimes of a day's Parquet files (None: there are
+    none): it changes whenever the sink adds a file, a merge, erasure or retention rewrites
+    or deletes one."""
     entries: list[tuple[str, int, int]] = []
     for path in day_dir.glob("*.parquet"):
         try:
@@ -105,7 +91,9 @@ def day_signature(day_dir: Path) -> str:
         except FileNotFoundError:
             continue
         entries.append((path.name, st.st_size, st.st_mtime_ns))
-    return hashlib.sha256(repr((rollup_sql_digest(), sorted(entries))).encode()).hexdigest()[:32]
+    if not entries:
+        return None
+    return hashlib.sha256(repr(sorted(entries)).encode()).hexdigest()[:32]
 
 
 def day_rows(day_dir: Path) -> int:
@@ -210,6 +198,10 @@ class DuckDBEngine:
     ) -> None:
         self.data_dir = Path(data_dir)
         self.rows_per_bucket = rows_per_bucket
+        # brings past days' rollups up to date before a statement reads them: the daily job's
+        # refresh_range (beaconlake.stats.rollup_job), which wiring attaches; without it past
+        # days are answered from their events
+        self.refresh_days: Callable[[str, date, date], None] | None = None
         # one statement's run time; past it DuckDB is interrupted (docs/SECURITY.md, query
         # limits: wiring passes stats.limits' value)
         self.query_seconds = query_seconds
@@ -239,7 +231,10 @@ class DuckDBEngine:
         self._view_signature: tuple[int, int] | None = None
         self._sync_view(self.cache.signature())
         self._rollup_lock = threading.Lock()
-        self._checked: dict[tuple[str, str], int] = {}  # (site, day) → events dir mtime
+        # (site, day) → (events dir mtime, files signature), once settled; and the signature
+        # each day's rollups were written from
+        self._checked: dict[tuple[str, str], tuple[int, str | None]] = {}
+        self._written: dict[tuple[str, str], str | None] = {}
         self.live = LiveDay(self.events_dir, rows_per_bucket)
         self._live_day = self.today()
         self.live.create_tables(self._db)
@@ -248,7 +243,7 @@ class DuckDBEngine:
 
     def _sync_rollup_views(self) -> None:
         rollup_root = self.data_dir / ROLLUP_DIR
-        has_files = any(rollup_root.glob(f"*/*/{SIGNED_FILE}"))
+        has_files = any(rollup_root.glob(f"*/*/{rollup_file(SESSION_ROLLUP_TABLE)}"))
         if has_files != self._rollup_files:
             with self._lock:
                 for view_sql in rollup_views_sql(rollup_root, has_files):
@@ -270,57 +265,106 @@ class DuckDBEngine:
             self._view_signature = signature
 
     def session_rollup(self, site_id: str, first: date, last: date) -> Rollup | None:
-        """Roll up every day of first..last before today (UTC) whose files changed since,
-        and bring today's live rows (LiveDay) up to date if today is among them."""
+        """Bring the past days of first..last up to date (`refresh_days`), and today's live
+        rows (LiveDay) if today is among them; the days the rollup views answer."""
         today = self.today()
         with self._rollup_lock:
             if today != self._live_day:
                 with self._cursor() as cursor:
                     self.live.forget_before(cursor, today)
                 self._live_day = today
-            site_dir = self.events_dir / f"site_id={site_id}"
-            rollup_root = self.data_dir / ROLLUP_DIR
             past_last = min(last, today - timedelta(days=1))
-            days = {d.name for d in site_dir.glob("dt=*") if d.is_dir()}
-            days |= {d.name for d in rollup_root.glob(f"site_id={site_id}/dt=*")}
-            for day in sorted(days):
-                if first.isoformat() <= day.removeprefix("dt=") <= past_last.isoformat():
-                    self._refresh_day(site_id, day.removeprefix("dt="), site_dir / day)
+            if self.refresh_days is not None and first <= past_last:
+                self.refresh_days(site_id, first, past_last)
             live = first <= today <= last
             if live:
                 with self._cursor() as cursor:
                     self.live.sync(cursor, site_id, today)
             self._sync_rollup_views()
+        if self.refresh_days is None:  # past days are not rolled up: only the live day
+            return Rollup(today, today) if live else None
         covered = today if live else past_last
         if first > covered or not (live or self._rollup_files):
             return None
         return Rollup(first, covered)
 
-    def _refresh_day(self, site_id: str, dt: str, events_day: Path) -> None:
-        """Rewrite the day's rollups if its files changed. A file renamed into the directory or
-        deleted from it moves the directory's mtime, so while that mtime stays what it was at
-        the last check, once settled beyond the coarseness of timestamps, nothing is listed."""
-        directory = rollup_dir(self.data_dir, site_id, dt)
+    # ---- DayFiles: the daily job's primitives (beaconlake.stats.rollup_job) ----------------
+
+    def _events_day(self, site_id: str, day: date) -> Path:
+        return self.events_dir / f"site_id={site_id}" / f"dt={day.isoformat()}"
+
+    def sites(self) -> list[str]:
+        dirs = [*self.events_dir.glob("site_id=*"), *(self.data_dir / ROLLUP_DIR).glob("site_id=*")]
+        return sorted({d.name.removeprefix("site_id=") for d in dirs if d.is_dir()})
+
+    def days(self, site_id: str) -> list[date]:
+        dirs = [
+            *(self.events_dir / f"site_id={site_id}").glob("dt=*"),
+            *(self.data_dir / ROLLUP_DIR / f"site_id={site_id}").glob("dt=*"),
+        ]
+        return sorted({date.fromisoformat(d.name.removeprefix("dt=")) for d in dirs if d.is_dir()})
+
+    def signature(self, site_id: str, day: date) -> str | None:
+        """Listed again only when the directory's mtime moved: a file renamed into it or
+        deleted from it moves it (once settled beyond the coarseness of timestamps)."""
+        events_day = self._events_day(site_id, day)
+        key = (site_id, day.isoformat())
         try:
             mtime = events_day.stat().st_mtime_ns
         except FileNotFoundError:
-            shutil.rmtree(directory, ignore_errors=True)
-            self._checked.pop((site_id, dt), None)
-            return
-        if self._checked.get((site_id, dt)) == mtime:
-            return
-        signature = day_signature(events_day)
-        if _stored_signature(directory / SIGNED_FILE) != signature:
-            self._sync_view(self.cache.signature())
-            make_private_dirs(directory)
-            buckets = visitor_buckets(day_rows(events_day), self.rows_per_bucket)
-            for _, file_name, statement in ROLLUPS:
-                statements = [statement(site_id, date.fromisoformat(dt), b) for b in buckets]
-                self._write_atomically(statements, directory / file_name, signature)
+            self._checked.pop(key, None)
+            return None
+        checked = self._checked.get(key)
+        if checked is not None and checked[0] == mtime:
+            return checked[1]
+        found = files_signature(events_day)
         if time.time_ns() - mtime >= 1_000_000_000:
-            self._checked[(site_id, dt)] = mtime
+            self._checked[key] = (mtime, found)
+        return found
 
-    def _write_atomically(self, statements: list[Statement], target: Path, signature: str) -> None:
+    def rows(self, site_id: str, day: date) -> int:
+        return day_rows(self._events_day(site_id, day))
+
+    def compact(self, site_id: str, day: date) -> str | None:
+        """The sink merges a day's files as it writes them (adapters.compaction)."""
+        return self.signature(site_id, day)
+
+    def rollup_signature(self, site_id: str, day: date) -> str | None:
+        key = (site_id, day.isoformat())
+        if key not in self._written:
+            directory = rollup_dir(self.data_dir, site_id, key[1])
+            stored = {_stored_signature(directory / rollup_file(t)) for t in ROLLUP_TABLES}
+            self._written[key] = stored.pop() if len(stored) == 1 else None
+        return self._written[key]
+
+    def write_rollups(
+        self, site_id: str, day: date, tables: Mapping[str, Statements], signature: str
+    ) -> None:
+        key = (site_id, day.isoformat())
+        self._sync_view(self.cache.signature())
+        directory = rollup_dir(self.data_dir, site_id, key[1])
+        make_private_dirs(directory)
+        self._written.pop(key, None)
+        names = {rollup_file(table) for table in tables}
+        for old in directory.glob("*.parquet"):  # written under another name by older code
+            if old.name not in names:
+                old.unlink(missing_ok=True)
+        for table, statements in tables.items():
+            self._write_atomically(statements, directory / rollup_file(table), signature)
+        self._written[key] = signature
+
+    def drop_rollups(self, site_id: str, day: date) -> None:
+        shutil.rmtree(rollup_dir(self.data_dir, site_id, day.isoformat()), ignore_errors=True)
+        self._written.pop((site_id, day.isoformat()), None)
+
+    def state(self, site_id: str) -> RollupState | None:
+        """None: the rollups are brought up to date when a statement needs them."""
+        return None
+
+    def save_state(self, site_id: str, state: RollupState) -> None:
+        """Nothing kept: see `state`."""
+
+    def _write_atomically(self, statements: Statements, target: Path, signature: str) -> None:
         """Write the statements' rows to a hidden file, then rename it over the old one."""
         tmp = target.with_name(f".{target.name}.tmp")
         try:
@@ -330,14 +374,14 @@ class DuckDBEngine:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def _write_rows(self, statements: list[Statement], path: Path, signature: str) -> None:
+    def _write_rows(self, statements: Statements, path: Path, signature: str) -> None:
         """Stream the statements' rows, one statement after the other, into one Parquet file
         carrying the signature, so only one statement's working set is in memory at a time."""
         writer: RowGroupWriter | None = None
         try:
             with self._cursor() as cursor:
-                for st in statements:
-                    relation = cursor.sql(athena_to_duckdb(st.sql), params=list(st.params))
+                for sql, params in statements:
+                    relation = cursor.sql(athena_to_duckdb(sql), params=list(params))
                     batches = relation.to_arrow_reader(ROW_GROUP_ROWS)
                     if writer is None:
                         schema = batches.schema.with_metadata({"signature": signature})

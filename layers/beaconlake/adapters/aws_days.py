@@ -1,0 +1,273 @@
+"""The daily job's primitives on AWS (ports.DayFiles): the events bucket and Athena.
+
+Layout, in the events bucket:
+- `events/site_id=<site>/dt=<day>/…`: Firehose's objects, and a compacted day's file(s);
+- `rollups/<table>/site_id=<site>/dt=<day>/…`: the Glue tables `session_rollup` and
+  `page_rollup` (partition projection, as `events`);
+- `rollups/_signatures/site_id=<site>/dt=<day>`: the signature a day's rollups were written
+  from (ports.DayFiles.rollup_signature);
+- `rollups/_state/site_id=<site>.json`: what the job covers (ports.RollupState), which the
+  stats function reads (`RollupStateReader`) to choose rollups or events per day.
+
+Every statement runs as an Athena UNLOAD to a fresh prefix under `staging/` of the results
+bucket (UNLOAD never overwrites; Parquet, as Firehose writes), and its files are then copied
+into place and the files they replace deleted. S3 has no atomic rename of a set of objects:
+for the few milliseconds between the copy and the delete a statement reading that day's raw
+events or rollups would see both. Statements read rollups only for days the state covers, and
+the job marks a covered day stale before rewriting it, so only raw reads of a day being
+compacted can see that moment (docs/DEPLOY.md). Compaction gives up, and deletes nothing, if
+the day's objects changed while Athena read them (a late delivery): the next run retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from beaconlake.adapters.aws import CLIENT_CONFIG, AthenaEngine, new_client
+from beaconlake.ports import Partition, RollupState, Statements
+from beaconlake.schema import COLUMN_NAMES
+
+ROLLUPS_PREFIX = "rollups/"
+SIGNATURES_PREFIX = f"{ROLLUPS_PREFIX}_signatures/"
+STATE_PREFIX = f"{ROLLUPS_PREFIX}_state/"
+STAGING_PREFIX = "staging/"
+MAX_DELETE_KEYS = 1000  # DeleteObjects' limit per call
+# The table whose day prefixes list the days rolled up (every day has both tables' files).
+LISTED_TABLE = "session_rollup"
+
+
+def rollup_prefix(table: str, site_id: str, day: date) -> str:
+    return f"{ROLLUPS_PREFIX}{table}/site_id={site_id}/dt={day.isoformat()}/"
+
+
+def state_key(site_id: str) -> str:
+    return f"{STATE_PREFIX}site_id={site_id}.json"
+
+
+def signature_key(site_id: str, day: date) -> str:
+    return f"{SIGNATURES_PREFIX}site_id={site_id}/dt={day.isoformat()}"
+
+
+def state_from_json(body: bytes) -> RollupState:
+    data = json.loads(body)
+    return RollupState(
+        date.fromisoformat(data["first"]),
+        date.fromisoformat(data["through"]),
+        frozenset(date.fromisoformat(d) for d in data.get("stale", [])),
+    )
+
+
+def state_to_json(state: RollupState) -> bytes:
+    stale = sorted(d.isoformat() for d in state.stale)
+    data = {"first": state.first.isoformat(), "through": state.through.isoformat()}
+    return json.dumps({**data, "stale": stale}).encode()
+
+
+def read_state(s3: Any, bucket: str, site_id: str) -> RollupState | None:
+    try:
+        body = s3.get_object(Bucket=bucket, Key=state_key(site_id))["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+    return state_from_json(body)
+
+
+def mark_stale(s3: Any, bucket: str, partitions: Sequence[Partition]) -> None:
+    """Record the partitions' days as stale in their sites' states (erasure, retention): the
+    stats function then answers them from events until the job has written them again."""
+    by_site: dict[str, set[date]] = {}
+    for p in partitions:
+        by_site.setdefault(p.site_id, set()).add(date.fromisoformat(p.dt))
+    for site, days in by_site.items():
+        state = read_state(s3, bucket, site)
+        if state is None:
+            continue
+        covered = {d for d in days if state.first <= d <= state.through}
+        if covered - state.stale:
+            stale = RollupState(state.first, state.through, state.stale | covered)
+            s3.put_object(Bucket=bucket, Key=state_key(site), Body=state_to_json(stale))
+
+
+class RollupStateReader:
+    """The job's recorded state per site, for the stats function: read from S3 at most once a
+    `max_age_s` per site and container (one GET per dashboard load at most)."""
+
+    def __init__(
+        self,
+        bucket: str,
+        s3: Any = None,
+        max_age_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.bucket = bucket
+        self._s3 = s3
+        self.max_age_s = max_age_s
+        self.clock = clock
+        self._cache: dict[str, tuple[float, RollupState | None]] = {}
+
+    def __call__(self, site_id: str) -> RollupState | None:
+        cached = self._cache.get(site_id)
+        if cached is not None and self.clock() - cached[0] < self.max_age_s:
+            return cached[1]
+        if self._s3 is None:
+            self._s3 = new_client("s3")
+        state = read_state(self._s3, self.bucket, site_id)
+        self._cache[site_id] = (self.clock(), state)
+        return state
+
+
+class S3DayFiles:
+    def __init__(
+        self,
+        bucket: str,
+        events_prefix: str,
+        athena: AthenaEngine,
+        staging_bucket: str,
+        s3: Any = None,
+    ) -> None:
+        if not bucket or not staging_bucket:
+            raise ValueError(
+                "BEACONLAKE_EVENTS_BUCKET and BEACONLAKE_RESULTS_BUCKET must be set for the "
+                "daily job (the stack sets both on functions/rollups)"
+            )
+        self.bucket = bucket
+        self.events_prefix = events_prefix
+        self.athena = athena
+        self.staging_bucket = staging_bucket
+        self.s3: Any = s3 or new_client("s3")
+        self.config = CLIENT_CONFIG
+
+    # ---- listing ---------------------------------------------------------------------------
+
+    def _prefixes(self, prefix: str) -> Iterator[str]:
+        for page in self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, Delimiter="/"
+        ):
+            for common in page.get("CommonPrefixes", []):
+                yield common["Prefix"][len(prefix) :].rstrip("/")
+
+    def _objects(self, bucket: str, prefix: str) -> list[tuple[str, str]]:
+        """(key, ETag) of the objects under the prefix that Athena reads (not `_`, `.`)."""
+        found = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                name = item["Key"].rsplit("/", 1)[-1]
+                if name and not name.startswith(("_", ".")):
+                    found.append((item["Key"], item["ETag"]))
+        return sorted(found)
+
+    def _events_day(self, site_id: str, day: date) -> str:
+        return f"{self.events_prefix}site_id={site_id}/dt={day.isoformat()}/"
+
+    def sites(self) -> list[str]:
+        names = {*self._prefixes(self.events_prefix)}
+        names |= set(self._prefixes(f"{ROLLUPS_PREFIX}{LISTED_TABLE}/"))
+        return sorted(n.removeprefix("site_id=") for n in names if n.startswith("site_id="))
+
+    def days(self, site_id: str) -> list[date]:
+        names = set(self._prefixes(f"{self.events_prefix}site_id={site_id}/"))
+        names |= set(self._prefixes(f"{ROLLUPS_PREFIX}{LISTED_TABLE}/site_id={site_id}/"))
+        return sorted(date.fromisoformat(n.removeprefix("dt=")) for n in names if n[:3] == "dt=")
+
+    def signature(self, site_id: str, day: date) -> str | None:
+        return self._signature(self._objects(self.bucket, self._events_day(site_id, day)))
+
+    @staticmethod
+    def _signature(objects: list[tuple[str, str]]) -> str | None:
+        if not objects:
+            return None
+        return hashlib.sha256(repr(objects).encode()).hexdigest()[:32]
+
+    def rows(self, site_id: str, day: date) -> int:
+        """Athena spreads one statement over its workers: no buckets."""
+        return 0
+
+    # ---- statements into place -----------------------------------------------------------
+
+    def _unload(self, statements: Statements) -> list[str]:
+        """Each statement UNLOADed as Parquet under one fresh staging prefix; the staged
+        keys."""
+        staging = f"{STAGING_PREFIX}{secrets.token_hex(12)}/"
+        for n, (sql, params) in enumerate(statements):
+            location = f"s3://{self.staging_bucket}/{staging}{n}/"
+            self.athena.unload(sql, params, location, "PARQUET")
+        return [k for k, _ in self._objects(self.staging_bucket, staging)]
+
+    def _place(self, staged: list[str], prefix: str, stem: str) -> list[str]:
+        """Copy the staged files under `prefix`; the new keys."""
+        placed = []
+        for n, key in enumerate(staged):
+            target = f"{prefix}{stem}-{n:04d}.parquet"
+            self.s3.copy_object(
+                Bucket=self.bucket,
+                Key=target,
+                CopySource={"Bucket": self.staging_bucket, "Key": key},
+            )
+            placed.append(target)
+        return placed
+
+    def _delete(self, bucket: str, keys: Sequence[str]) -> None:
+        for start in range(0, len(keys), MAX_DELETE_KEYS):
+            batch = [{"Key": k} for k in keys[start : start + MAX_DELETE_KEYS]]
+            self.s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+
+    def compact(self, site_id: str, day: date) -> str | None:
+        prefix = self._events_day(site_id, day)
+        before = self._objects(self.bucket, prefix)
+        if len(before) <= 1:
+            return self._signature(before)
+        columns = ", ".join(f'"{c}"' for c in COLUMN_NAMES)
+        select = f"SELECT {columns} FROM events WHERE site_id = ? AND dt = ?"
+        staged = self._unload([(select, (site_id, day.isoformat()))])
+        try:
+            if self._objects(self.bucket, prefix) != before:
+                return None  # a delivery landed while Athena read: the next run retries
+            self._place(staged, prefix, f"compacted-{secrets.token_hex(6)}")
+            self._delete(self.bucket, [k for k, _ in before])
+        finally:
+            self._delete(self.staging_bucket, staged)
+        return self.signature(site_id, day)
+
+    def rollup_signature(self, site_id: str, day: date) -> str | None:
+        try:
+            reply = self.s3.get_object(Bucket=self.bucket, Key=signature_key(site_id, day))
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        return str(reply["Body"].read().decode())
+
+    def write_rollups(
+        self, site_id: str, day: date, tables: Mapping[str, Statements], signature: str
+    ) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=signature_key(site_id, day))
+        for table, statements in tables.items():
+            prefix = rollup_prefix(table, site_id, day)
+            old = [k for k, _ in self._objects(self.bucket, prefix)]
+            staged = self._unload(statements)
+            try:
+                self._place(staged, prefix, f"part-{secrets.token_hex(6)}")
+                self._delete(self.bucket, old)
+            finally:
+                self._delete(self.staging_bucket, staged)
+        self.s3.put_object(
+            Bucket=self.bucket, Key=signature_key(site_id, day), Body=signature.encode()
+        )
+
+    def drop_rollups(self, site_id: str, day: date) -> None:
+        keys = [signature_key(site_id, day)]
+        for table in (LISTED_TABLE, *self._tables()):
+            keys += [k for k, _ in self._objects(self.bucket, rollup_prefix(table, site_id, day))]
+        self._delete(self.bucket, sorted(set(keys)))
+
+    def _tables(self) -> list[str]:
+        return [t for t in self._prefixes(ROLLUPS_PREFIX) if not t.startswith("_")]
+
+    def state(self, site_id: str) -> RollupState | None:
+        return read_state(self.s3, self.bucket, site_id)
+
+    def save_state(self, site_id: str, state: RollupState) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=state_key(site_id), Body=state_to_json(state))
