@@ -1,1 +1,1 @@
-"""Benchmarks: `bench/run` produces every figure in docs/BENCHMARKS.md."""
+"""Benchmarks: what each command measures and which doc tables it writes is in bench/README.md."""

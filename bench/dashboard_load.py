@@ -4,7 +4,7 @@ of the overview (cards, live count, chart, five breakdowns) has rendered its num
 
     .venv/bin/python -m bench.dashboard_load [--events 1000000] [--runs 7]
 
-Writes its section of docs/BENCHMARKS.md (between the dashboard-load markers) and
+Writes its tables into docs/BENCHMARKS.md's `dashboard-load` block (bench/docblocks.py) and
 bench/out/dashboard_load.json.
 """
 
@@ -30,12 +30,12 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from beaconlake.adapters.file_keys import FileKeyStore
 from beaconlake.keys import create_key
-from bench import datagen
+from bench.docblocks import replace_generated, table
 from bench.procs import ROOT, VENV_BIN, free_port, stop, wait_port
 
 OUT = ROOT / "bench" / "out"
 DOC = ROOT / "docs" / "BENCHMARKS.md"
-START, END = "<!-- dashboard-load:start -->", "<!-- dashboard-load:end -->"
+BLOCK = "dashboard-load"
 PANELS = 8
 # resolves in the page once no panel says data-state="loading": [ms since navigation start,
 # the panels that failed]
@@ -124,6 +124,8 @@ def measure(
 def run(events: int, runs: int) -> dict[str, Any]:
     root = OUT / f"dashboard-load-{events}"
     shutil.rmtree(root, ignore_errors=True)
+    from bench import datagen  # numpy: the bench extra, not needed for the tables (tests)
+
     ds = datagen.write_dataset(root, events)
     token, _ = create_key(FileKeyStore(root / "keys.json"), ("*",), "bench")
     port = free_port()
@@ -174,53 +176,52 @@ def _cpu_model() -> str:
 
 
 def section(r: dict[str, Any], command: str) -> str:
-    runs = ", ".join(f"{t:,.0f}" for t in r["runs_ms"])
+    """The `dashboard-load` block: tables only (the prose around it is in the doc)."""
     load = r["load_average_1min"]
-    verdict = "met" if r["median_ms"] < 1000 else "**missed**"
-    return f"""{START}
-## Dashboard load time
-
-`{command}`
-
-The dashboard (`/api/dashboard`) over {r["events"]:,} events ({r["days"]} days, one site,
-{r["parquet_files"]} Parquet files from `bench/datagen.py`), served by `beaconlake serve`
-(local back end, DuckDB memory limit: {r["duckdb_memory_limit"]}) and loaded in headless
-Chromium on the same machine. The clock runs from navigation start until all {PANELS} panels
-of the overview (top cards, live count, time series, pages, sources, countries, devices,
-goals) have rendered their numbers; the page fires their queries in parallel. Static files
-are cached by the browser after the first load (as for a returning user); every query runs.
-
-| | time |
-|---|---|
-| first load, right after log-in (cold DuckDB) | {r["first_after_login_ms"]:,.0f} ms |
-| **median of {len(r["runs_ms"])} reloads after new data arrived** (every query runs) | **{r["median_ms"]:,.0f} ms** |
-| all those reloads | {runs} ms |
-| median of {len(r["cached_runs_ms"])} reloads with no new data (answers from the engine's result cache) | {r["cached_median_ms"]:,.0f} ms |
-
-Target "loads in under a second locally on 1M events", judged on the reloads after new data
-(every query runs): {verdict}. With no new data since the last load the engine answers from its
-result cache (`ResultCache` in `duckdb_engine.py`: keyed by statement, parameters and the
-Parquet tree's signature, so never stale), which is what a returning visitor of a quiet site
-sees. Each uncached load runs its SQL statements in DuckDB (two per comparison); past days'
-visits and pages come from the engine's rollups (`rollup/`, written by `serve` at start and
-after each midnight, rewritten when a day's files change; see docs/QUERY_API.md), today's from
-the engine's live day (the same rows, kept in memory and merged with each new file), so the
-new-data reloads read rollups, and the first load may still be waiting for them to be written
-at start.
-Machine: {r["cpus"]} CPUs ({r["cpu"]}), Python {r["python"]}, {r["chromium"]}; {r["date"]};
-1-minute load average {load[0]:.1f} before and {load[1]:.1f} after the runs (other work on the
-machine slows every figure here).
-{END}"""
-
-
-def write_doc(text: str) -> None:
-    doc = DOC.read_text("utf-8") if DOC.exists() else "# Benchmarks\n"
-    if START in doc and END in doc:
-        head, rest = doc.split(START, 1)
-        doc = head + text + rest.split(END, 1)[1]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text + "\n"
-    DOC.write_text(doc, "utf-8")
+    times = table(
+        ["", "time"],
+        [
+            [
+                "first load, right after log-in (cold DuckDB)",
+                f"{r['first_after_login_ms']:,.0f} ms",
+            ],
+            [
+                f"**median of {len(r['runs_ms'])} reloads after new data arrived** "
+                "(every query runs)",
+                f"**{r['median_ms']:,.0f} ms**",
+            ],
+            ["all those reloads", ", ".join(f"{t:,.0f}" for t in r["runs_ms"]) + " ms"],
+            [
+                f"median of {len(r['cached_runs_ms'])} reloads with no new data "
+                "(answers from the engine's result cache)",
+                f"{r['cached_median_ms']:,.0f} ms",
+            ],
+        ],
+    )
+    run = table(
+        ["run", "value"],
+        [
+            ["command", f"`{command}`"],
+            [
+                "data",
+                f"{r['events']:,} events, {r['days']} days, one site, "
+                f"{r['parquet_files']} Parquet files",
+            ],
+            ["DuckDB memory limit", r["duckdb_memory_limit"]],
+            ["panels timed", f"{PANELS}"],
+            [
+                "target: reloads after new data under 1 s",
+                "met" if r["median_ms"] < 1000 else "**missed**",
+            ],
+            ["date", r["date"]],
+            [
+                "machine",
+                f"{r['cpus']} CPUs ({r['cpu']}), Python {r['python']}, {r['chromium']}",
+            ],
+            ["1-minute load average, before / after", f"{load[0]:.1f} / {load[1]:.1f}"],
+        ],
+    )
+    return f"{times}\n\n{run}"
 
 
 def main() -> None:
@@ -234,7 +235,7 @@ def main() -> None:
     command = ".venv/bin/python -m bench.dashboard_load"
     if args.events != 1_000_000 or args.runs != 7:
         command += f" --events {args.events} --runs {args.runs}"
-    write_doc(section(result, command))
+    replace_generated(DOC, BLOCK, section(result, command))
     print(json.dumps({k: result[k] for k in ("first_after_login_ms", "median_ms")}))
 
 

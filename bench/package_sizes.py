@@ -1,6 +1,6 @@
 """Lambda package sizes: each function asset and layer, unzipped and zipped, as the CDK app
-builds them (arm64, the stack's Python), checked against Lambda's limits and written into
-docs/BENCHMARKS.md between the package-sizes markers.
+builds them (arm64, the stack's Python), checked against Lambda's limits. Writes tables only,
+into docs/BENCHMARKS.md's `package-sizes` block (bench/docblocks.py).
 
 Run: `.venv/bin/python bench/package_sizes.py` (builds the dependency layer into
 .layer-cache/ first if it is not cached; that needs PyPI once).
@@ -8,7 +8,6 @@ Run: `.venv/bin/python bench/package_sizes.py` (builds the dependency layer into
 
 from __future__ import annotations
 
-import re
 import sys
 import tempfile
 import zipfile
@@ -17,9 +16,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers")]
 
+from bench.docblocks import replace_generated, table  # noqa: E402
 from infra_cdk.layers import PYTHON_VERSION, dependency_layer, package_layer  # noqa: E402
 
-PKG_START, PKG_END = "<!-- package-sizes:start -->", "<!-- package-sizes:end -->"
+BLOCK = "package-sizes"
 FUNCTIONS = ("collect", "stats", "rotate_salt")
 UNZIPPED_LIMIT = 262_144_000  # function + all its layers, unzipped ("250 MB")
 ZIPPED_LIMIT = 52_428_800  # one zip uploaded directly ("50 MB")
@@ -69,44 +69,43 @@ def main() -> int:
     }
     measured = {name: sizes(path) for name, path in assets.items()}
     layers_unzipped = sum(u for name, (_, u, _) in measured.items() if name.startswith("layer"))
-    lines = [
-        PKG_START,
-        "## Lambda package sizes",
-        "",
-        f"`.venv/bin/python bench/package_sizes.py`: the assets `npx aws-cdk synth` builds "
-        f"(arm64, Python {PYTHON_VERSION}, wheels for manylinux2014_aarch64), zipped with "
-        "deflate level 9. MB = 10^6 bytes.",
-        "",
-        "| Asset | Files | Unzipped | Zipped |",
-        "|---|---|---|---|",
-    ]
-    for name, (count, unzipped, zipped) in measured.items():
-        lines.append(f"| {name} | {count:,} | {human(unzipped)} | {human(zipped)} |")
-    lines += ["", "| Function | Function + layers, unzipped | Limit 262.14 MB |", "|---|---|---|"]
+    build = table(
+        ["build", "value"],
+        [
+            ["platform", f"arm64, Python {PYTHON_VERSION}, wheels for manylinux2014_aarch64"],
+            ["zip", "deflate level 9, MB = 10^6 bytes"],
+        ],
+    )
+    assets_table = table(
+        ["Asset", "Files", "Unzipped", "Zipped"],
+        [
+            [name, f"{count:,}", human(unzipped), human(zipped)]
+            for name, (count, unzipped, zipped) in measured.items()
+        ],
+    )
     ok = True
+    rows = []
     for fn in FUNCTIONS:
         total = measured[f"function: {fn}"][1] + layers_unzipped
         ok &= total <= UNZIPPED_LIMIT
-        verdict = "within" if total <= UNZIPPED_LIMIT else "**over**"
-        lines.append(f"| {fn} | {human(total)} | {verdict} |")
+        rows.append([fn, human(total), "within" if total <= UNZIPPED_LIMIT else "**over**"])
+    functions = table(
+        ["Function", "Function + layers, unzipped", f"Limit {human(UNZIPPED_LIMIT)}"], rows
+    )
     biggest = max(measured.items(), key=lambda item: item[1][2])
-    ok &= biggest[1][2] <= ZIPPED_LIMIT
-    lines += [
-        "",
-        f"Largest zip: {biggest[0]}, {human(biggest[1][2])} of the 52.43 MB direct-upload "
-        "limit (the CDK uploads assets through S3 anyway). Largest packages in the dependency "
-        "layer, unzipped: "
-        + ", ".join(f"{n} {b / MB:.1f} MB" for n, b in largest_packages(deps))
-        + ".",
-        PKG_END,
-    ]
-    section = "\n".join(lines)
+    zip_ok = biggest[1][2] <= ZIPPED_LIMIT
+    ok &= zip_ok
+    largest = table(
+        ["largest zip", "zipped", f"direct-upload limit {human(ZIPPED_LIMIT)}"],
+        [[biggest[0], human(biggest[1][2]), "within" if zip_ok else "**over**"]],
+    )
+    packages = table(
+        ["largest packages in the dependency layer", "unzipped"],
+        [[name, f"{size / MB:.1f} MB"] for name, size in largest_packages(deps)],
+    )
+    section = "\n\n".join([build, assets_table, functions, largest, packages])
     print(section)
-    bench_md = ROOT / "docs" / "BENCHMARKS.md"
-    text = bench_md.read_text("utf-8") if bench_md.exists() else ""
-    pattern = re.compile(re.escape(PKG_START) + r".*?" + re.escape(PKG_END), re.S)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text + "\n" + section
-    bench_md.write_text(text.rstrip("\n") + "\n", "utf-8")
+    replace_generated(ROOT / "docs" / "BENCHMARKS.md", BLOCK, section)
     return 0 if ok else 1
 
 

@@ -24,7 +24,7 @@ from beaconlake.adapters.duckdb_engine import events_view_sql
 from beaconlake.ports import QueryEngine
 from beaconlake.sqldialect import athena_to_duckdb
 from beaconlake.stats import behaviour, behaviour_sql, service
-from beaconlake.stats.behaviour import FunnelQuery
+from beaconlake.stats.behaviour_query import FunnelQuery, parse_funnel
 from beaconlake.stats.query import DateRange, Goal, StatsQuery
 from beaconlake.stats.sql import build
 
@@ -127,7 +127,7 @@ def funnel(site: str, first: date, last: date) -> FunnelCall:
     """The funnel endpoint's query for this request body (its defaults for the rest)."""
     steps = [{"page": g.page} if g.page else {"event": g.event} for g in FUNNEL]
     body = {"site_id": site, "date_range": [str(first), str(last)], "steps": steps}
-    return FunnelCall("funnel (4 steps)", behaviour.parse_funnel(body, {}))
+    return FunnelCall("funnel (4 steps)", parse_funnel(body, {}))
 
 
 @dataclass(frozen=True)

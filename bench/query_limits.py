@@ -54,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data_dir:
         token = _setup(data_dir)
-        from beaconlake.stats.api import create_app
+        from beaconlake.handlers.stats import create_app
 
         client = TestClient(create_app(), headers={"authorization": f"Bearer {token}"})
         client.get("/api/v1/stats/aggregate", params={"site_id": "example.com"})  # warm up

@@ -11,8 +11,8 @@ heap and DuckDB's buffer pool and eviction queues every 10 s (bench/out/soak/pro
     .venv/bin/python -m bench.soak --durability 3 [--write-docs]   # needs wrk, like bench/run
 
 Rate limits stay at their defaults: each sender cycles through 2,000 client addresses
-(x-forwarded-for), so no address goes over its limit. With --write-docs the figures replace
-the `soak` sections of docs/BENCHMARKS.md and docs/RELIABILITY.md.
+(x-forwarded-for), so no address goes over its limit. With --write-docs the table replaces
+the `soak` (or `durability`) block of docs/RELIABILITY.md (bench/docblocks.py).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import pyarrow.dataset as ds
 
 from beaconlake.schema import arrow_schema
 from bench import http_ingest
+from bench.docblocks import replace_generated, table
 from bench.procs import (
     ROOT,
     VENV_BIN,
@@ -45,8 +46,8 @@ from bench.procs import (
 )
 
 SITE = "soak.example"
-START, END = "<!-- soak:start -->", "<!-- soak:end -->"
-DUR_START, DUR_END = "<!-- durability:start -->", "<!-- durability:end -->"
+DOC = ROOT / "docs" / "RELIABILITY.md"
+BLOCKS = ("soak", "durability")  # written with --write-docs (markdown, durability_markdown)
 WARMUP_S = 30  # imports, first DuckDB queries and caches: RSS is judged after this
 # DuckDB's eviction queues keep a node per freed block until a queue is purged, which bounds
 # them (docs/RELIABILITY.md); "full" is their first sample at this share of their most nodes
@@ -326,23 +327,39 @@ def durability(out: Path, rounds: int) -> dict[str, Any]:
 
 
 def durability_markdown(r: dict[str, Any], command: str) -> str:
-    rows = "".join(
-        f"| `{ms}` | {m['events_per_s']:,.0f} | {m['p50_ms']:.1f} ms | {m['p99_ms']:.1f} ms | "
-        f"{m['cpu_ms_per_request']:.2f} ms |\n"
-        for ms, m in r["median"].items()
+    """The `durability` block: the run, then one row per setting."""
+    run = table(
+        ["run", "value"],
+        [
+            ["command", f"`{command}`"],
+            ["date", r["date"]],
+            [
+                "load",
+                f"figure 3's wrk load: 1 thread, {http_ingest.CONNECTIONS} connections, "
+                f"{http_ingest.MEASURE_S} s after a {http_ingest.WARMUP_S} s warm-up, demo "
+                "beacons, rate limits off",
+            ],
+            ["runs", f"medians of {r['rounds']} alternating runs per setting"],
+        ],
     )
-    return (
-        f"{DUR_START}\n"
-        f"`{command}` ({r['date']}): figure 3's wrk load (1 thread, "
-        f"{http_ingest.CONNECTIONS} connections, {http_ingest.MEASURE_S} s after a "
-        f"{http_ingest.WARMUP_S} s warm-up, demo beacons) on `beaconlake serve`, rate limits "
-        f"off; medians of {r['rounds']} alternating runs.\n\n"
-        "| `BEACONLAKE_SPOOL_SYNC_MS` | events/s | p50 | p99 | server CPU per request |\n"
-        "|---|---|---|---|---|\n" + rows + DUR_END
+    settings = table(
+        ["`BEACONLAKE_SPOOL_SYNC_MS`", "events/s", "p50", "p99", "server CPU per request"],
+        [
+            [
+                f"`{ms}`",
+                f"{m['events_per_s']:,.0f}",
+                f"{m['p50_ms']:.1f} ms",
+                f"{m['p99_ms']:.1f} ms",
+                f"{m['cpu_ms_per_request']:.2f} ms",
+            ]
+            for ms, m in r["median"].items()
+        ],
     )
+    return f"{run}\n\n{settings}"
 
 
 def markdown(r: dict[str, Any], command: str) -> str:
+    """The `soak` block: one table, the run's settings first."""
     errors = r["sent"] - r["accepted"]
     query_errors = r["queries"] - r["query_status"].get(200, 0)
     rss = ", ".join(f"{mb:.0f}" for _, mb in r["rss_mb"][:: max(1, len(r["rss_mb"]) // 12)])
@@ -350,13 +367,12 @@ def markdown(r: dict[str, Any], command: str) -> str:
         f"{mb:.0f}" for _, mb in r["rss_held_mb"][:: max(1, len(r["rss_held_mb"]) // 6)]
     )
     return (
-        f"{START}\n"
-        f"### Soak ({r['minutes']} min, {r['date']}, {r['cores']} cores)\n\n"
-        f"`{command}`: {r['senders']} senders paced to {r['target_rate']:.0f} events/s in all "
-        f"(2,000 client addresses each, default rate limits), plus a 5-query dashboard "
-        f"(`POST /api/v2/query`) every {r['query_every_s']:g} s, "
-        "against one `beaconlake serve` on 127.0.0.1.\n\n"
         "| figure | value |\n|---|---|\n"
+        f"| command | `{command}` |\n"
+        f"| run | {r['minutes']} min, {r['date']}, {r['cores']} cores |\n"
+        f"| load | {r['senders']} senders paced to {r['target_rate']:.0f} events/s in all "
+        f"(2,000 client addresses each, default rate limits), a 5-query dashboard every "
+        f"{r['query_every_s']:g} s |\n"
         f"| events sent / answered 202 | {r['sent']:,} / {r['accepted']:,} "
         f"({r['events_per_s']} events/s) |\n"
         f"| ingest errors (not 202) | {errors} ({100 * r['ingest_error_rate']:.3f} %); "
@@ -378,8 +394,7 @@ def markdown(r: dict[str, Any], command: str) -> str:
         f"| Parquet files in the day's partition at the end (one flush every 5 s) | "
         f"{r['parquet_files']} |\n"
         f"| accepted events found in Parquet after SIGTERM | {r['accepted'] - r['lost']:,} "
-        f"of {r['accepted']:,} (lost: {r['lost']}, stored twice: {r['stored_twice']}) |\n"
-        f"{END}"
+        f"of {r['accepted']:,} (lost: {r['lost']}, stored twice: {r['stored_twice']}) |"
     )
 
 
@@ -407,16 +422,6 @@ def probe_markdown(r: dict[str, Any]) -> str:
     )
 
 
-def write_section(path: Path, section: str, start: str = START, end: str = END) -> None:
-    text = path.read_text()
-    pattern = re.escape(start) + r".*?" + re.escape(end)
-    if re.search(pattern, text, re.S):
-        text = re.sub(pattern, lambda _: section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=2.0, help="of ingest and dashboards")
@@ -439,7 +444,7 @@ def main() -> None:
         )
         print(text)
         if args.write_docs:
-            write_section(ROOT / "docs" / "RELIABILITY.md", text, DUR_START, DUR_END)
+            replace_generated(DOC, BLOCKS[1], text)
         return
     result = run(args.minutes, args.hold, args.rate, args.senders, args.query_every, args.out)
     (args.out / "soak.json").write_text(json.dumps(result, indent=1))
@@ -450,8 +455,7 @@ def main() -> None:
     section = markdown(result, command)
     print(section)
     if args.write_docs:
-        for doc in ("BENCHMARKS.md", "RELIABILITY.md"):
-            write_section(ROOT / "docs" / doc, section)
+        replace_generated(DOC, BLOCKS[0], section)
     if result["lost"]:
         raise SystemExit(f"{result['lost']} accepted events were lost")
 

@@ -23,7 +23,7 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
 
 from beaconlake.config import DROP_METRICS_VARIABLE, GOALS_VARIABLE
-from beaconlake.metrics import NAMESPACE as METRICS_NAMESPACE
+from beaconlake.telemetry import NAMESPACE as METRICS_NAMESPACE
 from infra_cdk.catalog import Catalog
 from infra_cdk.common import log_group
 from infra_cdk.delivery import Delivery

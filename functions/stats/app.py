@@ -1,10 +1,6 @@
-"""Stats API Lambda: FastAPI behind Mangum. Routes are thin: parse, call the service, shape."""
+"""Stats API Lambda: FastAPI behind Mangum. The handler is `beaconlake.handlers.stats`, which
+the local gateway calls too."""
 
-from __future__ import annotations
+from beaconlake.handlers.stats import app, handler
 
-from mangum import Mangum
-
-from beaconlake.stats.api import create_app
-
-app = create_app()
-handler = Mangum(app, lifespan="off")
+__all__ = ["app", "handler"]

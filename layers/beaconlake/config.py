@@ -16,7 +16,7 @@ EXPORTS_PREFIX = "exports/"
 # Goals per site as JSON (beaconlake.stats.goals reads it, before `<data_dir>/goals.json`);
 # on AWS the CDK sets it on the stats function from the `goals` deploy setting.
 GOALS_VARIABLE = "BEACONLAKE_GOALS"
-# "false" keeps the collector's BeaconsDropped counters out of CloudWatch (beaconlake.metrics
+# "false" keeps the collector's BeaconsDropped counters out of CloudWatch (beaconlake.telemetry
 # reads it; the CDK sets it from the `drop_metrics` deploy setting, docs/COST.md).
 DROP_METRICS_VARIABLE = "BEACONLAKE_DROP_METRICS"
 
@@ -71,7 +71,6 @@ class Settings:
     keys_table: str = ""
     athena_workgroup: str = ""
     athena_database: str = ""
-    athena_table: str = "events"
     sessions_table: str = ""
     user_id_parameter_prefix: str = "/beaconlake/user-id-secrets"
     events_bucket: str = ""
@@ -108,7 +107,6 @@ class Settings:
             keys_table=env("BEACONLAKE_KEYS_TABLE", ""),
             athena_workgroup=env("BEACONLAKE_ATHENA_WORKGROUP", ""),
             athena_database=env("BEACONLAKE_ATHENA_DATABASE", ""),
-            athena_table=env("BEACONLAKE_ATHENA_TABLE", "events"),
             sessions_table=env("BEACONLAKE_SESSIONS_TABLE", ""),
             user_id_parameter_prefix=env(
                 "BEACONLAKE_USER_ID_PARAMETER_PREFIX", "/beaconlake/user-id-secrets"

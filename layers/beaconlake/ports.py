@@ -218,9 +218,11 @@ class KeyStore(Protocol):
     def revoke(self, key_id: str) -> bool: ...
 
 
-class SessionStore(Protocol):
-    """Dashboard sessions and shared links, each stored under the hash of its token only.
-    `kind` is "session" or "share"; `expires_at` (epoch seconds) is a TTL, or None."""
+class LoginStore(Protocol):
+    """Dashboard logins (a browser's log-in with a key, the operator password or a shared
+    link) and shared links, each stored under the hash of its token only. `kind` is "session"
+    (a login: the name its rows have always been stored under) or "share"; `expires_at`
+    (epoch seconds) is a TTL, or None."""
 
     def put(
         self, kind: str, item_id: str, record: dict[str, Any], expires_at: int | None
@@ -234,6 +236,25 @@ class SessionStore(Protocol):
 
     def list(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
         """Every unexpired (id, record) of a kind (shared links: a handful per site)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A site goal: a custom event name, or pageviews of a path (`*` is a wildcard)."""
+
+    name: str
+    event: str | None = None
+    page: str | None = None
+
+
+class GoalStore(Protocol):
+    """Each site's goals, from the operator's configuration. The query API, the behaviour
+    views and the dashboard all read this one store, so the dashboard never offers a goal the
+    queries reject: a change to the configuration reaches every reader at once."""
+
+    def goals(self, site_id: str) -> tuple[Goal, ...]:
+        """The site's goals as configured now (none: an empty tuple)."""
         ...
 
 

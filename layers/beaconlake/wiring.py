@@ -14,10 +14,11 @@ from beaconlake.ingest.service import CollectPolicy, CountryLookup
 from beaconlake.model import Event
 from beaconlake.ports import (
     EventStore,
+    GoalStore,
     KeyStore,
+    LoginStore,
     QueryEngine,
     SaltStore,
-    SessionStore,
     Sink,
     UserIdSecrets,
 )
@@ -208,16 +209,24 @@ def engine() -> QueryEngine:
 
 
 @Once
-def session_store() -> SessionStore:
-    """Dashboard sessions and shared links (DynamoDB with TTL on AWS, a 0600 file locally)."""
+def login_store() -> LoginStore:
+    """Dashboard logins and shared links (DynamoDB with TTL on AWS, a 0600 file locally)."""
     settings = Settings.from_env()
     if settings.backend == "aws":
-        from beaconlake.adapters.aws_sessions import DynamoSessionStore
+        from beaconlake.adapters.aws_logins import DynamoLoginStore
 
-        return DynamoSessionStore(settings.sessions_table)
-    from beaconlake.adapters.file_sessions import FileSessionStore
+        return DynamoLoginStore(settings.sessions_table)
+    from beaconlake.adapters.file_logins import FileLoginStore
 
-    return FileSessionStore(settings.data_dir / "dashboard.json")
+    return FileLoginStore(settings.data_dir / "dashboard.json")
+
+
+@Once
+def goal_store() -> GoalStore:
+    """The sites' goals: BEACONLAKE_GOALS, else <data_dir>/goals.json, read again on change."""
+    from beaconlake.stats.goals import ConfiguredGoals
+
+    return ConfiguredGoals(Settings.from_env().data_dir)
 
 
 def event_store() -> EventStore:
@@ -251,4 +260,5 @@ def reset() -> None:
         ports().sink.close()
     ports.forget()
     engine.forget()
-    session_store.forget()
+    login_store.forget()
+    goal_store.forget()

@@ -134,7 +134,7 @@ def local_export(s3: Any, bucket: str, data_dir: Path, query: dict[str, str]) ->
             path.write_bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
     from fastapi.testclient import TestClient
 
-    from beaconlake.stats.api import create_app
+    from beaconlake.handlers.stats import create_app
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BEACONLAKE_BACKEND", "local")

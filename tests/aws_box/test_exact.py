@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from beaconlake.stats import behaviour
+from beaconlake.stats import behaviour_query
 from beaconlake.stats.channels import channel_of
 from beaconlake.stats.query import METRICS
 from tests.aws_box.athena_sql import MIN_BILLED, billed_bytes
@@ -318,7 +318,7 @@ def test_funnel(loaded: tuple[Box, list[Hit]], steps, window, order, flt) -> Non
     box, hits = loaded
     request = funnel_request(steps, window, order, flt)
     got = ask(box, request)
-    labels = [s.label for s in behaviour.parse_funnel(request[2]["body"], V2.GOALS).steps]
+    labels = [s.label for s in behaviour_query.parse_funnel(request[2]["body"], V2.GOALS).steps]
     window_ = timedelta(minutes=window)
     counts = funnel(hits, BEHAVIOUR._steps(steps), window_, order == "strict", flt[1])
     assert got == funnel_answer(labels, counts)

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
 from beaconlake import wiring
+from beaconlake.handlers.stats import create_app
 from beaconlake.keys import create_key
-from beaconlake.stats.api import create_app
 from functions.collect.app import handler as collect
 from tests.apigw import Context, http_event
 from tests.conftest import CHROME_UA

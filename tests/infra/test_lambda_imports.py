@@ -26,7 +26,7 @@ for name in ("collect", "stats", "rotate_salt", "rollups"):
     sys.path.pop(0)
 from beaconlake import wiring
 ports = wiring.ports()
-print(type(ports.sink).__name__, type(wiring.engine()).__name__, type(wiring.session_store()).__name__)
+print(type(ports.sink).__name__, type(wiring.engine()).__name__, type(wiring.login_store()).__name__)
 """
 
 
@@ -40,4 +40,4 @@ def test_handlers_import_with_only_the_layer_dependencies() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split() == ["FirehoseSink", "AthenaEngine", "DynamoSessionStore"]
+    assert result.stdout.split() == ["FirehoseSink", "AthenaEngine", "DynamoLoginStore"]

@@ -263,10 +263,10 @@ def test_stats_handler_runs_the_same_sql_through_pyathena(
 
     from beaconlake.adapters.duckdb_engine import DuckDBEngine
     from beaconlake.adapters.parquet_sink import ParquetSink
+    from beaconlake.handlers.stats import create_app
     from beaconlake.ingest.service import collect as collect_events
     from beaconlake.model import RequestMeta
-    from beaconlake.stats import v2
-    from beaconlake.stats.api import create_app
+    from beaconlake.stats.query_parser import parse_query
     from functions.stats.app import handler as stats
 
     body = {
@@ -289,7 +289,7 @@ def test_stats_handler_runs_the_same_sql_through_pyathena(
         local_sink.put(outcome.events)
     local_sink.close()
     local_engine = DuckDBEngine(tmp_path)
-    expected_rows = local_engine.query(*_first_statement(v2.parse_query(body, {})))
+    expected_rows = local_engine.query(*_first_statement(parse_query(body, {})))
     athena_backends[DEFAULT_ACCOUNT_ID][REGION].query_results_queue.append(
         athena_result(expected_rows)
     )

@@ -12,8 +12,10 @@ import pytest
 from beaconlake import wiring
 from beaconlake.ingest.service import collect
 from beaconlake.model import RequestMeta
-from beaconlake.stats import behaviour, v2
+from beaconlake.stats import behaviour, behaviour_query
 from beaconlake.stats.query import Goal
+from beaconlake.stats.query_parser import parse_query
+from beaconlake.stats.query_runner import Include, run_query
 from tests.conftest import CHROME_UA, FIREFOX_UA, IPHONE_UA
 from tests.reference import Hit, sessions
 from tests.reference_behaviour import (
@@ -74,7 +76,7 @@ def _steps(raw: list[dict]) -> list[RefStep]:
 def test_funnel(loaded, steps, window, order, flt) -> None:
     filters, keep = flt
     body = {"site_id": "example.com", "date_range": ALL, "steps": steps, "filters": filters}
-    q = behaviour.parse_funnel({**body, "window_minutes": window, "order": order}, GOALS)
+    q = behaviour_query.parse_funnel({**body, "window_minutes": window, "order": order}, GOALS)
     got = behaviour.run_funnel(wiring.engine(), q)
     counts = funnel(loaded, _steps(steps), timedelta(minutes=window), order == "strict", keep)
     assert got == funnel_answer([s.label for s in q.steps], counts)
@@ -85,7 +87,7 @@ def test_funnel_over_part_of_the_range(loaded) -> None:
     steps = [{"page": "/"}, {"page": "/pricing"}]
     day = date(2026, 3, 10)
     body = {"site_id": "example.com", "date_range": [day.isoformat()] * 2, "steps": steps}
-    got = behaviour.run_funnel(wiring.engine(), behaviour.parse_funnel(body, GOALS))
+    got = behaviour.run_funnel(wiring.engine(), behaviour_query.parse_funnel(body, GOALS))
     hits = [h for h in loaded if h.at.date() == day]
     assert [s["visitors"] for s in got["steps"]] == funnel(hits, _steps(steps), timedelta(days=1))
 
@@ -103,7 +105,7 @@ def test_sequences(loaded, unit, steps, flt) -> None:
     filters, keep = flt
     body = {"site_id": "example.com", "date_range": ALL, "steps": steps, "filters": filters}
     got = behaviour.run_sequence(
-        wiring.engine(), behaviour.parse_sequence({**body, "unit": unit}, GOALS)
+        wiring.engine(), behaviour_query.parse_sequence({**body, "unit": unit}, GOALS)
     )
     count, total = sequence_count(loaded, _steps(steps), unit, keep)
     assert (got["count"], got["total"]) == (count, total)
@@ -116,10 +118,10 @@ def test_sequences_add_the_order_that_has_done_filters_leave_out(loaded) -> None
     counted by the sequence A→B or B→A, and the reference agrees on all three numbers."""
     a, b = {"page": "/pricing"}, {"page": "/docs"}
     both = [["has_done", ["is", "event:page", [s["page"]]]] for s in (a, b)]
-    q = v2.parse_query(
+    q = parse_query(
         {"site_id": "example.com", "date_range": ALL, "metrics": ["visits"], "filters": both}, {}
     )
-    (row,) = v2.run_query(wiring.engine(), q, v2.Include())["results"]
+    (row,) = run_query(wiring.engine(), q, Include())["results"]
     did_both = sum(
         all(any(x.path == s["page"] for x in sess.hits) for s in (a, b))
         for sess in sessions(loaded)
@@ -127,7 +129,7 @@ def test_sequences_add_the_order_that_has_done_filters_leave_out(loaded) -> None
     forward, backward = (
         behaviour.run_sequence(
             wiring.engine(),
-            behaviour.parse_sequence(
+            behaviour_query.parse_sequence(
                 {"site_id": "example.com", "date_range": ALL, "steps": steps, "unit": "visits"}, {}
             ),
         )["count"]
@@ -147,7 +149,9 @@ def test_sequences_add_the_order_that_has_done_filters_leave_out(loaded) -> None
 def test_journeys(loaded, direction, page, flt, limit) -> None:
     filters, keep = flt
     body = {"site_id": "example.com", "date_range": ALL, "filters": filters}
-    q = behaviour.parse_journey({**body, "page": page, "direction": direction, "limit": limit}, {})
+    q = behaviour_query.parse_journey(
+        {**body, "page": page, "direction": direction, "limit": limit}, {}
+    )
     got = behaviour.run_journeys(wiring.engine(), q)
     counts, total = journeys(loaded, page, direction, keep)
     assert got["visits"] == total > 0
@@ -170,7 +174,7 @@ def test_journeys(loaded, direction, page, flt, limit) -> None:
 def test_paths(loaded, n, start, flt, limit) -> None:
     filters, keep = flt
     body = {"site_id": "example.com", "date_range": ALL, "filters": filters, "steps": n}
-    q = behaviour.parse_paths({**body, "start_page": start, "limit": limit}, {})
+    q = behaviour_query.parse_paths({**body, "start_page": start, "limit": limit}, {})
     got = behaviour.run_paths(wiring.engine(), q)
     expected = ranked(paths(loaded, n, start, keep), limit)
     assert got["results"] == [{"path": list(p), "visits": v} for p, v in expected]
@@ -228,7 +232,7 @@ def with_users(local_env, monkeypatch):
 )
 def test_retention(with_users, period, first, last) -> None:
     body = {"site_id": "example.com", "date_range": [first.isoformat(), last.isoformat()]}
-    q = behaviour.parse_retention({**body, "period": period})
+    q = behaviour_query.parse_retention({**body, "period": period})
     got = behaviour.run_retention(wiring.engine(), q, enabled=True)
     expected = retention(with_users, first, last, period)
     assert got == {"available": True, "period": period, "cohorts": expected}
@@ -248,7 +252,7 @@ def test_user_ids_are_stored_only_as_keyed_hashes(with_users) -> None:
 
 
 def test_retention_without_user_ids_says_why(with_users) -> None:
-    q = behaviour.parse_retention({"site_id": "shop.test", "date_range": "30d"})
+    q = behaviour_query.parse_retention({"site_id": "shop.test", "date_range": "30d"})
     got = behaviour.run_retention(wiring.engine(), q, enabled=False)
     assert got["available"] is False and got["cohorts"] == []
     assert "BEACONLAKE_USER_ID_SITES" in got["reason"]

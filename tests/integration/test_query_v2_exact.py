@@ -7,9 +7,10 @@ from datetime import date
 import pytest
 
 from beaconlake import wiring
-from beaconlake.stats import v2
 from beaconlake.stats.channels import channel_of
 from beaconlake.stats.query import Goal, QueryError
+from beaconlake.stats.query_parser import parse_query
+from beaconlake.stats.query_runner import parse_include, run_query
 from tests.reference import engagement_metrics, group, matched_hits, metrics, sessions
 
 GOALS = {
@@ -35,8 +36,8 @@ pytestmark = pytest.mark.usefixtures("engine_mode")
 
 
 def run(body: dict, ref: date | None = None) -> dict:
-    q = v2.parse_query({"site_id": "example.com", "date_range": ALL, **body}, GOALS, ref)
-    return v2.run_query(wiring.engine(), q, v2.parse_include(body.get("include")), ref)
+    q = parse_query({"site_id": "example.com", "date_range": ALL, **body}, GOALS, ref)
+    return run_query(wiring.engine(), q, parse_include(body.get("include")), ref)
 
 
 def as_map(result: dict, metrics_: list[str]) -> dict:
@@ -252,6 +253,6 @@ def test_datetime_range_cuts_within_a_day(loaded) -> None:
 )
 def test_bad_queries_name_the_field(local_env, body, field) -> None:
     with pytest.raises(QueryError) as err:
-        q = v2.parse_query({"site_id": "example.com", **body}, GOALS)
-        v2.run_query(wiring.engine(), q, v2.parse_include(body.get("include")))
+        q = parse_query({"site_id": "example.com", **body}, GOALS)
+        run_query(wiring.engine(), q, parse_include(body.get("include")))
     assert err.value.field == field

@@ -1,8 +1,7 @@
 """Slow connections against the real `beaconlake serve` (issue 26): the small, fast version of
-`bench/slow_connections.py`: more slow sockets than the server has file descriptors. Before
-the fix, 500 of them against a server with 400 descriptors left a well-behaved client
-unanswered until the attacker let go (one answer in 8 s, after 6.6 s) and wrote 31 MB of
-asyncio tracebacks; 1,200 against 1,024 descriptors, the same."""
+`bench/slow_connections.py`: more slow sockets than the server has file descriptors, and a
+well-behaved client that must still get every answer, while the server stays within its
+descriptors and keeps its log small. The deadlines are the server's own (1 s here)."""
 
 from __future__ import annotations
 
@@ -21,8 +20,7 @@ pytestmark = pytest.mark.slow
 def test_1200_slow_connections_do_not_stop_a_well_behaved_client(tmp_path: Path) -> None:
     result = measure(1200, 8, fd_limit=1024, workdir=tmp_path)
     assert result.probes >= 10, result  # was 1: each probe waited for the attack to end
-    assert result.answered == result.probes, result
-    assert result.latency_ms["max"] < 3000, result
+    assert result.answered == result.probes, result  # how fast: bench/resource_checks.py
     assert result.attacker["closed_by_server"] > 0, result  # was 0: held forever
     assert result.server_fds_peak < 1024, result  # was 1,024: every descriptor in use
     assert result.server_log_bytes < 20_000, result  # was 31 MB of tracebacks

@@ -129,12 +129,17 @@ def test_literals(value: Any, literal: str) -> None:
 def test_the_stats_api_answers_400_for_the_cutoff_and_503_for_failures(
     local_env: Any, monkeypatch: pytest.MonkeyPatch, behaviour: str, status: int
 ) -> None:
-    from beaconlake.stats import api
+    from beaconlake.handlers.stats import WiredPorts
+    from beaconlake.web.app import create_app
 
     athena, _ = engine(behaviour)
-    monkeypatch.setattr(api, "engine", lambda: athena)
+
+    class OnAthena(WiredPorts):
+        def engine(self) -> AthenaEngine:
+            return athena
+
     token, _ = create_key(wiring.ports().keys, ("example.com",), "t")
-    reply = TestClient(api.create_app()).get(
+    reply = TestClient(create_app(OnAthena())).get(
         "/api/v1/stats/aggregate",
         params={"site_id": "example.com", "period": "7d", "metrics": "visitors"},
         headers={"authorization": f"Bearer {token}"},

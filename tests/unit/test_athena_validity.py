@@ -26,8 +26,10 @@ from beaconlake.adapters.duckdb_engine import DuckDBEngine
 from beaconlake.keys import create_key
 from beaconlake.ports import Rollup
 from beaconlake.sqldialect import athena_to_duckdb, string_literal
-from beaconlake.stats import behaviour, live_sql, service, v2
+from beaconlake.stats import behaviour, behaviour_query, live_sql, service
 from beaconlake.stats.query import METRICS, DateRange, Filter, Goal, StatsQuery
+from beaconlake.stats.query_parser import parse_query
+from beaconlake.stats.query_runner import parse_include, run_query
 from beaconlake.stats.sql import (
     WHOLE_DAY,
     VisitorBucket,
@@ -220,21 +222,23 @@ def run_behaviour(engine: AthenaEngine) -> None:
     body: dict[str, Any]
     for steps, window, order, filters in FUNNELS:
         body = {**scope, "steps": steps, "filters": filters}
-        q = behaviour.parse_funnel({**body, "window_minutes": window, "order": order}, GOALS)
+        q = behaviour_query.parse_funnel({**body, "window_minutes": window, "order": order}, GOALS)
         behaviour.run_funnel(engine, q)
     for steps, filters in SEQUENCES:
         for unit in ("visitors", "visits"):
             body = {**scope, "steps": steps, "filters": filters, "unit": unit}
-            behaviour.run_sequence(engine, behaviour.parse_sequence(body, GOALS))
+            behaviour.run_sequence(engine, behaviour_query.parse_sequence(body, GOALS))
     for direction in ("next", "previous"):
         for page, filters, limit in (("/", [], 100), ("/pricing", [], 3), ("/blog/*", MOBILE, 9)):
             body = {**scope, "filters": filters, "direction": direction, "limit": limit}
-            behaviour.run_journeys(engine, behaviour.parse_journey({**body, "page": page}, {}))
+            behaviour.run_journeys(
+                engine, behaviour_query.parse_journey({**body, "page": page}, {})
+            )
     for n, start, filters, limit in ((2, None, [], 100), (4, "/", SIGNED_UP, 5)):
         body = {**scope, "filters": filters, "steps": n, "start_page": start, "limit": limit}
-        behaviour.run_paths(engine, behaviour.parse_paths(body, {}))
+        behaviour.run_paths(engine, behaviour_query.parse_paths(body, {}))
     for period in ("week", "day"):
-        retention = behaviour.parse_retention({**scope, "period": period})
+        retention = behaviour_query.parse_retention({**scope, "period": period})
         behaviour.run_retention(engine, retention, enabled=True)
     behaviour.run_realtime(engine, "example.com", datetime(2026, 3, 10, 12, tzinfo=UTC), [])
 
@@ -248,8 +252,8 @@ def run_builders(engine: AthenaEngine) -> None:
         engine.query(st.sql, st.params)
     for body in query_v2_bodies():
         request = {"site_id": "example.com", "date_range": ALL, **body}
-        q = v2.parse_query(request, GOALS, date(2026, 3, 20))
-        v2.run_query(engine, q, v2.parse_include(body.get("include")), date(2026, 3, 20))
+        q = parse_query(request, GOALS, date(2026, 3, 20))
+        run_query(engine, q, parse_include(body.get("include")), date(2026, 3, 20))
     run_behaviour(engine)
     for _, st in test_behaviour_sql.statements():
         engine.query(st.sql, st.params)
@@ -281,6 +285,7 @@ def run_http(engine: AthenaEngine, monkeypatch: pytest.MonkeyPatch) -> None:
         stats(http_event(method, path, body=payload, headers=headers, query=query), Context())
 
 
+@pytest.mark.slow  # every statement through the Trino grammar (node): not in the fast loop
 def test_athena_takes_every_statement_the_aws_back_end_sends(
     local_env, monkeypatch: pytest.MonkeyPatch
 ) -> None:

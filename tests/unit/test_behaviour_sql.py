@@ -9,7 +9,7 @@ import pytest
 import sqlglot
 
 from beaconlake.adapters.duckdb_engine import DuckDBEngine
-from beaconlake.stats import behaviour, behaviour_sql
+from beaconlake.stats import behaviour_query, behaviour_sql
 from beaconlake.stats.query import Goal
 from beaconlake.stats.sql import Statement
 
@@ -28,22 +28,22 @@ STEPS = [{"page": "/a/*"}, {"event": EVIL, "props": {"plan": EVIL}}, {"page": "/
 def statements():
     for i, filters in enumerate(FILTERS):
         body = {**SCOPE, "filters": filters}
-        for order in behaviour.ORDERS:
-            q = behaviour.parse_funnel({**body, "steps": STEPS, "order": order}, GOALS)
+        for order in behaviour_query.ORDERS:
+            q = behaviour_query.parse_funnel({**body, "steps": STEPS, "order": order}, GOALS)
             yield f"funnel-{order}-{i}", behaviour_sql.funnel(q)
-        for unit in behaviour.UNITS:
-            q = behaviour.parse_sequence({**body, "steps": STEPS[:2], "unit": unit}, GOALS)
+        for unit in behaviour_query.UNITS:
+            q = behaviour_query.parse_sequence({**body, "steps": STEPS[:2], "unit": unit}, GOALS)
             yield f"sequence-{unit}-{i}", behaviour_sql.funnel(q, count_total=True)
-        for direction in behaviour.DIRECTIONS:
-            q = behaviour.parse_journey(
+        for direction in behaviour_query.DIRECTIONS:
+            q = behaviour_query.parse_journey(
                 {**body, "page": EVIL.join("//"), "direction": direction}, GOALS
             )
             yield f"journeys-{direction}-{i}", behaviour_sql.journeys(q)
         for start in (None, "/a*"):
-            q = behaviour.parse_paths({**body, "steps": 10, "start_page": start}, GOALS)
+            q = behaviour_query.parse_paths({**body, "steps": 10, "start_page": start}, GOALS)
             yield f"paths-{start}-{i}", behaviour_sql.paths(q)
-    for period in behaviour.PERIODS:
-        q = behaviour.parse_retention({**SCOPE, "period": period})
+    for period in behaviour_query.PERIODS:
+        q = behaviour_query.parse_retention({**SCOPE, "period": period})
         yield f"retention-{period}", behaviour_sql.retention(q)
     yield "realtime", behaviour_sql.realtime("example.com", datetime(2026, 1, 1, 0, 10, tzinfo=UTC))
 
@@ -71,19 +71,20 @@ def test_statement_parses_as_athena_and_runs_in_duckdb(name: str, st: Statement,
 
 def test_window_is_a_parameter_and_strict_means_the_next_event() -> None:
     body = {**SCOPE, "steps": STEPS[:2], "window_minutes": 90}
-    ordered = behaviour_sql.funnel(behaviour.parse_funnel(body, {}))
-    strict = behaviour_sql.funnel(behaviour.parse_funnel({**body, "order": "strict"}, {}))
+    ordered = behaviour_sql.funnel(behaviour_query.parse_funnel(body, {}))
+    strict = behaviour_sql.funnel(behaviour_query.parse_funnel({**body, "order": "strict"}, {}))
     assert 90 * 60_000 in ordered.params
     assert "e.seq > f.q1" in ordered.sql and "e.seq = f.q1 + 1" in strict.sql
-    unbounded = behaviour_sql.funnel(behaviour.parse_sequence(body, {}))
-    assert "date_diff" not in unbounded.sql.split("fev AS")[1]
+    sequence = {k: v for k, v in body.items() if k != "window_minutes"}  # not a sequence's
+    unbounded = behaviour_sql.funnel(behaviour_query.parse_sequence(sequence, {}))
+    assert "date_diff" not in unbounded.sql.split("funnel_events AS")[1]
 
 
 def test_funnel_sql_numbers_only_step_events_unless_strict_and_skips_the_total() -> None:
     body = {**SCOPE, "steps": STEPS[:2]}
-    ordered = behaviour_sql.funnel(behaviour.parse_funnel(body, {}))
-    strict = behaviour_sql.funnel(behaviour.parse_funnel({**body, "order": "strict"}, {}))
-    sequence = behaviour_sql.funnel(behaviour.parse_sequence(body, {}), count_total=True)
+    ordered = behaviour_sql.funnel(behaviour_query.parse_funnel(body, {}))
+    strict = behaviour_sql.funnel(behaviour_query.parse_funnel({**body, "order": "strict"}, {}))
+    sequence = behaviour_sql.funnel(behaviour_query.parse_sequence(body, {}), count_total=True)
     # the window that numbers events reads only those matching a step, unless every event
     # counts (strict: the very next event)
     # (the step conditions are in the WHERE, as Athena takes parameters nowhere else)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from beaconlake import metrics
+from beaconlake import telemetry
 from beaconlake.config import DROP_METRICS_VARIABLE
 
 
@@ -27,13 +27,13 @@ def test_drop_counters_stay_out_of_cloudwatch_when_the_deploy_says_so(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv(DROP_METRICS_VARIABLE, "false")
-    before = metrics.tally().get(("BeaconsDropped", ("collector", "bot")), 0)
-    metrics.count("BeaconsDropped", 1, "collector", reason="bot")
-    metrics.count("EventsRejected", 2, "collector")
+    before = telemetry.tally().get(("BeaconsDropped", ("collector", "bot")), 0)
+    telemetry.count("BeaconsDropped", 1, "collector", reason="bot")
+    telemetry.count("EventsRejected", 2, "collector")
     lines = published(capsys.readouterr().out)
     assert [line.get("EventsRejected") for line in lines] == [[2.0]]
     assert not any("BeaconsDropped" in line for line in lines)
-    assert metrics.tally()[("BeaconsDropped", ("collector", "bot"))] == before + 1
+    assert telemetry.tally()[("BeaconsDropped", ("collector", "bot"))] == before + 1
 
 
 @pytest.mark.parametrize("value", ["true", None])
@@ -44,6 +44,6 @@ def test_drop_counters_are_published_when_asked_or_unset(
         monkeypatch.delenv(DROP_METRICS_VARIABLE, raising=False)
     else:
         monkeypatch.setenv(DROP_METRICS_VARIABLE, value)
-    metrics.count("BeaconsDropped", 1, "collector", reason="dnt")
+    telemetry.count("BeaconsDropped", 1, "collector", reason="dnt")
     (line,) = published(capsys.readouterr().out)
     assert line["BeaconsDropped"] == [1.0] and line["reason"] == "dnt"

@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 
 from beaconlake import cli, wiring
 from beaconlake.dashboard import passwords
-from beaconlake.dashboard.sessions import SESSION_COOKIE
+from beaconlake.dashboard.logins import LOGIN_COOKIE
+from beaconlake.handlers.stats import create_app
 from beaconlake.ingest.service import collect
 from beaconlake.keys import create_key
 from beaconlake.model import RequestMeta
-from beaconlake.stats.api import create_app
 from tests.conftest import CHROME_UA
 
 STATIC = Path(__file__).resolve().parents[2] / "layers" / "beaconlake" / "dashboard" / "static"
@@ -170,7 +170,7 @@ def test_logout_and_key_revocation_end_sessions(client: TestClient) -> None:
 def test_sessions_are_stored_hashed_in_a_private_file(client: TestClient, local_env: Path) -> None:
     token, _ = _key()
     _login(client, token)
-    session = client.cookies[SESSION_COOKIE]
+    session = client.cookies[LOGIN_COOKIE]
     path = local_env / "dashboard.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     text = path.read_text()
@@ -262,13 +262,34 @@ def test_props_lists_custom_property_keys(client: TestClient) -> None:
     assert bad.status_code == 400 and bad.json()["field"] == "date_range"
 
 
-def test_sites_lists_goals_and_features_from_openapi(client: TestClient) -> None:
+def test_sites_lists_goals_and_offers_every_view_the_api_serves(client: TestClient) -> None:
     token, _ = _key()
     info = client.get("/api/dashboard/sites", headers={"authorization": f"Bearer {token}"}).json()
-    paths = set(client.get("/api/openapi.json").json()["paths"])
-    assert info["features"]["funnel"] == ("/api/v2/funnel" in paths)
-    assert info["features"]["realtime"] == ("/api/v2/realtime" in paths)
+    assert info["features"] == {
+        "funnel": True,
+        "journeys": True,
+        "retention": True,
+        "realtime": True,
+    }
     assert info["goals"] == {"example.com": [], "shop.test": []}
+
+
+def test_a_view_the_api_document_lacks_is_not_offered(local_env: Path) -> None:
+    """A deployment whose API has no realtime route (its OpenAPI document, customised the way
+    FastAPI documents it, lists none): the dashboard says "not available" for that view."""
+    app = create_app()
+    full = app.openapi()
+    paths = {p: v for p, v in full["paths"].items() if p != "/api/v2/realtime"}
+    app.openapi = lambda: {**full, "paths": paths}  # type: ignore[method-assign]
+    token, _ = _key()
+    with TestClient(app) as c:
+        info = c.get("/api/dashboard/sites", headers={"authorization": f"Bearer {token}"})
+    assert info.json()["features"] == {
+        "funnel": True,
+        "journeys": True,
+        "retention": True,
+        "realtime": False,
+    }
 
 
 @pytest.mark.parametrize("secret", ["key", "password", "share"])

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from beaconlake import metrics
+from beaconlake import telemetry
 from functions.collect.app import handler as collect
 from tests.apigw import Context, http_event
 from tests.conftest import BOT_UA, CHROME_UA
 
 
 def dropped(reason: str) -> int:
-    return metrics.tally().get(("BeaconsDropped", ("collector", reason)), 0)
+    return telemetry.tally().get(("BeaconsDropped", ("collector", reason)), 0)
 
 
 def emf_lines(out: str) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 
 from beaconlake.adapters.compaction import FAN_IN, leaves
 from beaconlake.adapters.duckdb_engine import DuckDBEngine
@@ -110,6 +111,7 @@ def test_every_column_has_a_merge_rule() -> None:
     assert set(PAGE_MERGE) == set(PAGE_COLUMNS[2:])
 
 
+@pytest.mark.slow  # a day replayed flush by flush, three times: not in the fast loop
 def test_flush_by_flush_the_live_day_holds_the_rows_of_the_whole_day(tmp_path: Path) -> None:
     for seed in range(3):
         root = tmp_path / f"seed-{seed}"
@@ -219,6 +221,7 @@ def live_table_bytes(engine: DuckDBEngine) -> int:
     return int(rows[0]["held"])
 
 
+@pytest.mark.slow  # 24 flushes of 1,000 visits: not in the fast loop
 def test_the_tables_hold_the_days_visits_not_every_version_of_them(tmp_path: Path) -> None:
     """Each flush continues every visit, so each merge deletes and re-inserts all of them:
     what the tables hold must stay near one version of each row, however many flushes."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from beaconlake import metrics, wiring
+from beaconlake import telemetry, wiring
 from beaconlake.ingest.http import PIXEL_GIF
 from beaconlake.local.asgi import LocalGateway
 from functions.collect.app import handler
@@ -103,7 +103,7 @@ def pending_count() -> int:
 
 
 def tallied() -> dict[tuple[str, tuple[str, ...]], int]:
-    return {k: n for k, n in metrics.tally().items() if k[0] == "BeaconsDropped"}
+    return {k: n for k, n in telemetry.tally().items() if k[0] == "BeaconsDropped"}
 
 
 @pytest.fixture

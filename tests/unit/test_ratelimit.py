@@ -49,8 +49,9 @@ def test_buckets_are_per_key_and_blocked_takes_nothing() -> None:
 def test_memory_is_bounded_by_forgetting_the_least_recent_keys() -> None:
     bucket = TokenBucket(rate=1, burst=1, clock=Clock(), max_keys=3)
     for key in "abcd":
-        bucket.allow(key)
-    assert len(bucket._buckets) == 3 and "a" not in bucket._buckets
+        assert bucket.allow(key)
+    # the three most recent keys are remembered, spent; the oldest was forgotten
+    assert [bucket.blocked(key) for key in "abcd"] == [False, True, True, True]
     assert bucket.allow("a")  # a forgotten bucket starts full
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -47,17 +48,8 @@ def test_arrow_schema_matches_schema_module() -> None:
     assert [(f.name, ARROW_TO_GLUE[str(f.type)]) for f in arrow] == _glue()
 
 
-def test_glue_columns_match_schema_module() -> None:
-    assert [(c["name"], c["type"]) for c in schema.glue_columns()] == _glue()
-    assert [p["name"] for p in schema.glue_partition_keys()] == ["site_id", "dt"]
-
-
-def _describe(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    return [(r[0], r[1]) for r in con.execute("DESCRIBE events").fetchall()]
-
-
-def test_duckdb_view_over_real_parquet_matches_schema_module(tmp_path: Path) -> None:
-    event = Event(
+def _event() -> Event:
+    return Event(
         ts=datetime(2026, 1, 2, 3, 4, 5, 678000),
         name="pageview",
         hostname="example.com",
@@ -80,9 +72,47 @@ def test_duckdb_view_over_real_parquet_matches_schema_module(tmp_path: Path) -> 
         site_id="example.com",
         dt="2026-01-02",
     )
+
+
+def _write_one_event(events_dir: Path) -> Path:
     write_parquet_atomically(
-        events_to_table([event]), tmp_path / "events" / "site_id=example.com" / "dt=2026-01-02"
+        events_to_table([_event()]), events_dir / "site_id=example.com" / "dt=2026-01-02"
     )
+    (written,) = events_dir.rglob("*.parquet")
+    return written
+
+
+def test_glue_columns_describe_the_parquet_files_the_sink_writes(tmp_path: Path) -> None:
+    """Athena reads the sink's files through the Glue table, and Firehose converts JSON to
+    Parquet by it: its columns must be the files' columns, in order, with types that read
+    them (the file's physical schema, mapped by this test's own table), each with its doc."""
+    import pyarrow.parquet as pq
+
+    written = pq.read_schema(_write_one_event(tmp_path / "events"))
+    # a map read back from a file names its field: "map<string, string ('props')>"
+    in_file = [(f.name, ARROW_TO_GLUE[re.sub(r" \('\w+'\)", "", str(f.type))]) for f in written]
+    glue = schema.glue_columns()
+    assert [(c["name"], c["type"]) for c in glue] == in_file
+    assert all(c["comment"] for c in glue)
+    # the types the SQL relies on (time arithmetic, hashed ids, props[...], money)
+    types = dict(in_file)
+    assert (types["ts"], types["visitor_id"], types["props"], types["revenue_amount"]) == (
+        "timestamp",
+        "bigint",
+        "map<string,string>",
+        "decimal(18,4)",
+    )
+    partitions = schema.glue_partition_keys()
+    assert [(p["name"], p["type"]) for p in partitions] == [("site_id", "string"), ("dt", "string")]
+    assert {p["name"] for p in partitions}.isdisjoint(written.names)  # they are the path
+
+
+def _describe(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in con.execute("DESCRIBE events").fetchall()]
+
+
+def test_duckdb_view_over_real_parquet_matches_schema_module(tmp_path: Path) -> None:
+    _write_one_event(tmp_path / "events")
     con = duckdb.connect()
     con.execute(events_view_sql(tmp_path / "events"))
     described = _describe(con)

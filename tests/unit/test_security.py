@@ -252,7 +252,7 @@ def test_oversized_headers_get_431_json(local_env) -> None:
 def test_dates_at_the_ends_of_the_calendar_are_4xx_not_5xx(local_env) -> None:
     from fastapi.testclient import TestClient
 
-    from beaconlake.stats.api import create_app
+    from beaconlake.handlers.stats import create_app
 
     token, _ = create_key(wiring.ports().keys, ("example.com",))
     client = TestClient(create_app(), headers={"authorization": f"Bearer {token}"})

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from beaconlake import wiring
 from beaconlake.adapters.duckdb_engine import DuckDBEngine
+from beaconlake.handlers.stats import create_app
 from beaconlake.keys import create_key
-from beaconlake.stats.api import create_app
 from beaconlake.stats.query import DIMENSIONS, FILTER_OPERATORS, DateRange, Filter, StatsQuery
 from beaconlake.stats.sql import build
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,13 +19,13 @@ from fastapi.testclient import TestClient
 from beaconlake import wiring
 from beaconlake.adapters import duckdb_engine
 from beaconlake.adapters.duckdb_engine import DuckDBEngine
+from beaconlake.handlers.stats import create_app
 from beaconlake.ingest.service import collect
 from beaconlake.keys import create_key
 from beaconlake.model import RequestMeta
 from beaconlake.ports import QueryTooLarge
-from beaconlake.stats import api
-from beaconlake.stats.api import create_app
 from beaconlake.stats.limits import LIMITS, Busy, QueryLimits, QuerySlots
+from beaconlake.web import auth
 from tests.conftest import CHROME_UA
 
 SITE = "example.com"
@@ -88,12 +87,10 @@ def nested(op: str, depth: int) -> list[Any]:
 
 
 def test_a_thousand_v1_filters_are_a_400_at_once(client: TestClient) -> None:
-    """Before: 1,000 `event:page~/pN` took 6.7 s (4,000: 120 s) and answered 200."""
+    """1,000 `event:page~/pN` are a 400 naming the limit (how fast: bench/resource_checks.py)."""
     filters = ";".join(f"event:page~/p{i}" for i in range(1000))
     for path in ["/api/v1/stats/aggregate", "/api/v1/stats/timeseries"]:
-        start = time.perf_counter()
         res = client.get(path, params={"site_id": SITE, "filters": filters})
-        assert time.perf_counter() - start < 1.0
         _refused(res, "max_chars")
     short = ";".join(f"event:page~/{i}" for i in range(LIMITS.filters + 1))
     res = client.get("/api/v1/stats/aggregate", params={"site_id": SITE, "filters": short})
@@ -142,7 +139,8 @@ def test_filter_limits_at_every_entry_point(client: TestClient, path: str, body:
 
 @pytest.mark.parametrize(("path", "body"), FILTERED)
 def test_queries_at_the_limits_are_answered(client: TestClient, path: str, body: dict) -> None:
-    """The limits leave room for real queries: the deepest and widest allowed trees run."""
+    """The limits leave room for real queries: the deepest and widest allowed trees run (how
+    fast: bench/resource_checks.py)."""
     deepest = [nested(op, LIMITS.depth - 1) for op in ("and", "or", "not")]
     deepest.append(["has_done", ["and", [["not", ["or", [nested("not", LIMITS.depth - 5)]]]]]])
     values = LIMITS.values // LIMITS.filters
@@ -151,10 +149,8 @@ def test_queries_at_the_limits_are_answered(client: TestClient, path: str, body:
         for i in range(LIMITS.filters)
     ]
     for filters in [deepest, widest]:
-        start = time.perf_counter()
         res = _post(client, path, {**body, "filters": filters})
         assert res.status_code == 200, res.text
-        assert time.perf_counter() - start < 5.0
 
 
 def test_date_spans_are_limited(client: TestClient) -> None:
@@ -233,13 +229,12 @@ SLOW_SQL = "SELECT count(*) AS n FROM range(100000000000) AS t(x) WHERE x % 7 = 
 
 
 def test_duckdb_stops_a_statement_past_its_time_budget(tmp_path: Path) -> None:
-    """Before: a statement ran as long as it took (120 s of a core for one request)."""
+    """SLOW_SQL would run for minutes; the engine interrupts it at its budget (how soon:
+    bench/resource_checks.py)."""
     engine = DuckDBEngine(tmp_path)
     engine.query_seconds = 0.3
-    start = time.perf_counter()
     with pytest.raises(QueryTooLarge, match="time budget"):
         engine.query(SLOW_SQL, [])
-    assert time.perf_counter() - start < 3
     with pytest.raises(QueryTooLarge, match="time budget"):
         list(engine.stream(SLOW_SQL, []))
     assert engine.query("SELECT 1 AS one", []) == [{"one": 1}]  # the engine still works
@@ -294,7 +289,7 @@ def test_a_client_over_its_slots_gets_429_json(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slots = QuerySlots(QueryLimits(per_client=1, total=4, wait_seconds=0.1))
-    monkeypatch.setattr(api, "SLOTS", slots)
+    monkeypatch.setattr(auth, "SLOTS", slots)
     token = client.headers["authorization"].split()[1]
     key_id = token.split("_")[1]
     slots.acquire(key_id)

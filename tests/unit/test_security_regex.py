@@ -3,9 +3,6 @@ whatever the text, check_regex either passes or raises QueryError (a 400), nothi
 
 from __future__ import annotations
 
-import re
-import time
-
 import duckdb
 import pytest
 from hypothesis import given, settings
@@ -119,13 +116,9 @@ ORDINARY = [
 
 
 @pytest.mark.parametrize("pattern", ORDINARY)
-def test_ordinary_patterns_pass_and_stay_fast_on_a_backtracking_engine(pattern: str) -> None:
+def test_ordinary_patterns_pass_the_guard(pattern: str) -> None:
+    """How fast they run on a backtracking engine: bench/resource_checks.py."""
     check_regex(pattern)
-    compiled = re.compile(pattern)
-    for text in ["a" * 2000, "/" + "a/" * 1000, "1." * 1000 + "x", "-a" * 1000 + "!"]:
-        start = time.perf_counter()
-        compiled.search(text)
-        assert time.perf_counter() - start < 0.5, (pattern, text[:10])
 
 
 CLASSES = st.sampled_from([".", r"\w", "[a-z]", "a", r"\S", "[^/]", r"\d", "[a-c0-9]"])

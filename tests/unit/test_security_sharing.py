@@ -18,13 +18,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from beaconlake import wiring
-from beaconlake.dashboard.sessions import SHARE_KEY_PREFIX
+from beaconlake.dashboard.logins import SHARE_KEY_PREFIX
+from beaconlake.handlers.stats import create_app
 from beaconlake.ingest.service import collect
 from beaconlake.keys import create_key
 from beaconlake.model import RequestMeta
-from beaconlake.stats.api import create_app
+from beaconlake.stats.exports import csv_cell
 from beaconlake.stats.limits import LIMITS, share_budget
-from beaconlake.stats.query_api import csv_cell
 from tests.conftest import CHROME_UA
 
 SITE = "example.com"

@@ -44,8 +44,10 @@ def test_repeated_tracebacks_pass_once_per_window_with_a_count() -> None:
 def test_the_limiter_remembers_a_bounded_number_of_kinds() -> None:
     limiter = RepeatsLimited(max_kinds=10, clock=Clock())
     for n in range(1000):
-        limiter.filter(record(f"message {n}"))
-    assert len(limiter._kinds) == 10
+        assert limiter.filter(record(f"message {n}"))
+    # within the window the ten most recent kinds are held back, older ones were forgotten
+    assert not any(limiter.filter(record(f"message {n}")) for n in range(990, 1000))
+    assert limiter.filter(record("message 989"))
 
 
 def test_the_limiter_sits_on_the_loggers_a_flood_makes_talk() -> None:

@@ -23,7 +23,6 @@ import uvicorn
 
 from beaconlake import cli
 from beaconlake.local import server
-from bench.procs import rss_mb
 
 
 @pytest.fixture
@@ -117,28 +116,35 @@ def test_freed_memory_is_given_back_on_a_timer_until_stopped() -> None:
     assert len(calls) >= 3 and not thread.is_alive()
 
 
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
-def test_the_trim_returns_pages_freed_between_live_blocks() -> None:
-    """What DuckDB's churn leaves: small blocks freed all over the heap, a few kept between
-    them, so glibc cannot shrink the heap from its top. The server's trim gives the pages back."""
-    libc = ctypes.CDLL("libc.so.6")
-    libc.malloc.restype = ctypes.c_void_p
-    libc.free.argtypes = [ctypes.c_void_p]
-    blocks = [libc.malloc(1000) for _ in range(100_000)]
-    for i, block in enumerate(blocks):
-        if i % 10:
-            libc.free(block)
-    kept = blocks[::10]
-    before = rss_mb()
+def test_the_default_trim_is_glibcs_malloc_trim(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no trim given, the thread calls glibc's `malloc_trim(0)`: what DuckDB's churn
+    leaves (small blocks freed all over the heap, a few kept between them) is given back.
+    How much RSS that returns: bench/resource_checks.py."""
+    calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    class Libc:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def malloc_trim(self, *args: Any) -> int:
+            calls.append((self.name, args))
+            return 1
+
+    monkeypatch.setattr(ctypes, "CDLL", Libc)
     stop = threading.Event()
-    server.keep_freed_memory_returned(stop, every_s=0.01)
-    try:
-        deadline = time.monotonic() + 5
-        while before - rss_mb() < 40 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        given_back = before - rss_mb()
-    finally:
-        stop.set()
-        for block in kept:
-            libc.free(block)
-    assert given_back >= 40, f"RSS fell by {given_back:.1f} MB only"
+    thread = server.keep_freed_memory_returned(stop, every_s=0.01)
+    assert thread is not None
+    deadline = time.monotonic() + 5
+    while len(calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    thread.join(timeout=5)
+    assert calls[:2] == [("libc.so.6", (0,)), ("libc.so.6", (0,))]
+
+
+def test_without_glibc_there_is_no_trim_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(name: str) -> None:
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(ctypes, "CDLL", missing)
+    assert server.keep_freed_memory_returned(threading.Event(), every_s=0.01) is None

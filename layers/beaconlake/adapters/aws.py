@@ -22,7 +22,7 @@ from aws_lambda_powertools import Logger
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from beaconlake import metrics
+from beaconlake import telemetry
 from beaconlake.adapters.aws_exports import ExportTarget, unload_statement
 from beaconlake.adapters.file_salts import days_to_keep
 from beaconlake.model import Event
@@ -115,7 +115,7 @@ class FirehoseSink:
         for batch in firehose_batches(records):
             failed += len(self._send(batch))
         if failed:
-            metrics.count("EventsRejected", failed, "collector")
+            telemetry.count("EventsRejected", failed, "collector")
             logger.error("firehose rejected events after retries", extra={"count": failed})
             raise SinkUnavailable(f"{failed} events were not accepted by Firehose")
 
@@ -125,7 +125,7 @@ class FirehoseSink:
         for attempt in range(self.attempts):
             if attempt:
                 self.sleep(self.base_delay * 2**attempt * (0.5 + random.random()))
-                metrics.count("FirehoseRetries", len(pending), "collector")
+                telemetry.count("FirehoseRetries", len(pending), "collector")
             try:
                 reply = self.client.put_record_batch(
                     DeliveryStreamName=self.stream, Records=[{"Data": r} for r in pending]
@@ -260,7 +260,7 @@ class ParameterSaltStore:
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ParameterNotFound":
-                metrics.count("SaltMissing", 1, "collector")
+                telemetry.count("SaltMissing", 1, "collector")
                 logger.error(
                     "the day's salt is missing: the rotate_salt function has not created it",
                     extra={"day": day},

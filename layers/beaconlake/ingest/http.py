@@ -8,19 +8,20 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools import Logger
 
-from beaconlake import metrics
+from beaconlake import telemetry
+from beaconlake.config import Settings
 from beaconlake.domains import normalise_domain
 from beaconlake.ingest.payload import MAX_BODY_BYTES, PayloadError, decode_body
 from beaconlake.ingest.ratelimit import Limits, hashed, limits_for
-from beaconlake.ingest.service import Outcome, collect
+from beaconlake.ingest.service import CollectPolicy, CountryLookup, Outcome, collect
 from beaconlake.model import RequestMeta
-from beaconlake.ports import SinkUnavailable
-from beaconlake.wiring import Ports
+from beaconlake.ports import SaltStore, Sink, SinkUnavailable
+from beaconlake.schema import REQUEST_HEADERS
 
 logger = Logger(service="beaconlake-collect")
 
@@ -32,6 +33,25 @@ ACCEPTED_CONTENT_TYPES = ("application/json", "text/plain")
 # API Gateway refuses more than 10 KB of headers; the local server would take up to ~1 MB
 MAX_HEADER_BYTES = 16 * 1024
 _compact_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
+class CollectorPorts(Protocol):
+    """What answering a beacon needs from outside; the composition root's `Ports` is one."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def policy(self) -> CollectPolicy: ...
+
+    @property
+    def salts(self) -> SaltStore: ...
+
+    @property
+    def sink(self) -> Sink: ...
+
+    @property
+    def country_lookup(self) -> CountryLookup | None: ...
 
 
 @dataclass(frozen=True)
@@ -137,6 +157,7 @@ def request_meta(
         dnt=headers.get("dnt", "").strip() == "1",
         gpc=headers.get("sec-gpc", "").strip() == "1",
         country_header=headers.get("cloudfront-viewer-country"),
+        headers={h: headers[h] for h in REQUEST_HEADERS if h in headers},
     )
 
 
@@ -180,7 +201,7 @@ def _charge_events(limits: Limits, meta: RequestMeta, outcome: Outcome) -> None:
 
 
 def _store(
-    ports: Ports, limits: Limits, data: dict[str, Any], meta: RequestMeta, origin: str = ""
+    ports: CollectorPorts, limits: Limits, data: dict[str, Any], meta: RequestMeta, origin: str = ""
 ) -> Outcome:
     """Validate and anonymise, apply the origin check and the per-site limit, then store."""
     outcome = collect(
@@ -203,7 +224,7 @@ def _store(
 
 
 def receive_event(
-    ports: Ports, body: bytes, content_type: str, meta: RequestMeta, origin: str = ""
+    ports: CollectorPorts, body: bytes, content_type: str, meta: RequestMeta, origin: str = ""
 ) -> Reply:
     """POST /api/event: 202 stored, 202 + x-beaconlake-dropped, 400, 413, 415, 429 or 503."""
     mime = content_type.split(";")[0].strip().lower()
@@ -258,7 +279,7 @@ def pixel(dropped: str | None = None) -> Reply:
     return Reply(200, PIXEL_GIF, headers)
 
 
-def receive_pixel(ports: Ports, query: dict[str, str], meta: RequestMeta) -> Reply:
+def receive_pixel(ports: CollectorPorts, query: dict[str, str], meta: RequestMeta) -> Reply:
     """GET /e.gif: always the GIF; a bad or dropped beacon is only counted."""
     # an empty parameter (a template's blank field) counts as absent: n= is still a pageview
     data: dict[str, Any] = {
@@ -281,7 +302,9 @@ def receive_pixel(ports: Ports, query: dict[str, str], meta: RequestMeta) -> Rep
     return pixel(dropped)
 
 
-def answer_event(ports: Ports, headers: dict[str, str], source_ip: str, body: bytes) -> Reply:
+def answer_event(
+    ports: CollectorPorts, headers: dict[str, str], source_ip: str, body: bytes
+) -> Reply:
     """POST /api/event from the request as API Gateway hands it over (header names in lower
     case, repeats joined by commas, cookies apart). The Lambda handler and the local
     gateway both answer through here."""
@@ -293,7 +316,7 @@ def answer_event(ports: Ports, headers: dict[str, str], source_ip: str, body: by
 
 
 def answer_pixel(
-    ports: Ports, headers: dict[str, str], source_ip: str, query: dict[str, str]
+    ports: CollectorPorts, headers: dict[str, str], source_ip: str, query: dict[str, str]
 ) -> Reply:
     """GET /e.gif, like `answer_event`."""
     return receive_pixel(
@@ -314,7 +337,7 @@ def not_synced(reply: Reply, exc: OSError) -> Reply:
 def counted(reply: Reply) -> Reply:
     """Count a dropped beacon (by reason) in the metrics."""
     if dropped := reply.headers.get("x-beaconlake-dropped"):
-        metrics.count("BeaconsDropped", 1, "collector", reason=dropped)
+        telemetry.count("BeaconsDropped", 1, "collector", reason=dropped)
     return reply
 
 

@@ -19,6 +19,7 @@ from beaconlake.ingest.payload import parse_beacon
 from beaconlake.ingest.referrer import referrer_source
 from beaconlake.ingest.useragent import parse_user_agent
 from beaconlake.model import Event, RequestMeta
+from beaconlake.schema import header_columns
 
 CountryLookup = Callable[[str], str | None]
 SaltFor = Callable[[str], bytes]
@@ -89,6 +90,7 @@ def collect(
     country = _country(meta, country_lookup)
     utm = {k: (beacon.query.get(k) or None) for k in UTM_KEYS}
     source = referrer_source(beacon.referrer, beacon.hostname, beacon.query)
+    from_headers = header_columns(meta.headers)
     events = tuple(
         Event(
             ts=ts,
@@ -114,6 +116,7 @@ def collect(
             site_id=site,
             dt=day,
             **utm,
+            **from_headers,
         )
         for site in sites
     )

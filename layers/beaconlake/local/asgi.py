@@ -22,6 +22,7 @@ import anyio
 
 from beaconlake.adapters.spool import Wait, syncs_deferred
 from beaconlake.ingest.http import (
+    CollectorPorts,
     Reply,
     answer_event,
     answer_pixel,
@@ -29,7 +30,6 @@ from beaconlake.ingest.http import (
     encoded,
     not_synced,
 )
-from beaconlake.wiring import Ports
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 Scope = dict[str, Any]
@@ -142,7 +142,7 @@ class BodyTimeout(Exception):
     """The request body did not arrive within the gateway's deadline."""
 
 
-async def read_body(receive: Receive, timeout_s: float = BODY_TIMEOUT_S) -> bytes | None:
+async def _read_body(receive: Receive, timeout_s: float = BODY_TIMEOUT_S) -> bytes | None:
     """The whole body, None past MAX_BODY; BodyTimeout unless all of it came in `timeout_s`
     (a client sending a byte now and then would otherwise hold its connection forever)."""
     chunks, size = [], 0
@@ -184,11 +184,15 @@ def _wait_all(waits: list[Wait]) -> None:
 
 
 async def ingest(
-    ports: Ports, scope: Scope, receive: Receive, send: Send, timeout_s: float = BODY_TIMEOUT_S
+    ports: CollectorPorts,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    timeout_s: float = BODY_TIMEOUT_S,
 ) -> None:
     """POST /api/event or GET /e.gif, answered as the collector's Lambda handler would."""
     try:
-        body = await read_body(receive, timeout_s)
+        body = await _read_body(receive, timeout_s)
     except BodyTimeout:
         await _too_slow(send)
         return
@@ -207,12 +211,12 @@ async def ingest(
             await anyio.to_thread.run_sync(_wait_all, waits)
         except OSError as exc:
             reply = not_synced(reply, exc)
-    raw, data = encoded_reply(counted(reply))
+    raw, data = _encoded_reply(counted(reply))
     await send({"type": "http.response.start", "status": reply.status, "headers": raw})
     await send({"type": "http.response.body", "body": data})
 
 
-def encoded_reply(reply: Reply) -> tuple[list[tuple[bytes, bytes]], bytes]:
+def _encoded_reply(reply: Reply) -> tuple[list[tuple[bytes, bytes]], bytes]:
     """An ingest reply's ASGI headers (its own, its content type and length) and body."""
     content_type, data = encoded(reply)
     raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()]
@@ -267,7 +271,7 @@ class LocalGateway:
         stats: Handler,
         files: dict[str, StaticFile] | None = None,
         on_shutdown: Callable[[], None] | None = None,
-        ingest_ports: Callable[[], Ports] | None = None,
+        ingest_ports: Callable[[], CollectorPorts] | None = None,
         body_timeout_s: float = BODY_TIMEOUT_S,
     ) -> None:
         """With `ingest_ports`, ingest is answered by `ingest` rather than `collect`."""
@@ -310,7 +314,7 @@ class LocalGateway:
             await _send(send, 404, {"content-type": "application/json"}, b'{"error":"not found"}')
             return
         try:
-            body = await read_body(receive, self.body_timeout_s)
+            body = await _read_body(receive, self.body_timeout_s)
         except BodyTimeout:
             await _too_slow(send)
             return

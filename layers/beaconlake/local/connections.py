@@ -14,9 +14,9 @@ protocol:
   its request at once is read before the few thousand connections the next accepts bring;
 - a request whose body is still arriving when its response has been sent is closed.
 
-The body's own deadline is the gateway's (`asgi.read_body`). uvicorn's `limit_concurrency`
-is not used: it answers 503 to every new request once that many connections are open, slow
-ones included, which would do the attacker's work for them.
+The body's own deadline is the gateway's (its body reader in `asgi.py`). uvicorn's
+`limit_concurrency` is not used: it answers 503 to every new request once that many
+connections are open, slow ones included, which would do the attacker's work for them.
 
 `RepeatsLimited` keeps a flood of identical log records (asyncio logs a traceback for every
 failed accept) down to one per kind and minute, with a count of those held back.

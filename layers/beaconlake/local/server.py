@@ -1,4 +1,5 @@
-"""`beaconlake serve`: the local gateway in uvicorn, with the Lambda handlers behind it."""
+"""`beaconlake serve`: the local gateway in uvicorn, with the Lambda handlers behind it (the
+functions AWS calls through functions/<name>/app.py: `beaconlake.handlers`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from pathlib import Path
 
 from aws_lambda_powertools import Logger
 
-from beaconlake import metrics, wiring
+from beaconlake import telemetry, wiring
+from beaconlake.handlers.collect import handler as collect_handler
+from beaconlake.handlers.stats import handler as stats_handler
 from beaconlake.local.asgi import LocalGateway, StaticFile
 from beaconlake.local.connections import (
     MAX_CONNECTIONS,
@@ -97,9 +100,9 @@ def keep_sessions_rolled_up(
 
 
 def repo_root() -> Path:
-    import functions
-
-    return Path(next(iter(functions.__path__))).resolve().parent
+    """The source tree this package runs from (layers/beaconlake → the repository): where
+    the tracker's build and its demo pages are."""
+    return Path(__file__).resolve().parents[3]
 
 
 def static_files() -> dict[str, StaticFile]:
@@ -122,9 +125,6 @@ def static_files() -> dict[str, StaticFile]:
 
 
 def build_gateway() -> LocalGateway:
-    from functions.collect.app import handler as collect_handler
-    from functions.stats.app import handler as stats_handler
-
     salts = wiring.ports().salts
     salts.rotate(utc_now())
     stop = threading.Event()
@@ -136,7 +136,7 @@ def build_gateway() -> LocalGateway:
         stop.set()
         wiring.reset()
         dropped = [
-            (d[-1], n) for (name, d), n in metrics.tally().items() if name == "BeaconsDropped"
+            (d[-1], n) for (name, d), n in telemetry.tally().items() if name == "BeaconsDropped"
         ]
         if dropped:
             print("beacons dropped: " + ", ".join(f"{reason} {n}" for reason, n in dropped))

@@ -35,7 +35,7 @@ from beaconlake.stats.sql import (
 )
 
 if TYPE_CHECKING:
-    from beaconlake.stats.behaviour import (
+    from beaconlake.stats.behaviour_query import (
         FunnelQuery,
         JourneyQuery,
         PathsQuery,
@@ -64,13 +64,13 @@ def _scoped(scope: Scope, table: str, with_sessions: bool) -> tuple[list[str], P
         scope.site_id, scope.date_range, ("visitors",), filters=scope.filters, goals=scope.goals
     )
     parts = [sessionised_events(table)]
-    args: Params = range_params(q)
+    args: Params = range_params(scope.site_id, scope.date_range)
     if not scope.filters:
         parts.append(f"scoped AS (SELECT * FROM {'numbered' if with_sessions else 'ev'})")
         return parts, args
     compiler = FilterCompiler(scope.goals, [])
     where, where_args = compiler.compile(And(scope.filters))
-    source = "sev" if needs_sessions(q) else "numbered"
+    source = "visit_events" if needs_sessions(q) else "numbered"
     if compiler.flags:
         flagged, flag_args = flagged_ctes(compiler.flags, source)
         parts += flagged
@@ -117,16 +117,16 @@ def funnel(q: FunnelQuery, table: str = "events", count_total: bool = False) -> 
         matching = f" AND ({' OR '.join(cond for cond, _ in distinct)})"
         args += tuple(a for _, cond_args in distinct for a in cond_args)
     parts.append(
-        f"fev AS (\n  SELECT {key_list}, {columns},\n"
+        f"funnel_events AS (\n  SELECT {key_list}, {columns},\n"
         f"    row_number() OVER (PARTITION BY {key_list} {ORDER_IN_VISIT}) AS seq\n"
         f"  FROM stepped WHERE name <> 'engagement'{matching}\n)"
     )
     first, first_args = conditions[0]
-    parts.append(f"f1 AS (SELECT {key_list}, ts AS t1, seq AS q1 FROM fev WHERE {first})")
+    parts.append(f"f1 AS (SELECT {key_list}, ts AS t1, seq AS q1 FROM funnel_events WHERE {first})")
     args += first_args
     chain_keys = ", ".join(f"f.{k}" for k in keys)
     same_unit = " AND ".join(f"e.{k} = f.{k}" for k in keys)
-    # A step's condition names fev's columns unqualified: f{i - 1} has none of them.
+    # A step's condition names funnel_events' columns unqualified: f{i - 1} has none of them.
     for i, (cond, cond_args) in enumerate(conditions[1:], start=2):
         follows = f"e.seq = f.q{i - 1} + 1" if q.order == "strict" else f"e.seq > f.q{i - 1}"
         args += cond_args
@@ -136,7 +136,7 @@ def funnel(q: FunnelQuery, table: str = "events", count_total: bool = False) -> 
             args += (q.window_minutes * 60_000,)
         parts.append(
             f"f{i} AS (\n  SELECT {chain_keys}, f.t1, min(e.seq) AS q{i}\n"
-            f"  FROM f{i - 1} f JOIN fev e ON {same_unit} AND {follows}\n"
+            f"  FROM f{i - 1} f JOIN funnel_events e ON {same_unit} AND {follows}\n"
             f"  WHERE {cond}{window} GROUP BY {chain_keys}, f.t1, f.q{i - 1}\n)"
         )
     counts = [
@@ -213,7 +213,6 @@ def retention(q: RetentionQuery, table: str = "events") -> Statement:
     """(cohort, active, users): users first seen in the range in period `cohort` and active
     in period `active` (both 'YYYY-MM-DD', days or Mondays)."""
     period = {"day": "day", "week": "week"}[q.period]
-    sq = StatsQuery(q.site_id, q.date_range, ("visitors",))
     sql = f"""WITH act AS (
   SELECT DISTINCT user_id, date_trunc('{period}', ts) AS p
   FROM {table} WHERE {RANGE_WHERE} AND user_id IS NOT NULL
@@ -224,7 +223,7 @@ SELECT date_format(f.cohort, '%Y-%m-%d') AS cohort, date_format(a.p, '%Y-%m-%d')
 FROM act a JOIN first_seen f ON a.user_id = f.user_id
 GROUP BY f.cohort, a.p
 ORDER BY f.cohort, a.p"""
-    return Statement(sql, range_params(sq))
+    return Statement(sql, range_params(q.site_id, q.date_range))
 
 
 def realtime(site_id: str, now: datetime, table: str = "events") -> Statement:
@@ -232,9 +231,9 @@ def realtime(site_id: str, now: datetime, table: str = "events") -> Statement:
     counts them, together with the same rows made from events not stored yet."""
     start, end = realtime_window(now)
     last_day = (end - timedelta(milliseconds=1)).date()
-    sq = StatsQuery(site_id, DateRange(start.date(), last_day, start, end), ("visitors",))
+    window = DateRange(start.date(), last_day, start, end)
     sql = f"""SELECT date_format(date_trunc('minute', ts), '%Y-%m-%d %H:%i:00') AS minute,
   visitor_id, count(*) FILTER (WHERE name = 'pageview') AS pageviews
 FROM {table} WHERE {RANGE_WHERE}
 GROUP BY date_trunc('minute', ts), visitor_id"""
-    return Statement(sql, range_params(sq))
+    return Statement(sql, range_params(site_id, window))

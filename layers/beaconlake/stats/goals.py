@@ -6,16 +6,21 @@
 
 A goal is a custom event name or pageviews of a path (`*` matches anything). Revenue goals
 are custom-event goals whose events carry revenue; the revenue metrics sum it.
+
+`ConfiguredGoals` is the process's one GoalStore: it keeps the parsed configuration and reads
+it again as soon as the variable or the file changes, so every reader sees the same goals.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
-from beaconlake.stats.query import Goal
+from beaconlake.config import GOALS_VARIABLE
+from beaconlake.ports import Goal
 
 
 class GoalConfigError(ValueError):
@@ -41,10 +46,44 @@ def parse_goals(raw: dict[str, Any]) -> dict[str, tuple[Goal, ...]]:
 
 
 def load_goals(data_dir: Path) -> dict[str, tuple[Goal, ...]]:
-    env = os.environ.get("BEACONLAKE_GOALS")
-    if env:
-        return parse_goals(json.loads(env))
+    env = os.environ.get(GOALS_VARIABLE)
     path = data_dir / "goals.json"
-    if path.exists():
-        return parse_goals(json.loads(path.read_text("utf-8")))
+    try:
+        if env:
+            return parse_goals(json.loads(env))
+        if path.exists():
+            return parse_goals(json.loads(path.read_text("utf-8")))
+    except (json.JSONDecodeError, AttributeError, TypeError) as exc:
+        raise GoalConfigError(f"the goals configuration is not valid JSON of goals: {exc}") from exc
     return {}
+
+
+class ConfiguredGoals:
+    """The GoalStore of a process: the configuration, parsed once and parsed again when it
+    changes (the variable's text, or the file's size and modification time)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self._lock = threading.Lock()
+        self._version: tuple[object, ...] | None = None
+        self._goals: dict[str, tuple[Goal, ...]] = {}
+
+    def _current_version(self) -> tuple[object, ...]:
+        try:
+            stat = (self.data_dir / "goals.json").stat()
+            file: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            file = None
+        return (os.environ.get(GOALS_VARIABLE), file)
+
+    def goals(self, site_id: str) -> tuple[Goal, ...]:
+        return self.all().get(site_id.strip().lower(), ())
+
+    def all(self) -> dict[str, tuple[Goal, ...]]:
+        """Every site's goals as configured now."""
+        version = self._current_version()
+        with self._lock:
+            if version != self._version:
+                self._goals = load_goals(self.data_dir)
+                self._version = version
+            return self._goals

@@ -1,16 +1,20 @@
 """The stats query model: what to count, split by what, over which days, for which events.
 
-Plain data and pure validation; the SQL is built from it in `beaconlake.stats.sql`.
+Plain data and pure validation; the SQL is built from it in `beaconlake.stats.sql`. The one
+date parser of every entry point (v1, v2, the behaviour views, the dashboard, exports) is
+here too: `parse_day`, `parse_date_range` and `day_range`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
+from beaconlake.ports import Goal  # with its port, GoalStore; the stats code imports it here
+from beaconlake.stats import registry
 from beaconlake.stats.limits import LIMITS
 
 
@@ -30,43 +34,29 @@ class QueryError(ValueError):
         return body
 
 
-EVENT_METRICS = ("visitors", "pageviews", "events")
-SESSION_METRICS = ("visits", "bounce_rate", "visit_duration", "views_per_visit")
-METRICS = EVENT_METRICS + SESSION_METRICS
-GOAL_METRICS = ("conversion_rate", "total_revenue", "average_revenue")
-ENGAGEMENT_METRICS = ("scroll_depth", "time_on_page")
-V2_METRICS = (*METRICS, "percentage", *GOAL_METRICS, *ENGAGEMENT_METRICS)
-
-# Dimension name → (SQL expression over the session-annotated events, short result key).
-# Only these expressions ever reach SQL; user text goes in as parameters.
-DIMENSIONS: dict[str, tuple[str, str]] = {
-    "event:page": ("pathname", "page"),
-    "event:hostname": ("hostname", "hostname"),
-    "event:name": ("name", "name"),
-    "visit:entry_page": ("s_entry_page", "entry_page"),
-    "visit:exit_page": ("s_exit_page", "exit_page"),
-    "visit:source": ("s_source", "source"),
-    "visit:referrer": ("s_referrer", "referrer"),
-    "visit:utm_source": ("s_utm_source", "utm_source"),
-    "visit:utm_medium": ("s_utm_medium", "utm_medium"),
-    "visit:utm_campaign": ("s_utm_campaign", "utm_campaign"),
-    "visit:utm_content": ("s_utm_content", "utm_content"),
-    "visit:utm_term": ("s_utm_term", "utm_term"),
-    "visit:device": ("device", "device"),
-    "visit:browser": ("browser", "browser"),
-    "visit:browser_version": ("browser_version", "browser_version"),
-    "visit:os": ("os", "os"),
-    "visit:os_version": ("os_version", "os_version"),
-    "visit:country": ("country", "country"),
-    "visit:channel": ("s_channel", "channel"),
-}
-SESSION_DIMENSIONS = frozenset(d for d, (expr, _) in DIMENSIONS.items() if expr.startswith("s_"))
-PROP_PREFIX = "event:props:"
-INTERVALS = ("hour", "day", "week", "month")
-TIME_DIMENSIONS = ("time", "time:hour", "time:day", "time:week", "time:month")
-GOAL_DIMENSION = "event:goal"
-PERIODS = ("day", "7d", "30d", "month", "custom")
-FILTER_OPERATORS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
+# Metric and dimension names, from stats.registry, where each is defined: these are the
+# built-in ones; the validators ask the registry, which may hold more for a while (tests).
+METRICS = registry.metric_names(v1=True)  # API v1
+V2_METRICS = registry.metric_names()
+SESSION_METRICS = registry.visit_metrics()
+# Dimension → (its SQL column over events with their visit's attributes, its v1 result key),
+# as registered. Only these columns ever reach SQL; user text goes in as parameters.
+DIMENSIONS: Mapping[str, tuple[str, str]] = registry.ColumnTable()
+PROP_PREFIX = registry.PROP_PREFIX
+INTERVALS = registry.INTERVALS
+TIME_DIMENSIONS = registry.time_dimensions()
+GOAL_DIMENSION = registry.GOAL_DIMENSION
+FilterOperator = Literal["is", "is_not", "contains", "contains_not", "matches", "matches_not"]
+FILTER_OPERATORS: tuple[str, ...] = get_args(FilterOperator)
+# filters that combine or wrap other filters: [and|or, [filters]], [not|has_done|…, filter]
+FilterConnective = Literal["and", "or"]
+FILTER_CONNECTIVES: tuple[str, ...] = get_args(FilterConnective)
+FilterWrapper = Literal["not", "has_done", "has_not_done"]
+FILTER_WRAPPERS: tuple[str, ...] = get_args(FilterWrapper)
+# date ranges relative to the reference day (today, UTC, unless a `date` is given)
+RelativeRange = Literal["day", "7d", "28d", "30d", "91d", "month", "6mo", "12mo", "year", "all"]
+RELATIVE_RANGES: tuple[str, ...] = get_args(RelativeRange)
+ALL_TIME_YEARS = 10
 MAX_LIMIT = 1000
 _PROP_KEY = re.compile(r"^[^\x00-\x1f]{1,300}$")
 
@@ -161,16 +151,9 @@ def check_filters(filters: Sequence[FilterNode], field_name: str = "filters") ->
 
 def check_span(first: date, last: date, field_name: str) -> None:
     if (last - first).days > LIMITS.span_days:
-        raise QueryError(field_name, "a date range can span at most 10 years", "max_span")
-
-
-@dataclass(frozen=True)
-class Goal:
-    """A site goal: a custom event name, or pageviews of a path (`*` is a wildcard)."""
-
-    name: str
-    event: str | None = None
-    page: str | None = None
+        raise QueryError(
+            field_name, f"a date range spans at most {LIMITS.span_days} days", "max_span"
+        )
 
 
 @dataclass(frozen=True)
@@ -239,47 +222,92 @@ def today_utc() -> date:
     return datetime.now(UTC).date()
 
 
-def _parse_date(value: str, field_name: str) -> date:
+# ---- the one date parser -----------------------------------------------------------------
+
+
+def parse_day(value: object, field_name: str) -> date:
+    """A UTC day written 2026-01-31; anything else is a 400 naming the field."""
     try:
-        return date.fromisoformat(value)
+        if isinstance(value, str) and len(value) == 10:
+            return date.fromisoformat(value)
     except ValueError:
-        raise QueryError(field_name, f"{field_name} must be a date like 2026-01-31") from None
+        pass
+    raise QueryError(field_name, f"{field_name} must be a date like 2026-01-31", "date")
 
 
-def resolve_period(
-    period: str, ref: date | None, start: str | None = None, end: str | None = None
+def parse_moment(value: object, field_name: str) -> tuple[date, datetime | None]:
+    """A day (2026-01-31) or an ISO 8601 time (converted to UTC): (its day, the time or None)."""
+    if not isinstance(value, str):
+        raise QueryError(field_name, "dates must be strings like 2026-01-31 or ISO datetimes")
+    if len(value) == 10:
+        return parse_day(value, field_name), None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise QueryError(field_name, f"{value!r} is not a date or an ISO 8601 datetime") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.date(), moment
+
+
+def _months_back(day: date, months: int) -> date:
+    month_index = day.year * 12 + day.month - 1 - months
+    return date(month_index // 12, month_index % 12 + 1, 1)
+
+
+def relative_range(name: str, today: date, field_name: str = "date_range") -> DateRange:
+    """One of RELATIVE_RANGES, ending on `today` (included)."""
+    days = {"day": 1, "7d": 7, "28d": 28, "30d": 30, "91d": 91}
+    try:
+        if name in days:
+            return DateRange(today - timedelta(days=days[name] - 1), today)
+        if name == "month":
+            return DateRange(today.replace(day=1), today)
+        if name in ("6mo", "12mo"):
+            return DateRange(_months_back(today, int(name[:-2]) - 1), today)
+        if name == "year":
+            return DateRange(today.replace(month=1, day=1), today)
+        if name == "all":
+            return DateRange(today.replace(year=today.year - ALL_TIME_YEARS), today)
+    except (ValueError, OverflowError):  # a range reaching before year 1
+        raise QueryError(field_name, "a date is out of range") from None
+    raise QueryError(field_name, f"use one of {', '.join(RELATIVE_RANGES)} or [from, to]")
+
+
+def day_range(
+    first: date,
+    last: date,
+    field_name: str,
+    start_at: datetime | None = None,
+    end_at: datetime | None = None,
 ) -> DateRange:
-    """day, 7d, 30d, month (to date), or custom with from/to (inclusive)."""
-    ref = ref or today_utc()
-    if period == "day":
-        return DateRange(ref, ref)
-    if period == "7d":
-        return DateRange(ref - timedelta(days=6), ref)
-    if period == "30d":
-        return DateRange(ref - timedelta(days=29), ref)
-    if period == "month":
-        return DateRange(ref.replace(day=1), ref)
-    if period == "custom":
-        if not start or not end:
-            raise QueryError("period", "period=custom needs both from and to (YYYY-MM-DD)")
-        first, last = _parse_date(start, "from"), _parse_date(end, "to")
-        if last < first:
-            raise QueryError("to", "to must not be before from")
-        check_span(first, last, "to")
-        return DateRange(first, last)
-    raise QueryError("period", f"period must be one of {', '.join(PERIODS)}")
+    """first..last (both included, optionally cut to exact times), in order and within the
+    span limit."""
+    if (end_at or datetime.combine(last, datetime.max.time())) < (
+        start_at or datetime.combine(first, datetime.min.time())
+    ):
+        raise QueryError(field_name, "the end of the range is before its start")
+    check_span(first, last, field_name)
+    return DateRange(first, last, start_at, end_at)
 
 
-def parse_metrics(raw: str | None, default: tuple[str, ...] = ("visitors",)) -> tuple[str, ...]:
-    if not raw:
-        return default
-    metrics = tuple(m.strip() for m in raw.split(",") if m.strip())
-    for m in metrics:
-        if m not in METRICS:
-            raise QueryError("metrics", f"unknown metric {m!r}; use any of {', '.join(METRICS)}")
-    if len(set(metrics)) != len(metrics):
-        raise QueryError("metrics", "a metric is listed twice")
-    return metrics
+def parse_date_range(
+    value: object, ref: date | None = None, field_name: str = "date_range"
+) -> DateRange:
+    """A range as the v2 API writes it: a relative name, or [from, to] (days or ISO times,
+    the end included)."""
+    if isinstance(value, str):
+        return relative_range(value, ref or today_utc(), field_name)
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise QueryError(field_name, "must be a relative range like '30d' or a pair [from, to]")
+    first, start_at = parse_moment(value[0], field_name)
+    last, end_at = parse_moment(value[1], field_name)
+    try:
+        if end_at is not None:
+            end_at += timedelta(milliseconds=1)  # the given end is included
+    except OverflowError:  # the last millisecond of year 9999
+        raise QueryError(field_name, "a date is out of range") from None
+    return day_range(first, last, field_name, start_at, end_at)
 
 
 def check_dimension(name: str) -> str:
@@ -297,34 +325,3 @@ def result_key(dimension: str) -> str:
     if dimension.startswith(PROP_PREFIX):
         return dimension[len(PROP_PREFIX) :]
     return DIMENSIONS[dimension][1]
-
-
-_V1_OPERATORS = (("!=", "is_not"), ("==", "is"), ("!~", "contains_not"), ("~", "contains"))
-
-
-def parse_v1_filters(raw: str | None) -> tuple[Filter, ...]:
-    """Plausible's v1 filter syntax: `event:page==/blog|/docs;visit:source!=Google`."""
-    if not raw:
-        return ()
-    filters: list[Filter] = []
-    for part in raw.split(";"):
-        if not part.strip():
-            continue
-        if len(filters) >= LIMITS.filters:
-            raise QueryError(
-                "filters", f"a query has at most {LIMITS.filters} filters", "max_filters"
-            )
-        for token, operator in _V1_OPERATORS:
-            if token in part:
-                dim, _, values = part.partition(token)
-                dimension = check_dimension(dim.strip())
-                vals = tuple(v for v in values.split("|") if v != "")
-                if not vals:
-                    raise QueryError("filters", f"filter on {dimension} has no value")
-                check_values(vals, "filters")
-                filters.append(Filter(dimension, operator, vals))
-                break
-        else:
-            raise QueryError("filters", f"cannot read filter {part!r}; use dim==value, !=, ~ or !~")
-    check_filters(filters)
-    return tuple(filters)

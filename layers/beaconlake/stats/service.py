@@ -1,4 +1,5 @@
-"""Stats service: query model → statement → engine → shaped results (Plausible v1 shapes)."""
+"""Stats service: query model → statement → engine → shaped results (Plausible v1 shapes),
+and the small reads of the dashboard. Queries arrive checked (`stats.query_parser`)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from beaconlake.ports import QueryEngine
-from beaconlake.stats.query import SESSION_METRICS, QueryError, StatsQuery, result_key
-from beaconlake.stats.sql import Statement, build, shape_row, whole_days
+from beaconlake.stats.query import GOAL_DIMENSION, DateRange, StatsQuery, result_key
+from beaconlake.stats.sql import RANGE_WHERE, Statement, build, range_params, shape_row, whole_days
+
+# the custom property keys used in a range, most used first (the dashboard's props panel)
+PROP_KEYS_SQL = (
+    "SELECT k AS prop, count(*) AS events FROM events CROSS JOIN UNNEST(map_keys(props)) AS t(k) "
+    f"WHERE {RANGE_WHERE} GROUP BY k ORDER BY events DESC, prop LIMIT 50"
+)
 
 
 def statement(engine: QueryEngine, q: StatsQuery) -> Statement:
@@ -16,18 +23,7 @@ def statement(engine: QueryEngine, q: StatsQuery) -> Statement:
     return build(q, rollup=engine.session_rollup(q.site_id, *days) if days else None)
 
 
-def _check(q: StatsQuery) -> None:
-    event_dimension = bool(q.dimension) and str(q.dimension).startswith("event:")
-    if event_dimension and q.dimension != "event:page" and set(q.metrics) & set(SESSION_METRICS):
-        raise QueryError(
-            "metrics",
-            f"session metrics (visits, bounce_rate, visit_duration, views_per_visit) "
-            f"cannot be broken down by {q.dimension}; use visitors, pageviews or events",
-        )
-
-
 def aggregate(engine: QueryEngine, q: StatsQuery) -> dict[str, dict[str, Any]]:
-    _check(q)
     st = statement(engine, q)
     rows = engine.query(st.sql, st.params)
     values = shape_row(rows[0] if rows else {}, q.metrics)
@@ -35,14 +31,14 @@ def aggregate(engine: QueryEngine, q: StatsQuery) -> dict[str, dict[str, Any]]:
 
 
 def breakdown(engine: QueryEngine, q: StatsQuery) -> list[dict[str, Any]]:
-    assert q.dimension is not None
-    _check(q)
+    """One row per value of the query's one dimension, keyed by its short name."""
+    (dimension,) = q.group_by()
     st = statement(engine, q)
-    key = result_key(q.dimension)
+    key = "goal" if dimension == GOAL_DIMENSION else result_key(dimension)
     out = []
     for row in engine.query(st.sql, st.params):
         value = row["k0"] or None
-        if value is None and q.dimension == "visit:source":
+        if value is None and dimension == "visit:source":
             value = "Direct / None"
         out.append({key: value, **shape_row(row, q.metrics)})
     return out
@@ -73,10 +69,18 @@ def time_buckets(first: date, last: date, interval: str) -> list[str]:
 
 
 def timeseries(engine: QueryEngine, q: StatsQuery) -> list[dict[str, Any]]:
-    assert q.interval is not None
+    """One row per bucket of the query's time dimension, with no gaps."""
+    (dimension,) = q.group_by()
+    interval = dimension.removeprefix("time:")
     st = statement(engine, q)
     by_bucket = {row["k0"]: row for row in engine.query(st.sql, st.params)}
     return [
         {"date": label, **shape_row(by_bucket.get(label, {}), q.metrics)}
-        for label in time_buckets(q.date_range.first, q.date_range.last, q.interval)
+        for label in time_buckets(q.date_range.first, q.date_range.last, interval)
     ]
+
+
+def prop_keys(engine: QueryEngine, site_id: str, date_range: DateRange) -> list[str]:
+    """The custom property keys used in a range, most used first (at most 50)."""
+    rows = engine.query(PROP_KEYS_SQL, range_params(site_id, date_range))
+    return [str(r["prop"]) for r in rows]

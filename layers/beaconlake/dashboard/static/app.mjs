@@ -26,15 +26,8 @@ const CARDS = [
   ["bounce_rate", "Bounce rate"],
   ["visit_duration", "Visit duration"],
 ];
-const HEADINGS = {
-  visitors: "Visitors",
-  visits: "Visits",
-  pageviews: "Pageviews",
-  events: "Events",
-  bounce_rate: "Bounce",
-  percentage: "Share",
-  conversion_rate: "CR",
-};
+// column headings and dimension names: the server's registry (/api/dashboard/sites `names`)
+const HEADINGS = {};
 const NOT_CUSTOM = ["is_not", "event:name", ["pageview", "engagement"]];
 const PANELS = [
   {
@@ -81,19 +74,7 @@ const PANELS = [
     ],
   },
 ];
-const DIM_NAMES = {
-  "event:page": "Page",
-  "event:goal": "Goal",
-  "event:name": "Event",
-  "visit:entry_page": "Entry page",
-  "visit:exit_page": "Exit page",
-  "visit:channel": "Channel",
-  "visit:source": "Source",
-  "visit:country": "Country",
-  "visit:browser": "Browser",
-  "visit:os": "OS",
-  "visit:device": "Device",
-};
+const DIM_NAMES = {};
 const regionNames = new Intl.DisplayNames(["en"], { type: "region" });
 
 function dimName(dim) {
@@ -549,7 +530,11 @@ function App() {
   const [session, setSession] = useState({ status: "loading" });
   const load = () =>
     call("GET", "/api/dashboard/sites").then(
-      (info) => setSession({ status: "ready", info }),
+      (info) => {
+        Object.assign(HEADINGS, info.names?.metrics);
+        Object.assign(DIM_NAMES, info.names?.dimensions);
+        setSession({ status: "ready", info });
+      },
       (err) => setSession({ status: err.status === 401 ? "login" : "error", error: err }),
     );
   useEffect(() => {

@@ -1,4 +1,4 @@
-"""AWS SessionStore: dashboard sessions and shared links in DynamoDB.
+"""AWS LoginStore: dashboard logins and shared links in DynamoDB (the sessions table).
 
 Table: partition key `pk` (string, "<kind>#<id>"), TTL attribute `expires_at` (epoch
 seconds). DynamoDB deletes expired items lazily, so reads check `expires_at` themselves.
@@ -16,7 +16,7 @@ from boto3.dynamodb.conditions import Attr
 from beaconlake.adapters.aws import scan_all
 
 
-class DynamoSessionStore:
+class DynamoLoginStore:
     def __init__(self, table_name: str, client: Any = None) -> None:
         resource = client or boto3.resource("dynamodb")
         self.table = resource.Table(table_name)

@@ -1,8 +1,9 @@
-"""Dashboard sessions and read-only shared links.
+"""Dashboard logins and read-only shared links.
 
-A session is a random token in an HttpOnly cookie; the store holds only its SHA-256, what it
+A login is a random token in an HttpOnly cookie; the store holds only its SHA-256, what it
 was opened with (a stats API key, the operator password, or a shared link) and when it ends.
-Every request re-checks the source, so revoking the key or the link ends its sessions too.
+Every request re-checks the source, so revoking the key or the link ends its logins too.
+(A *visit* is the other meaning of "session": the stats' sessions.)
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from beaconlake import wiring
 from beaconlake.dashboard.passwords import hash_password
-from beaconlake.ports import ApiKey, SessionStore
+from beaconlake.ports import ApiKey, KeyStore, LoginStore
 
-SESSION_COOKIE = "bl_dashboard"
-SESSION_SECONDS = 14 * 24 * 3600
-SHARE_SESSION_SECONDS = 24 * 3600
+LOGIN_COOKIE = "bl_dashboard"
+LOGIN_SECONDS = 14 * 24 * 3600
+SHARE_LOGIN_SECONDS = 24 * 3600
+# the store's kind for logins: "session", the name their rows have always been stored under
+LOGIN = "session"
+SHARE = "share"
 OPERATOR_KEY_ID = "dashboard-operator"
 SHARE_KEY_PREFIX = "share-"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -48,45 +51,48 @@ def _digest(token: str) -> str:
 
 
 def is_shared(api_key: ApiKey) -> bool:
-    """A session opened from a shared link: it may read its one site and change nothing."""
+    """A login opened from a shared link: it may read its one site and change nothing."""
     return api_key.key_id.startswith(SHARE_KEY_PREFIX)
 
 
-def start_session(
-    store: SessionStore, api_key: ApiKey, via: str, until: int | None = None
+def start_login(
+    store: LoginStore, api_key: ApiKey, via: str, until: int | None = None
 ) -> tuple[str, int]:
-    """A new session for what `api_key` may read, ending at `until` (Unix seconds) at the
+    """A new login for what `api_key` may read, ending at `until` (Unix seconds) at the
     latest; returns (token, lifetime in seconds)."""
     token = secrets.token_urlsafe(32)
-    seconds = SHARE_SESSION_SECONDS if via == "share" else SESSION_SECONDS
+    seconds = SHARE_LOGIN_SECONDS if via == "share" else LOGIN_SECONDS
     if until is not None:
         seconds = max(1, min(seconds, until - int(time.time())))
     record = {"via": via, "key_id": api_key.key_id}
-    store.put("session", _digest(token), record, int(time.time()) + seconds)
+    store.put(LOGIN, _digest(token), record, int(time.time()) + seconds)
     return token, seconds
 
 
-def end_session(store: SessionStore, token: str | None) -> None:
+def end_login(store: LoginStore, token: str | None) -> None:
     if token and _TOKEN.match(token):
-        store.delete("session", _digest(token))
+        store.delete(LOGIN, _digest(token))
 
 
-def session_key(token: str | None) -> ApiKey | None:
-    """The access a session cookie grants, or None (no, unknown, expired or revoked)."""
+def login_key(
+    store: LoginStore, keys: KeyStore, password_login: bool, token: str | None
+) -> ApiKey | None:
+    """The access a login cookie grants, or None (no, unknown, expired or revoked): the key
+    it was opened with while the key exists, the operator's while `password_login` is on, a
+    shared link's while the link is neither revoked nor expired."""
     if not token or not _TOKEN.match(token):
         return None
-    store = wiring.session_store()
-    record = store.get("session", _digest(token))
+    record = store.get(LOGIN, _digest(token))
     if record is None:
         return None
     via, key_id = record.get("via"), str(record.get("key_id", ""))
     if via == "key":
-        found = wiring.ports().keys.secret_hash(key_id)
+        found = keys.secret_hash(key_id)
         return found[0] if found else None
     if via == "password":
-        return password_key() if wiring.ports().settings.dashboard_password_hash else None
+        return password_key() if password_login else None
     if via == "share":
-        share = store.get("share", key_id[len(SHARE_KEY_PREFIX) :])
+        share = store.get(SHARE, key_id[len(SHARE_KEY_PREFIX) :])
         if share is None or _expired(share):
             return None
         return share_key(key_id[len(SHARE_KEY_PREFIX) :], str(share["site"]))
@@ -104,7 +110,7 @@ def share_key(share_id: str, site: str) -> ApiKey:
 
 
 def create_share(
-    store: SessionStore,
+    store: LoginStore,
     site: str,
     password: str | None,
     label: str,
@@ -122,7 +128,7 @@ def create_share(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "expires_at": expires_at,
     }
-    store.put("share", digest[:16], record, expires_at)
+    store.put(SHARE, digest[:16], record, expires_at)
     return token, _share(digest[:16], record)
 
 
@@ -137,12 +143,12 @@ def _share(share_id: str, record: Mapping[str, object]) -> Share:
     )
 
 
-def find_share(store: SessionStore, token: str) -> tuple[Share, str] | None:
+def find_share(store: LoginStore, token: str) -> tuple[Share, str] | None:
     """The link a token opens and its password hash ("" if none), or None."""
     if not _TOKEN.match(token):
         return None
     digest = _digest(token)
-    record = store.get("share", digest[:16])
+    record = store.get(SHARE, digest[:16])
     if record is None or not hmac.compare_digest(str(record["hash"]), digest):
         return None
     if _expired(record):
@@ -150,13 +156,13 @@ def find_share(store: SessionStore, token: str) -> tuple[Share, str] | None:
     return _share(digest[:16], record), str(record.get("password", ""))
 
 
-def list_shares(store: SessionStore, api_key: ApiKey) -> list[Share]:
-    shares = (_share(share_id, record) for share_id, record in store.list("share"))
+def list_shares(store: LoginStore, api_key: ApiKey) -> list[Share]:
+    shares = (_share(share_id, record) for share_id, record in store.list(SHARE))
     return [s for s in shares if api_key.allows(s.site)]
 
 
-def revoke_share(store: SessionStore, api_key: ApiKey, share_id: str) -> bool:
-    record = store.get("share", share_id)
+def revoke_share(store: LoginStore, api_key: ApiKey, share_id: str) -> bool:
+    record = store.get(SHARE, share_id)
     if record is None or not api_key.allows(str(record["site"])):
         return False
-    return store.delete("share", share_id)
+    return store.delete(SHARE, share_id)

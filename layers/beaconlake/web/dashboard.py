@@ -1,14 +1,13 @@
 """The dashboard's routes, part of the stats app so Lambda and the local server serve it alike:
-the page and its files, log-in and log-out, the sites a session may read, shared links.
+the page and its files, log-in and log-out, the sites a login may read, shared links.
 
 Everything lives under /api/ (the page at /api/dashboard, shared links at /api/share/<token>),
-the prefix the gateway already sends to the stats function and the session cookie's path."""
+the prefix the gateway already sends to the stats function and the login cookie's path."""
 
 from __future__ import annotations
 
 import hashlib
 import time
-from pathlib import Path
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
@@ -16,44 +15,43 @@ from fastapi import APIRouter, Cookie, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from beaconlake.dashboard.passwords import verify_password
-from beaconlake.dashboard.sessions import (
-    SESSION_COOKIE,
+from beaconlake.config import Settings
+from beaconlake.dashboard import STATIC
+from beaconlake.dashboard.logins import (
+    LOGIN_COOKIE,
     SHARE_KEY_PREFIX,
     Share,
     create_share,
-    end_session,
+    end_login,
     find_share,
-    is_shared,
     list_shares,
     password_key,
     revoke_share,
     share_key,
-    start_session,
+    start_login,
 )
+from beaconlake.dashboard.passwords import verify_password
 from beaconlake.keys import verify_key
-from beaconlake.ports import ApiKey
-from beaconlake.stats.api import (
+from beaconlake.ports import ApiKey, Goal
+from beaconlake.stats import registry, service
+from beaconlake.stats.limits import LIMITS
+from beaconlake.stats.query import parse_date_range, today_utc
+from beaconlake.web.auth import (
     AuthError,
     Key,
-    check_site,
+    Reader,
     count_failed_attempt,
-    query_engine,
     refuse_locked_out,
     refuse_target_locked_out,
 )
-from beaconlake.stats.goals import load_goals
-from beaconlake.stats.query import Goal, StatsQuery, today_utc
-from beaconlake.stats.sql import RANGE_WHERE, range_params
-from beaconlake.stats.v2 import parse_date_range
-from beaconlake.wiring import ports, session_store
+from beaconlake.web.exports import DateRangeParam, date_range_param
+from beaconlake.web.ports import Ports
 
 logger = Logger(service="beaconlake-dashboard")
 router = APIRouter(tags=["dashboard"])
 
 PAGE = "/api/dashboard"
 SHARE_PAGE = "/api/share"
-STATIC = Path(__file__).parent / "static"
 TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -78,13 +76,9 @@ FEATURES = {
     "retention": "/api/v2/retention",
     "realtime": "/api/v2/realtime",
 }
-PROP_KEYS_SQL = (
-    "SELECT k AS prop, count(*) AS events FROM events CROSS JOIN UNNEST(map_keys(props)) AS t(k) "
-    f"WHERE {RANGE_WHERE} GROUP BY k ORDER BY events DESC, prop LIMIT 50"
-)
 # budgets of failed password guesses from all clients: the operator's, and `share:<id>`
 OPERATOR_TARGET = "operator"
-SessionCookie = Annotated[str | None, Cookie(alias=SESSION_COOKIE)]
+LoginCookie = Annotated[str | None, Cookie(alias=LOGIN_COOKIE)]
 
 
 def _error(status: int, field: str, message: str) -> JSONResponse:
@@ -110,9 +104,9 @@ def over_tls(request: Request) -> bool:
     return proto.split(",")[0].strip().lower() == "https"
 
 
-def _set_session(response: Response, request: Request, token: str, seconds: int) -> None:
+def _set_login(response: Response, request: Request, token: str, seconds: int) -> None:
     response.set_cookie(
-        SESSION_COOKIE,
+        LOGIN_COOKIE,
         token,
         max_age=seconds,
         path="/api",
@@ -122,8 +116,8 @@ def _set_session(response: Response, request: Request, token: str, seconds: int)
     )
 
 
-def _sites(api_key: ApiKey) -> list[str]:
-    return sorted(s for s in ports().settings.sites if api_key.allows(s))
+def _sites(settings: Settings, api_key: ApiKey) -> list[str]:
+    return sorted(s for s in settings.sites if api_key.allows(s))
 
 
 def _share_json(share: Share) -> dict[str, Any]:
@@ -141,9 +135,9 @@ def _goal_json(goal: Goal) -> dict[str, str]:
     return {"name": goal.name, "event": goal.event or "", "page": goal.page or ""}
 
 
-def _writable(api_key: ApiKey) -> None:
-    if is_shared(api_key):
-        raise AuthError(403, "a shared link is read-only")
+def _writable(reader: Reader) -> None:
+    if reader.shared:
+        raise AuthError(403, "a shared link is read-only", None, "session", "read_only")
 
 
 class LoginBody(BaseModel):
@@ -160,7 +154,10 @@ class ShareBody(BaseModel):
     password: str | None = Field(default=None, min_length=8, max_length=1024)
     label: str = Field(default="", max_length=100)
     expires_days: int | None = Field(
-        default=None, ge=1, le=3660, description="The link stops working after this many days"
+        default=None,
+        ge=1,
+        le=LIMITS.span_days,
+        description="The link stops working after this many days",
     )
 
 
@@ -200,31 +197,31 @@ def static_file(name: str, request: Request) -> Response:
 
 
 @router.get(SHARE_PAGE + "/{token}", include_in_schema=False)
-def shared_page(token: str, request: Request) -> HTMLResponse:
-    found = find_share(session_store(), token)
+def shared_page(token: str, request: Request, ports: Ports) -> HTMLResponse:
+    found = find_share(ports.logins(), token)
     if found is None:
         return _page("invalid", status=404)
     share, password_hash = found
     response = _page(share.share_id, locked=bool(password_hash))
     if not password_hash:
-        session, seconds = start_session(
-            session_store(), share_key(share.share_id, share.site), "share", share.expires_at
+        login, seconds = start_login(
+            ports.logins(), share_key(share.share_id, share.site), "share", share.expires_at
         )
-        _set_session(response, request, session, seconds)
+        _set_login(response, request, login, seconds)
     return response
 
 
 @router.post("/api/dashboard/login")
-def login(body: LoginBody, request: Request) -> JSONResponse:
-    """Open a dashboard session with a stats API key or the operator's password."""
+def login(body: LoginBody, request: Request, ports: Ports) -> JSONResponse:
+    """Open a dashboard login with a stats API key or the operator's password."""
     if (body.key is None) == (body.password is None):
         return _error(400, "key", "send either a stats API key (key) or the password (password)")
-    refuse_locked_out(request)
-    settings = ports().settings
+    refuse_locked_out(ports, request)
+    settings = ports.settings()
     if body.key is not None:
-        found = verify_key(ports().keys, body.key.strip())
+        found = verify_key(ports.keys(), body.key.strip())
         if found is None:
-            count_failed_attempt(request, body.key.strip())
+            count_failed_attempt(ports, request, body.key.strip())
             logger.info("dashboard log-in with an invalid key")
             return _error(401, "key", "this stats API key is not valid")
         api_key, via = found, "key"
@@ -236,7 +233,7 @@ def login(body: LoginBody, request: Request) -> JSONResponse:
                 "password log-in is off: log in with a stats API key, or set "
                 "BEACONLAKE_DASHBOARD_PASSWORD_HASH (beaconlake dashboard-password)",
             )
-        refuse_target_locked_out(OPERATOR_TARGET)
+        refuse_target_locked_out(ports, OPERATOR_TARGET)
         try:
             ok = verify_password(body.password or "", settings.dashboard_password_hash)
         except ValueError:
@@ -244,99 +241,102 @@ def login(body: LoginBody, request: Request) -> JSONResponse:
             return _error(503, "password", "password log-in is misconfigured on the server")
         if not ok:
             logger.info("dashboard log-in with a wrong password")
-            count_failed_attempt(request, target=OPERATOR_TARGET)
+            count_failed_attempt(ports, request, target=OPERATOR_TARGET)
             return _error(401, "password", "the password is not right")
         api_key, via = password_key(), "password"
-    token, seconds = start_session(session_store(), api_key, via)
-    logger.info("dashboard session opened", extra={"via": via, "key_id": api_key.key_id})
-    response = JSONResponse({"sites": _sites(api_key), "via": via})
-    _set_session(response, request, token, seconds)
+    token, seconds = start_login(ports.logins(), api_key, via)
+    logger.info("dashboard login opened", extra={"via": via, "key_id": api_key.key_id})
+    response = JSONResponse({"sites": _sites(settings, api_key), "via": via})
+    _set_login(response, request, token, seconds)
     return response
 
 
 @router.post("/api/dashboard/share-login")
-def share_login(body: ShareLoginBody, request: Request) -> JSONResponse:
+def share_login(body: ShareLoginBody, request: Request, ports: Ports) -> JSONResponse:
     """Open a password-protected shared link."""
-    refuse_locked_out(request)
-    found = find_share(session_store(), body.token)
+    refuse_locked_out(ports, request)
+    found = find_share(ports.logins(), body.token)
     if found is None:
-        count_failed_attempt(request)
+        count_failed_attempt(ports, request)
         return _error(404, "token", "this shared link does not exist or has been revoked")
     share, password_hash = found
     target = f"share:{share.share_id}"
     if password_hash:
-        refuse_target_locked_out(target)
+        refuse_target_locked_out(ports, target)
     if password_hash and not verify_password(body.password, password_hash):
         logger.info("shared link opened with a wrong password")
-        count_failed_attempt(request, target=target)
+        count_failed_attempt(ports, request, target=target)
         return _error(401, "password", "the password is not right")
     api_key = share_key(share.share_id, share.site)
-    token, seconds = start_session(session_store(), api_key, "share", share.expires_at)
+    token, seconds = start_login(ports.logins(), api_key, "share", share.expires_at)
     response = JSONResponse({"sites": [share.site], "via": "share"})
-    _set_session(response, request, token, seconds)
+    _set_login(response, request, token, seconds)
     return response
 
 
 @router.post("/api/dashboard/logout")
-def logout(session: SessionCookie = None) -> JSONResponse:
-    end_session(session_store(), session)
+def logout(ports: Ports, login: LoginCookie = None) -> JSONResponse:
+    end_login(ports.logins(), login)
     response = JSONResponse({"logged_out": True})
-    response.delete_cookie(SESSION_COOKIE, path="/api", httponly=True, samesite="strict")
+    response.delete_cookie(LOGIN_COOKIE, path="/api", httponly=True, samesite="strict")
     return response
 
 
 @router.get("/api/dashboard/sites")
-def sites(key: Key, request: Request) -> dict[str, Any]:
-    """The sites this session (or key) may read, today's date (UTC) and the optional views."""
+def sites(reader: Key, request: Request) -> dict[str, Any]:
+    """The sites this login (or key) may read, their goals (the ones the queries accept),
+    today's date (UTC) and the optional views."""
     app: FastAPI = request.app
     paths = set(app.openapi()["paths"])  # cached by FastAPI after the first call
-    goals = load_goals(ports().settings.data_dir)
+    sites = reader.sites()
+    key_id = reader.key.key_id
     return {
-        "sites": _sites(key),
-        "goals": {site: [_goal_json(g) for g in goals.get(site, ())] for site in _sites(key)},
-        "read_only": is_shared(key),
-        "share_id": key.key_id.removeprefix(SHARE_KEY_PREFIX) if is_shared(key) else None,
+        "sites": sites,
+        "goals": {site: [_goal_json(g) for g in reader.goals(site)] for site in sites},
+        "read_only": reader.shared,
+        "share_id": key_id.removeprefix(SHARE_KEY_PREFIX) if reader.shared else None,
         "today": today_utc().isoformat(),
         "features": {name: path in paths for name, path in FEATURES.items()},
+        "names": registry.dashboard_names(),  # column headings and dimension names
     }
 
 
 @router.get("/api/dashboard/props")
 def prop_keys(
-    key: Key,
+    reader: Key,
     site_id: Annotated[str, Query(min_length=1, max_length=253)],
-    date_range: Annotated[str, Query(description="'30d', or 'YYYY-MM-DD,YYYY-MM-DD'")] = "30d",
+    date_range: DateRangeParam = "30d",
 ) -> dict[str, Any]:
     """The custom property keys used in a range, most used first (for the props panel)."""
-    site = check_site(key, site_id)
-    raw: str | list[str] = date_range.split(",") if "," in date_range else date_range
-    q = StatsQuery(site_id=site, date_range=parse_date_range(raw), metrics=("events",))
-    rows = query_engine(key).query(PROP_KEYS_SQL, range_params(q))
-    return {"props": [str(r["prop"]) for r in rows]}
+    site = reader.site(site_id)
+    days = parse_date_range(date_range_param(date_range))
+    return {"props": service.prop_keys(reader.engine(), site, days)}
 
 
 @router.post("/api/dashboard/shares", status_code=201)
-def add_share(body: ShareBody, key: Key) -> dict[str, Any]:
+def add_share(body: ShareBody, reader: Key) -> dict[str, Any]:
     """A read-only link to one site's dashboard, optionally password-protected. The link is
     shown once; only its hash is stored."""
-    _writable(key)
-    site = check_site(key, body.site_id)
+    _writable(reader)
+    site = reader.site(body.site_id)
     until = int(time.time()) + body.expires_days * 86_400 if body.expires_days else None
-    token, share = create_share(session_store(), site, body.password, body.label.strip(), until)
+    logins = reader.ports.logins()
+    token, share = create_share(logins, site, body.password, body.label.strip(), until)
     logger.info("shared link created", extra={"share_id": share.share_id, "site": site})
     return {**_share_json(share), "path": f"{SHARE_PAGE}/{token}"}
 
 
 @router.get("/api/dashboard/shares")
-def get_shares(key: Key) -> dict[str, Any]:
-    _writable(key)
-    return {"shares": [_share_json(s) for s in list_shares(session_store(), key)]}
+def get_shares(reader: Key) -> dict[str, Any]:
+    _writable(reader)
+    shares = list_shares(reader.ports.logins(), reader.key)
+    return {"shares": [_share_json(s) for s in shares]}
 
 
 @router.delete("/api/dashboard/shares/{share_id}", response_model=None)
-def delete_share(share_id: str, key: Key) -> dict[str, Any] | JSONResponse:
-    _writable(key)
-    if not revoke_share(session_store(), key, share_id):
+def delete_share(share_id: str, reader: Key) -> dict[str, Any] | JSONResponse:
+    _writable(reader)
+    if not revoke_share(reader.ports.logins(), reader.key, share_id):
         return _error(404, "share_id", f"no shared link with id {share_id!r}")
     logger.info("shared link revoked", extra={"share_id": share_id})
     return {"revoked": share_id}

@@ -1,4 +1,4 @@
-"""Local SessionStore: dashboard sessions and shared links in a JSON file (mode 0600).
+"""Local LoginStore: dashboard logins and shared links in a JSON file (mode 0600).
 
 Rows are keyed by "<kind>:<id>", where the id is derived from a hash of the token; expired
 rows are dropped whenever the file is written."""
@@ -14,7 +14,7 @@ from typing import Any
 from beaconlake.adapters.files import write_private_json
 
 
-class FileSessionStore:
+class FileLoginStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()

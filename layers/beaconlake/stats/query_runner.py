@@ -1,0 +1,131 @@
+"""Runs a v2 query and shapes its answer (Plausible's Stats API v2 shape): the statement, and
+when asked the same query over the comparison range, side by side, with the change."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+from typing import Any
+
+from beaconlake.ports import QueryEngine
+from beaconlake.stats import registry
+from beaconlake.stats.query import (
+    MAX_LIMIT,
+    TIME_DIMENSIONS,
+    DateRange,
+    QueryError,
+    StatsQuery,
+    parse_date_range,
+)
+from beaconlake.stats.query_parser import COMPARISON_MODES, Include, checked
+from beaconlake.stats.service import statement, time_buckets
+from beaconlake.stats.sql import shape_row
+
+
+def parse_include(raw: Any) -> Include:
+    """A body's `include` (None: nothing extra), or a QueryError naming the field."""
+    include: Include = checked(Include, raw or {})
+    return include
+
+
+def comparison_range(r: DateRange, mode: str, custom: Any, ref: date | None) -> DateRange:
+    try:
+        return _comparison_range(r, mode, custom, ref)
+    except QueryError:
+        raise
+    except (ValueError, OverflowError):  # before year 1
+        raise QueryError("date_range", "a date is out of range") from None
+
+
+def _comparison_range(r: DateRange, mode: str, custom: Any, ref: date | None) -> DateRange:
+    if mode == "previous_period":
+        if r.start_at is not None or r.end_at is not None:
+            span = r.end - r.start
+            start, end = r.start - span, r.start
+            return DateRange(start.date(), (end - timedelta(milliseconds=1)).date(), start, end)
+        return r.shifted(-((r.last - r.first).days + 1))
+    if mode == "year_over_year":
+
+        def back(d: date) -> date:
+            return d.replace(year=d.year - 1, day=min(d.day, 28) if d.month == 2 else d.day)
+
+        return DateRange(back(r.first), back(r.last))
+    if mode == "custom":
+        return parse_date_range(custom, ref, "include.comparisons.date_range")
+    raise QueryError("include.comparisons.mode", f"use one of {', '.join(COMPARISON_MODES)}")
+
+
+def change(metric: str, current: Any, previous: Any) -> float | int | None:
+    if current is None or previous is None:
+        return None
+    if registry.METRICS[metric].change is registry.Change.POINTS:
+        return round(float(current) - float(previous), 1)
+    if previous == 0:
+        return 0 if current == 0 else 100
+    return round((float(current) - float(previous)) / float(previous) * 100)
+
+
+def _dims_of(row: dict[str, Any], q: StatsQuery) -> list[Any]:
+    out = []
+    for i, _ in enumerate(q.group_by()):
+        value = row.get(f"k{i}")
+        out.append(value if value != "" else None)
+    return out
+
+
+def run_query(
+    engine: QueryEngine, q: StatsQuery, include: Include, ref: date | None = None
+) -> dict[str, Any]:
+    statements = [statement(engine, q)]
+    cmp_q = None
+    if include.comparisons is not None:
+        cmp_range = comparison_range(
+            q.date_range, include.comparisons.mode, include.comparisons.date_range, ref
+        )
+        cmp_q = replace(q, date_range=cmp_range, limit=MAX_LIMIT * 10, offset=0)
+        statements.append(statement(engine, cmp_q))
+    answers = engine.query_many([(s.sql, s.params) for s in statements])
+    rows = answers[0]
+    if not q.group_by() and not rows:
+        rows = [{}]
+    previous: dict[tuple[Any, ...], dict[str, Any]] = {}
+    if cmp_q is not None:
+        cmp_rows = answers[1] or ([{}] if not q.group_by() else [])
+        previous = {tuple(_dims_of(r, cmp_q)): r for r in cmp_rows}
+    results = []
+    for row in rows:
+        dims = _dims_of(row, q)
+        values = shape_row(row, q.metrics)
+        item: dict[str, Any] = {"metrics": [values[m] for m in q.metrics], "dimensions": dims}
+        if cmp_q is not None:
+            prev_values = shape_row(previous.get(tuple(dims), {}), q.metrics)
+            item["comparison"] = {
+                "dimensions": dims,
+                "metrics": [prev_values[m] for m in q.metrics],
+                "change": [change(m, values[m], prev_values[m]) for m in q.metrics],
+            }
+        results.append(item)
+    meta: dict[str, Any] = {}
+    if include.total_rows:
+        meta["total_rows"] = int(rows[0].get("total_rows") or 0) if rows and rows[0] else 0
+    time_dims = [d for d in q.group_by() if d in TIME_DIMENSIONS]
+    if include.time_labels and time_dims:
+        interval = time_dims[0].split(":")[1]
+        meta["time_labels"] = time_buckets(q.date_range.first, q.date_range.last, interval)
+    if cmp_q is not None:
+        meta["comparison_date_range"] = [
+            cmp_q.date_range.start.isoformat(),
+            cmp_q.date_range.end.isoformat(),
+        ]
+    return {
+        "results": results,
+        "meta": meta,
+        "query": {
+            "site_id": q.site_id,
+            "metrics": list(q.metrics),
+            "date_range": [q.date_range.start.isoformat(), q.date_range.end.isoformat()],
+            "dimensions": list(q.group_by()),
+            "order_by": [list(o) for o in q.order_by],
+            "pagination": {"limit": q.limit, "offset": q.offset},
+        },
+    }

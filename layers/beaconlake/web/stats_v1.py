@@ -1,0 +1,109 @@
+"""`GET /api/v1/stats/aggregate|timeseries|breakdown`: Plausible's Stats API v1, translated
+onto the v2 query (`stats.legacy`) and answered in v1's shapes (`stats.service`)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from beaconlake.stats import legacy, service
+from beaconlake.stats.query import INTERVALS, MAX_LIMIT
+from beaconlake.web.auth import Key
+
+router = APIRouter(tags=["stats"])
+
+SiteId = Annotated[str, Query(min_length=1, max_length=253, description="The site's domain")]
+Period = Annotated[str, Query(description=", ".join(legacy.PERIODS))]
+DateParam = Annotated[
+    date | None,
+    Query(alias="date", ge=date(2000, 1, 1), le=date(2999, 12, 31), description="Reference day"),
+]
+FromParam = Annotated[str | None, Query(alias="from", description="First day, with custom")]
+ToParam = Annotated[str | None, Query(alias="to", description="Last day, with custom")]
+Metrics = Annotated[str | None, Query(description="Comma-separated metrics")]
+Filters = Annotated[str | None, Query(description="e.g. event:page==/blog;visit:source!=Google")]
+
+
+@router.get("/api/v1/stats/aggregate")
+def aggregate(
+    reader: Key,
+    site_id: SiteId,
+    period: Period = "30d",
+    date_: DateParam = None,
+    from_: FromParam = None,
+    to: ToParam = None,
+    metrics: Metrics = None,
+    filters: Filters = None,
+) -> dict[str, Any]:
+    """Totals over the period, e.g. `metrics=visitors,visits,pageviews,bounce_rate`."""
+    r = legacy.V1Request(
+        site_id=reader.site(site_id),
+        period=period,
+        date=date_,
+        start=from_,
+        end=to,
+        metrics=metrics,
+        filters=filters,
+    )
+    q = legacy.translate(r, reader.goals(r.site_id), "aggregate")
+    return {"results": service.aggregate(reader.engine(), q)}
+
+
+@router.get("/api/v1/stats/timeseries")
+def timeseries(
+    reader: Key,
+    site_id: SiteId,
+    period: Period = "30d",
+    date_: DateParam = None,
+    from_: FromParam = None,
+    to: ToParam = None,
+    metrics: Metrics = None,
+    filters: Filters = None,
+    interval: Annotated[str | None, Query(description=", ".join(INTERVALS))] = None,
+) -> dict[str, Any]:
+    """One row per hour/day/week/month bucket, with no gaps."""
+    r = legacy.V1Request(
+        site_id=reader.site(site_id),
+        period=period,
+        date=date_,
+        start=from_,
+        end=to,
+        metrics=metrics,
+        filters=filters,
+        interval=interval,
+    )
+    q = legacy.translate(r, reader.goals(r.site_id), "timeseries")
+    return {"results": service.timeseries(reader.engine(), q)}
+
+
+@router.get("/api/v1/stats/breakdown")
+def breakdown(
+    reader: Key,
+    site_id: SiteId,
+    property: Annotated[str, Query(description="e.g. visit:source, event:page")],
+    period: Period = "30d",
+    date_: DateParam = None,
+    from_: FromParam = None,
+    to: ToParam = None,
+    metrics: Metrics = None,
+    filters: Filters = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> dict[str, Any]:
+    """Top values of a property, ordered by the first metric."""
+    r = legacy.V1Request(
+        site_id=reader.site(site_id),
+        period=period,
+        date=date_,
+        start=from_,
+        end=to,
+        metrics=metrics,
+        filters=filters,
+        property=property,
+        limit=limit,
+        page=page,
+    )
+    q = legacy.translate(r, reader.goals(r.site_id), "breakdown")
+    return {"results": service.breakdown(reader.engine(), q)}
