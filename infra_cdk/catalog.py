@@ -142,35 +142,16 @@ class Catalog(Construct):
                 name=self.database_name, description="Beaconlake analytics events"
             ),
         )
-        self.table = glue.CfnTable(
-            self,
+        self.table = self._parquet_table(
             "EventsTable",
-            catalog_id=Aws.ACCOUNT_ID,
-            database_name=self.database_name,
-            table_input=glue.CfnTable.TableInputProperty(
-                name=TABLE,
-                description="One row per accepted event (see layers/beaconlake/schema.py)",
-                table_type="EXTERNAL_TABLE",
-                parameters={
-                    "classification": "parquet",
-                    "EXTERNAL": "TRUE",
-                    **partition_projection(events.bucket_name, settings.sites),
-                },
-                partition_keys=[glue.CfnTable.ColumnProperty(**c) for c in glue_partition_keys()],
-                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    columns=[glue.CfnTable.ColumnProperty(**c) for c in glue_columns()],
-                    location=f"s3://{events.bucket_name}/{EVENTS_PREFIX}",
-                    input_format=PARQUET_INPUT,
-                    output_format=PARQUET_OUTPUT,
-                    compressed=False,
-                    serde_info=glue.CfnTable.SerdeInfoProperty(
-                        serialization_library=PARQUET_SERDE,
-                        parameters={"serialization.format": "1"},
-                    ),
-                ),
-            ),
+            TABLE,
+            "One row per accepted event (see layers/beaconlake/schema.py)",
+            [glue.CfnTable.ColumnProperty(**c) for c in glue_columns()],
+            events.bucket_name,
+            EVENTS_PREFIX,
+            settings,
+            database,
         )
-        self.table.node.add_dependency(database)
         self.table_arn = self._table_arn(TABLE)
         self.rollup_tables = [
             self._rollup_table(name, columns, events.bucket_name, settings, database)
@@ -238,16 +219,38 @@ class Catalog(Construct):
         database: glue.CfnDatabase,
     ) -> glue.CfnTable:
         """A rollup table of the daily job: Parquet it UNLOADs, one prefix per site and day."""
-        prefix = f"{ROLLUPS_PREFIX}{name}/"
+        return self._parquet_table(
+            "".join(part.title() for part in name.split("_")) + "Table",
+            name,
+            "Written by the daily job per site and past day (layers/beaconlake/stats/rollup_job.py)",
+            [glue.CfnTable.ColumnProperty(name=n, type=t) for n, t in columns],
+            bucket_name,
+            f"{ROLLUPS_PREFIX}{name}/",
+            settings,
+            database,
+        )
+
+    def _parquet_table(
+        self,
+        id: str,
+        name: str,
+        description: str,
+        columns: list[glue.CfnTable.ColumnProperty],
+        bucket_name: str,
+        prefix: str,
+        settings: DeploySettings,
+        database: glue.CfnDatabase,
+    ) -> glue.CfnTable:
+        """A Glue table of Parquet files under `prefix`, partitioned by site and day, whose
+        partitions are projected (never crawled or added)."""
         table = glue.CfnTable(
             self,
-            "".join(part.title() for part in name.split("_")) + "Table",
+            id,
             catalog_id=Aws.ACCOUNT_ID,
             database_name=self.database_name,
             table_input=glue.CfnTable.TableInputProperty(
                 name=name,
-                description="Written by the daily job per site and past day "
-                "(layers/beaconlake/stats/rollup_job.py)",
+                description=description,
                 table_type="EXTERNAL_TABLE",
                 parameters={
                     "classification": "parquet",
@@ -256,7 +259,7 @@ class Catalog(Construct):
                 },
                 partition_keys=[glue.CfnTable.ColumnProperty(**c) for c in glue_partition_keys()],
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    columns=[glue.CfnTable.ColumnProperty(name=n, type=t) for n, t in columns],
+                    columns=columns,
                     location=f"s3://{bucket_name}/{prefix}",
                     input_format=PARQUET_INPUT,
                     output_format=PARQUET_OUTPUT,

@@ -60,13 +60,14 @@ class Ports:
 def build_ports(settings: Settings) -> Ports:
     if settings.backend == "aws":
         from beaconlake.adapters import aws
+        from beaconlake.adapters.aws_keys import DynamoKeyStore
         from beaconlake.adapters.aws_user_ids import ParameterUserIdSecrets
 
         return Ports(
             settings,
             sink=aws.FirehoseSink(settings.firehose_stream),
             salts=aws.ParameterSaltStore(settings.salt_parameter_prefix),
-            keys=aws.DynamoKeyStore(settings.keys_table),
+            keys=DynamoKeyStore(settings.keys_table),
             country_lookup=None,
             user_ids=ParameterUserIdSecrets(settings.user_id_parameter_prefix)
             if settings.user_id_sites

@@ -27,7 +27,6 @@ from beaconlake.adapters.aws_exports import ExportTarget, unload_statement
 from beaconlake.adapters.file_salts import days_to_keep
 from beaconlake.model import Event
 from beaconlake.ports import (
-    ApiKey,
     ExportFiles,
     QueryFailed,
     QueryTooLarge,
@@ -291,68 +290,6 @@ class ParameterSaltStore:
 
     def days(self) -> list[str]:
         return self.parameters.keys()
-
-
-def scan_all(table: Any, **args: Any) -> list[dict[str, Any]]:
-    """Every item of a DynamoDB scan, following its pages."""
-    items: list[dict[str, Any]] = []
-    while True:
-        page = table.scan(**args)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return items
-        args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-class DynamoKeyStore:
-    """Stats API keys in DynamoDB (partition key `key_id`); only the secret's hash is stored."""
-
-    def __init__(self, table_name: str, resource: Any = None) -> None:
-        self.table_name = table_name
-        self._resource = resource
-
-    @cached_property
-    def table(self) -> Any:
-        """Built on first use: the collector never needs it, and boto3 resources load slowly."""
-        resource = self._resource
-        if resource is None:
-            import boto3
-
-            resource = boto3.resource("dynamodb", config=CLIENT_CONFIG)
-        return resource.Table(self.table_name)
-
-    @staticmethod
-    def _key(item: dict[str, Any]) -> ApiKey:
-        return ApiKey(
-            key_id=str(item["key_id"]),
-            sites=tuple(str(s) for s in item.get("sites", [])),
-            label=str(item.get("label", "")),
-            created=str(item.get("created", "")),
-        )
-
-    def add(self, key_id: str, secret_hash: str, sites: tuple[str, ...], label: str) -> ApiKey:
-        item = {
-            "key_id": key_id,
-            "hash": secret_hash,
-            "sites": list(sites),
-            "label": label,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(key_id)")
-        return self._key(item)
-
-    def secret_hash(self, key_id: str) -> tuple[ApiKey, str] | None:
-        item = self.table.get_item(Key={"key_id": key_id}).get("Item")
-        if item is None:
-            return None
-        return self._key(item), str(item["hash"])
-
-    def list(self) -> list[ApiKey]:
-        return sorted((self._key(i) for i in scan_all(self.table)), key=lambda k: k.key_id)
-
-    def revoke(self, key_id: str) -> bool:
-        reply = self.table.delete_item(Key={"key_id": key_id}, ReturnValues="ALL_OLD")
-        return "Attributes" in reply
 
 
 def athena_literal(value: Any) -> str:

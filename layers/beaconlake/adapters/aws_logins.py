@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.conditions import Attr
 
-from beaconlake.adapters.aws import scan_all
+from beaconlake.adapters.aws_keys import scan_all
 
 
 class DynamoLoginStore:

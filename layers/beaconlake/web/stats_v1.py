@@ -3,10 +3,11 @@ onto the v2 query (`stats.legacy`) and answered in v1's shapes (`stats.service`)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from beaconlake.stats import legacy, service
 from beaconlake.stats.query import INTERVALS, MAX_LIMIT
@@ -26,8 +27,7 @@ Metrics = Annotated[str | None, Query(description="Comma-separated metrics")]
 Filters = Annotated[str | None, Query(description="e.g. event:page==/blog;visit:source!=Google")]
 
 
-@router.get("/api/v1/stats/aggregate")
-def aggregate(
+def v1_request(
     reader: Key,
     site_id: SiteId,
     period: Period = "30d",
@@ -36,9 +36,9 @@ def aggregate(
     to: ToParam = None,
     metrics: Metrics = None,
     filters: Filters = None,
-) -> dict[str, Any]:
-    """Totals over the period, e.g. `metrics=visitors,visits,pageviews,bounce_rate`."""
-    r = legacy.V1Request(
+) -> legacy.V1Request:
+    """The parameters every v1 route takes, the site's access checked."""
+    return legacy.V1Request(
         site_id=reader.site(site_id),
         period=period,
         date=date_,
@@ -47,6 +47,14 @@ def aggregate(
         metrics=metrics,
         filters=filters,
     )
+
+
+V1Params = Annotated[legacy.V1Request, Depends(v1_request)]
+
+
+@router.get("/api/v1/stats/aggregate")
+def aggregate(reader: Key, r: V1Params) -> dict[str, Any]:
+    """Totals over the period, e.g. `metrics=visitors,visits,pageviews,bounce_rate`."""
     q = legacy.translate(r, reader.goals(r.site_id), "aggregate")
     return {"results": service.aggregate(reader.engine(), q)}
 
@@ -54,26 +62,11 @@ def aggregate(
 @router.get("/api/v1/stats/timeseries")
 def timeseries(
     reader: Key,
-    site_id: SiteId,
-    period: Period = "30d",
-    date_: DateParam = None,
-    from_: FromParam = None,
-    to: ToParam = None,
-    metrics: Metrics = None,
-    filters: Filters = None,
+    r: V1Params,
     interval: Annotated[str | None, Query(description=", ".join(INTERVALS))] = None,
 ) -> dict[str, Any]:
     """One row per hour/day/week/month bucket, with no gaps."""
-    r = legacy.V1Request(
-        site_id=reader.site(site_id),
-        period=period,
-        date=date_,
-        start=from_,
-        end=to,
-        metrics=metrics,
-        filters=filters,
-        interval=interval,
-    )
+    r = replace(r, interval=interval)
     q = legacy.translate(r, reader.goals(r.site_id), "timeseries")
     return {"results": service.timeseries(reader.engine(), q)}
 
@@ -81,29 +74,12 @@ def timeseries(
 @router.get("/api/v1/stats/breakdown")
 def breakdown(
     reader: Key,
-    site_id: SiteId,
+    r: V1Params,
     property: Annotated[str, Query(description="e.g. visit:source, event:page")],
-    period: Period = "30d",
-    date_: DateParam = None,
-    from_: FromParam = None,
-    to: ToParam = None,
-    metrics: Metrics = None,
-    filters: Filters = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> dict[str, Any]:
     """Top values of a property, ordered by the first metric."""
-    r = legacy.V1Request(
-        site_id=reader.site(site_id),
-        period=period,
-        date=date_,
-        start=from_,
-        end=to,
-        metrics=metrics,
-        filters=filters,
-        property=property,
-        limit=limit,
-        page=page,
-    )
+    r = replace(r, property=property, limit=limit, page=page)
     q = legacy.translate(r, reader.goals(r.site_id), "breakdown")
     return {"results": service.breakdown(reader.engine(), q)}

@@ -1,0 +1,73 @@
+"""Stats API keys in DynamoDB (the key store of the AWS back end), and the scan both DynamoDB
+stores use."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from beaconlake.adapters.aws import CLIENT_CONFIG
+from beaconlake.ports import ApiKey
+
+
+def scan_all(table: Any, **args: Any) -> list[dict[str, Any]]:
+    """Every item of a DynamoDB scan, following its pages."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = table.scan(**args)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class DynamoKeyStore:
+    """Stats API keys in DynamoDB (partition key `key_id`); only the secret's hash is stored."""
+
+    def __init__(self, table_name: str, resource: Any = None) -> None:
+        self.table_name = table_name
+        self._resource = resource
+
+    @cached_property
+    def table(self) -> Any:
+        """Built on first use: the collector never needs it, and boto3 resources load slowly."""
+        resource = self._resource
+        if resource is None:
+            import boto3
+
+            resource = boto3.resource("dynamodb", config=CLIENT_CONFIG)
+        return resource.Table(self.table_name)
+
+    @staticmethod
+    def _key(item: dict[str, Any]) -> ApiKey:
+        return ApiKey(
+            key_id=str(item["key_id"]),
+            sites=tuple(str(s) for s in item.get("sites", [])),
+            label=str(item.get("label", "")),
+            created=str(item.get("created", "")),
+        )
+
+    def add(self, key_id: str, secret_hash: str, sites: tuple[str, ...], label: str) -> ApiKey:
+        item = {
+            "key_id": key_id,
+            "hash": secret_hash,
+            "sites": list(sites),
+            "label": label,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(key_id)")
+        return self._key(item)
+
+    def secret_hash(self, key_id: str) -> tuple[ApiKey, str] | None:
+        item = self.table.get_item(Key={"key_id": key_id}).get("Item")
+        if item is None:
+            return None
+        return self._key(item), str(item["hash"])
+
+    def list(self) -> list[ApiKey]:
+        return sorted((self._key(i) for i in scan_all(self.table)), key=lambda k: k.key_id)
+
+    def revoke(self, key_id: str) -> bool:
+        reply = self.table.delete_item(Key={"key_id": key_id}, ReturnValues="ALL_OLD")
+        return "Attributes" in reply
