@@ -23,10 +23,10 @@ import duckdb
 import httpx
 import pyarrow
 
-from beaconlake.adapters.duckdb_engine import DuckDBEngine
 from beaconlake.adapters.file_keys import FileKeyStore
 from beaconlake.adapters.parquet_sink import ROLLUP_DIR
 from beaconlake.keys import create_key
+from beaconlake.wiring import local_engine
 from bench import coldstart, datagen, fake_aws, http_ingest, postgres, queries, report, storage
 from bench.procs import (
     NO_RATE_LIMITS,
@@ -182,7 +182,7 @@ def query_scale(ds: datagen.Dataset, pg: postgres.Server, limit: str) -> dict[st
         *queries.dashboard(ds.site, ds.first, ds.last),
         queries.funnel(ds.site, ds.first, ds.last),
     ]
-    engine = DuckDBEngine(ds.root, memory_limit=limit, cached_answers=0)  # time the engine
+    engine = local_engine(ds.root, memory_limit=limit, cached_answers=0)  # time the engine
     shutil.rmtree(ds.root / ROLLUP_DIR, ignore_errors=True)  # earlier stages rolled up
     started = time.perf_counter()
     engine.session_rollup(ds.site, ds.first, ds.last)

@@ -177,11 +177,11 @@ def query_limits() -> list[Check]:
 
 def time_budget() -> Check:
     """DuckDB interrupts a statement at its budget (0.3 s here) within a few seconds."""
-    from beaconlake.adapters.duckdb_engine import DuckDBEngine
     from beaconlake.ports import QueryTooLarge
+    from beaconlake.wiring import local_engine
 
     with tempfile.TemporaryDirectory() as data_dir:
-        engine = DuckDBEngine(Path(data_dir))
+        engine = local_engine(Path(data_dir))
         engine.query_seconds = 0.3
         started = time.perf_counter()
         try:

@@ -3,7 +3,7 @@ lives in beaconlake.adapters; `beaconlake.wiring` picks them. The core imports o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -168,6 +168,42 @@ class DayFiles(Protocol):
         ...
 
     def save_state(self, site_id: str, state: RollupState) -> None: ...
+
+
+# (site_id, day, bucket index, bucket count, source table) → (SQL, parameters)
+DayStatement = Callable[[str, date, int, int, str], tuple[str, Sequence[Any]]]
+
+
+@dataclass(frozen=True)
+class LiveTable:
+    """One rollup as the local engine keeps today's rows of it (beaconlake.stats.live_sql):
+    its `rollup` view over past days' files and the `name` table of today's rows (site_id,
+    dt, then `columns`), `view_select` the live rows as the view shows them, `statement` a
+    day's rows from a source table, and how new rows merge into it (`merge_sql`, its rows
+    matched on `merge_key`, with site_id and dt as parameters `merge_uses` times)."""
+
+    name: str
+    rollup: str
+    columns: tuple[str, ...]
+    view_select: str
+    statement: DayStatement
+    merge_sql: str
+    merge_key: tuple[str, ...]
+    merge_uses: int
+
+
+@dataclass(frozen=True)
+class LocalRollupSql:
+    """The SQL of the local engine's rollups, written by the stats package and handed to the
+    DuckDB adapter by wiring (an adapter runs the SQL it is given): the tables in the order
+    they are written (the last one carries a day's signature), a whole day's WHERE clause,
+    the statement counting events older than a visitor's last session (then the live day is
+    computed again), and how many buckets of visitors a day of `rows` events needs."""
+
+    tables: tuple[LiveTable, ...]
+    day_where: Callable[[str, date], tuple[str, Sequence[Any]]]
+    late_events: str
+    bucket_count: Callable[[int, int], int]
 
 
 class QueryFailed(RuntimeError):

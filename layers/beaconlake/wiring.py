@@ -132,10 +132,11 @@ def local_engine(
     brings past days' rollups up to date before a statement reads them. `options` are
     DuckDBEngine's; `rows_per_bucket` splits the job's days and the live day alike."""
     from beaconlake.adapters.duckdb_engine import DuckDBEngine
+    from beaconlake.stats.live_sql import local_rollup_sql
     from beaconlake.stats.rollup_job import ROWS_PER_BUCKET, RollupJob
 
     rows_per_bucket = rows_per_bucket or ROWS_PER_BUCKET
-    engine = DuckDBEngine(data_dir, rows_per_bucket=rows_per_bucket, **options)
+    engine = DuckDBEngine(data_dir, local_rollup_sql(), rows_per_bucket=rows_per_bucket, **options)
     engine.refresh_days = RollupJob(
         engine, compact=False, rows_per_bucket=rows_per_bucket
     ).refresh_range

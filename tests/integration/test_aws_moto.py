@@ -261,12 +261,12 @@ def test_stats_handler_runs_the_same_sql_through_pyathena(
     Lambda must return the same JSON, having sent the SQL with every value as a parameter."""
     from fastapi.testclient import TestClient
 
-    from beaconlake.adapters.duckdb_engine import DuckDBEngine
     from beaconlake.adapters.parquet_sink import ParquetSink
     from beaconlake.handlers.stats import create_app
     from beaconlake.ingest.service import collect as collect_events
     from beaconlake.model import RequestMeta
     from beaconlake.stats.query_parser import parse_query
+    from beaconlake.wiring import local_engine
     from functions.stats.app import handler as stats
 
     body = {
@@ -288,8 +288,8 @@ def test_stats_handler_runs_the_same_sql_through_pyathena(
         )
         local_sink.put(outcome.events)
     local_sink.close()
-    local_engine = DuckDBEngine(tmp_path)
-    expected_rows = local_engine.query(*_first_statement(parse_query(body, {})))
+    local = local_engine(tmp_path)
+    expected_rows = local.query(*_first_statement(parse_query(body, {})))
     athena_backends[DEFAULT_ACCOUNT_ID][REGION].query_results_queue.append(
         athena_result(expected_rows)
     )

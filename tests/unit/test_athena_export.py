@@ -12,7 +12,7 @@ import pytest
 
 from beaconlake.adapters.aws import AthenaEngine
 from beaconlake.adapters.aws_exports import HEADER_NAME, ExportTarget, unload_statement
-from beaconlake.adapters.duckdb_engine import DuckDBEngine
+from beaconlake.wiring import local_engine
 
 SQL = "SELECT 'a,b' AS line FROM events WHERE site_id = ?"
 
@@ -152,7 +152,7 @@ def test_the_location_is_one_quoted_literal() -> None:
 
 
 def test_the_local_engine_streams_its_exports(tmp_path: Any) -> None:
-    local = DuckDBEngine(tmp_path)
+    local = local_engine(tmp_path)
     try:
         assert local.export(SQL, ["a"], ("line",)) is None
     finally:

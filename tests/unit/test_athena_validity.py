@@ -22,7 +22,6 @@ import sqlglot
 
 from beaconlake import wiring
 from beaconlake.adapters.aws import AthenaEngine
-from beaconlake.adapters.duckdb_engine import DuckDBEngine
 from beaconlake.keys import create_key
 from beaconlake.ports import Rollup
 from beaconlake.sqldialect import athena_to_duckdb, string_literal
@@ -37,6 +36,7 @@ from beaconlake.stats.sql import (
     page_rollup_statement,
     rollup_statement,
 )
+from beaconlake.wiring import local_engine
 from functions.stats.app import handler as stats
 from infra_cdk.catalog import named_queries
 from tests.apigw import Context, http_event
@@ -356,7 +356,7 @@ def test_goal_names_are_inlined_as_one_literal_and_props_keys_stay_parameters(tm
     """A goal's name is output (a SELECT list, where Athena takes no parameter), so it is
     inlined: it must come back as exactly itself, in Athena's parse and in DuckDB. A props key
     a breakdown groups by is user text: it stays a parameter, in a WHERE."""
-    engine = DuckDBEngine(tmp_path)
+    engine = local_engine(tmp_path)
     days = DateRange(date(2026, 1, 1), date(2026, 1, 31))
     statements = []
     for text in HOSTILE_TEXTS:

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 import sqlglot
 
-from beaconlake.adapters.duckdb_engine import DuckDBEngine
 from beaconlake.stats import behaviour_query, behaviour_sql
 from beaconlake.stats.query import Goal
 from beaconlake.stats.sql import Statement
+from beaconlake.wiring import local_engine
 
 GOALS = {"example.com": (Goal("Signup", event="Signup"),)}
 SCOPE = {"site_id": "example.com", "date_range": ["2026-01-01", "2026-01-31"]}
@@ -50,7 +50,7 @@ def statements():
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    return DuckDBEngine(tmp_path_factory.mktemp("empty"))
+    return local_engine(tmp_path_factory.mktemp("empty"))
 
 
 @pytest.mark.parametrize(

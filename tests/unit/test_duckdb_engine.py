@@ -10,8 +10,9 @@ from time import time_ns
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from beaconlake.adapters.duckdb_engine import DuckDBEngine, ResultCache
+from beaconlake.adapters.duckdb_engine import ResultCache
 from beaconlake.schema import arrow_schema
+from beaconlake.wiring import local_engine
 
 
 def test_files_missing_a_newer_column_read_it_as_null(tmp_path: Path) -> None:
@@ -24,7 +25,7 @@ def test_files_missing_a_newer_column_read_it_as_null(tmp_path: Path) -> None:
     part.mkdir(parents=True)
     pq.write_table(pa.Table.from_pydict(row, schema=old_schema), part / "part-old.parquet")
 
-    rows = DuckDBEngine(tmp_path).query(
+    rows = local_engine(tmp_path).query(
         f'SELECT pathname, "{newest}" AS newest FROM events WHERE site_id = ? AND dt = ?',
         ["example.com", "2026-01-02"],
     )
@@ -51,7 +52,7 @@ def test_cached_answers_never_outlive_a_change_to_the_files(tmp_path: Path) -> N
         sink.close()
 
     day = datetime(2026, 1, 2, 12, tzinfo=UTC)
-    engine = DuckDBEngine(tmp_path)
+    engine = local_engine(tmp_path)
     sql = "SELECT count(*) AS n FROM events WHERE site_id = ? AND dt = ?"
     params = ["example.com", "2026-01-02"]
     store("/a", day)
@@ -81,7 +82,7 @@ def test_queries_still_answer_after_every_file_is_deleted(tmp_path: Path) -> Non
     part = tmp_path / "events" / "site_id=example.com" / "dt=2026-01-02"
     part.mkdir(parents=True)
     pq.write_table(pa.Table.from_pydict(row, schema=arrow_schema()), part / "part-1.parquet")
-    engine = DuckDBEngine(tmp_path)
+    engine = local_engine(tmp_path)
     sql = "SELECT count(*) AS n FROM events WHERE site_id = ?"
     assert engine.query(sql, ["example.com"]) == [{"n": 1}]
     (part / "part-1.parquet").unlink()
@@ -92,7 +93,7 @@ def test_queries_still_answer_after_every_file_is_deleted(tmp_path: Path) -> Non
 def test_duckdb_gives_back_what_queries_free(tmp_path: Path) -> None:
     """Its allocator's background threads return freed memory to the system; without them RSS
     under `serve` followed the biggest query so far (docs/RELIABILITY.md, soak)."""
-    engine = DuckDBEngine(tmp_path, cached_answers=0)
+    engine = local_engine(tmp_path, cached_answers=0)
     rows = engine.query("SELECT current_setting('allocator_background_threads') AS purging", [])
     assert rows == [{"purging": True}]
 
@@ -115,7 +116,7 @@ def test_the_cache_keeps_only_answers_for_the_files_as_they_are(tmp_path: Path) 
 def test_files_merged_away_leave_nothing_in_the_engine(tmp_path: Path) -> None:
     """The sink writes a file every few seconds and compaction deletes it soon after; DuckDB's
     external file cache kept an entry for each one read, for as long as `serve` ran."""
-    engine = DuckDBEngine(tmp_path, cached_answers=0)
+    engine = local_engine(tmp_path, cached_answers=0)
     day = tmp_path / "events" / "site_id=example.com" / "dt=2026-01-02"
     day.mkdir(parents=True)
     row = {f.name: [None] for f in arrow_schema()}

@@ -15,6 +15,7 @@ from beaconlake.handlers.stats import create_app
 from beaconlake.keys import create_key
 from beaconlake.stats.query import DIMENSIONS, FILTER_OPERATORS, DateRange, Filter, StatsQuery
 from beaconlake.stats.sql import build
+from beaconlake.wiring import local_engine
 
 MARK = "zq9x"
 # SQL metacharacters around a marker no SQL text contains; valid as a regex too
@@ -31,7 +32,7 @@ def _assert_parameterised(sql: str, params: Any) -> None:
 
 @pytest.fixture(scope="module")
 def empty_engine(tmp_path_factory: pytest.TempPathFactory) -> DuckDBEngine:
-    return DuckDBEngine(tmp_path_factory.mktemp("empty"))
+    return local_engine(tmp_path_factory.mktemp("empty"))
 
 
 @pytest.mark.parametrize("operator", FILTER_OPERATORS)

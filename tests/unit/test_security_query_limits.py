@@ -26,6 +26,7 @@ from beaconlake.model import RequestMeta
 from beaconlake.ports import QueryTooLarge
 from beaconlake.stats.limits import LIMITS, Busy, QueryLimits, QuerySlots
 from beaconlake.web import auth
+from beaconlake.wiring import local_engine
 from tests.conftest import CHROME_UA
 
 SITE = "example.com"
@@ -231,7 +232,7 @@ SLOW_SQL = "SELECT count(*) AS n FROM range(100000000000) AS t(x) WHERE x % 7 = 
 def test_duckdb_stops_a_statement_past_its_time_budget(tmp_path: Path) -> None:
     """SLOW_SQL would run for minutes; the engine interrupts it at its budget (how soon:
     bench/resource_checks.py)."""
-    engine = DuckDBEngine(tmp_path)
+    engine = local_engine(tmp_path)
     engine.query_seconds = 0.3
     with pytest.raises(QueryTooLarge, match="time budget"):
         engine.query(SLOW_SQL, [])

@@ -10,7 +10,6 @@ from datetime import date
 import pytest
 import sqlglot
 
-from beaconlake.adapters.duckdb_engine import DuckDBEngine
 from beaconlake.ports import Rollup
 from beaconlake.stats.query import (
     DIMENSIONS,
@@ -28,6 +27,7 @@ from beaconlake.stats.query import (
     StatsQuery,
 )
 from beaconlake.stats.sql import METRIC_INPUTS, build, raw_columns_needed
+from beaconlake.wiring import local_engine
 
 GOALS = (Goal("Signup", event="Signup"), Goal("Docs", page="/docs/*"))
 DAYS = DateRange(date(2026, 1, 1), date(2026, 1, 31))
@@ -65,7 +65,7 @@ def statements():
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    return DuckDBEngine(tmp_path_factory.mktemp("empty"))
+    return local_engine(tmp_path_factory.mktemp("empty"))
 
 
 @pytest.mark.parametrize("q", list(statements()), ids=lambda q: f"{q.group_by()}-{len(q.filters)}")

@@ -2,12 +2,13 @@
 
 The `events` view reads `events/site_id=*/dt=*/*.parquet` with hive partitioning, so the
 site_id and dt restrictions every statement carries prune whole directories, as in Athena.
-The `session_rollup` and `page_rollup` views read `rollup/site_id=*/dt=*/{sessions,pages}
-.parquet`: one row per session, and per visitor and page, of each past day, written here from
-that day's events and rewritten whenever its files change, so a statement over many days reads
-those rows instead of re-deriving them from every event. A day's rollup is computed one
-bucket of visitors at a time (see VisitorBucket), so the memory it takes does not grow with the
-day's traffic.
+The `session_rollup` and `page_rollup` views read `rollup/site_id=*/dt=*/<table>.parquet`: one
+row per session, and per visitor and page, of each past day, and today's live rows (LiveDay).
+The engine supplies the daily job's primitives (ports.DayFiles: a day's files, their
+signature, writing a day's rollup files); the job itself (stats.rollup_job) and the SQL
+(stats.live_sql.local_rollup_sql) are handed in by wiring: this adapter runs the SQL it is
+given. A day's rollup is written one bucket of visitors at a time, streamed into one file, so
+the memory it takes does not grow with the day's traffic.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +33,15 @@ from beaconlake.adapters.compaction import TreeLock, create_private_file, make_p
 from beaconlake.adapters.duckdb_sql import literal, parquet_rows, typed_empty_rows
 from beaconlake.adapters.live_day import LiveDay
 from beaconlake.adapters.parquet_sink import ROLLUP_DIR, rollup_dir
-from beaconlake.ports import QueryFailed, QueryTooLarge, Rollup, RollupState, Statements
-from beaconlake.sqldialect import athena_to_duckdb
-from beaconlake.stats.live_sql import LIVE_PAGES, LIVE_SESSIONS
-from beaconlake.stats.query import today_utc
-from beaconlake.stats.sql import (
-    PAGE_COLUMNS,
-    PAGE_ROLLUP_TABLE,
-    SESSION_ROLLUP_TABLE,
-    rollup_select,
+from beaconlake.ports import (
+    LocalRollupSql,
+    QueryFailed,
+    QueryTooLarge,
+    Rollup,
+    RollupState,
+    Statements,
 )
+from beaconlake.sqldialect import athena_to_duckdb
 
 # Events per bucket of visitors of the live day's recomputation (LiveDay); the past days' are
 # the daily job's (beaconlake.stats.rollup_job.ROWS_PER_BUCKET).
@@ -57,27 +57,27 @@ def events_view_sql(events_dir: Path) -> str:
     return f"CREATE OR REPLACE VIEW events AS {parquet_rows(literal(pattern))}"
 
 
-# The rollup tables' views, each over one file per day: `<table>.parquet`.
-ROLLUP_TABLES = (PAGE_ROLLUP_TABLE, SESSION_ROLLUP_TABLE)
-
-
 def rollup_file(table: str) -> str:
+    """A day's file of a rollup table (view): `<table>.parquet`."""
     return f"{table}.parquet"
 
 
-def rollup_views_sql(rollup_root: Path, with_files: bool) -> list[str]:
+def rollup_views_sql(rollup_root: Path, with_files: bool, sql: LocalRollupSql) -> list[str]:
     """The rollup views: the rows of past days' files, if any, and the live day's."""
-    sessions = rollup_select(LIVE_SESSIONS, keep=("site_id", "dt"))
-    pages = f"SELECT site_id, dt, {', '.join(PAGE_COLUMNS)} FROM {LIVE_PAGES}"
     out = []
-    for view, live in zip(ROLLUP_TABLES, (pages, sessions), strict=True):
-        pattern = literal(str(rollup_root / "site_id=*" / "dt=*" / rollup_file(view)))
+    for table in sql.tables:
+        pattern = literal(str(rollup_root / "site_id=*" / "dt=*" / rollup_file(table.rollup)))
         files = (
             f"SELECT * FROM read_parquet({pattern}, hive_partitioning = true, "
             "hive_types = {'site_id': VARCHAR, 'dt': VARCHAR}) UNION ALL BY NAME "
         )
-        out.append(f"CREATE OR REPLACE VIEW {view} AS {files if with_files else ''}{live}")
+        view = f"{files if with_files else ''}{table.view_select}"
+        out.append(f"CREATE OR REPLACE VIEW {table.rollup} AS {view}")
     return out
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
 
 
 def files_signature(day_dir: Path) -> str | None:
@@ -189,6 +189,7 @@ class DuckDBEngine:
     def __init__(
         self,
         data_dir: Path,
+        rollup_sql: LocalRollupSql,
         memory_limit: str = "256MB",
         threads: int = 2,
         cached_answers: int = 256,
@@ -197,6 +198,8 @@ class DuckDBEngine:
         query_seconds: float = 10.0,
     ) -> None:
         self.data_dir = Path(data_dir)
+        # the rollups' SQL (stats.live_sql.local_rollup_sql, handed in by wiring)
+        self.rollup_sql = rollup_sql
         self.rows_per_bucket = rows_per_bucket
         # brings past days' rollups up to date before a statement reads them: the daily job's
         # refresh_range (beaconlake.stats.rollup_job), which wiring attaches; without it past
@@ -235,7 +238,7 @@ class DuckDBEngine:
         # each day's rollups were written from
         self._checked: dict[tuple[str, str], tuple[int, str | None]] = {}
         self._written: dict[tuple[str, str], str | None] = {}
-        self.live = LiveDay(self.events_dir, rows_per_bucket)
+        self.live = LiveDay(self.events_dir, rows_per_bucket, rollup_sql)
         self._live_day = self.today()
         self.live.create_tables(self._db)
         self._rollup_files: bool | None = None
@@ -243,10 +246,11 @@ class DuckDBEngine:
 
     def _sync_rollup_views(self) -> None:
         rollup_root = self.data_dir / ROLLUP_DIR
-        has_files = any(rollup_root.glob(f"*/*/{rollup_file(SESSION_ROLLUP_TABLE)}"))
+        signed = rollup_file(self.rollup_sql.tables[-1].rollup)
+        has_files = any(rollup_root.glob(f"*/*/{signed}"))
         if has_files != self._rollup_files:
             with self._lock:
-                for view_sql in rollup_views_sql(rollup_root, has_files):
+                for view_sql in rollup_views_sql(rollup_root, has_files, self.rollup_sql):
                     self._db.execute(view_sql)
             self._rollup_files = has_files
 
@@ -333,7 +337,8 @@ class DuckDBEngine:
         key = (site_id, day.isoformat())
         if key not in self._written:
             directory = rollup_dir(self.data_dir, site_id, key[1])
-            stored = {_stored_signature(directory / rollup_file(t)) for t in ROLLUP_TABLES}
+            files = [rollup_file(t.rollup) for t in self.rollup_sql.tables]
+            stored = {_stored_signature(directory / name) for name in files}
             self._written[key] = stored.pop() if len(stored) == 1 else None
         return self._written[key]
 

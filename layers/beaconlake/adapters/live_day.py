@@ -25,30 +25,15 @@ import duckdb
 from beaconlake.adapters.compaction import Leaf, leaves
 from beaconlake.adapters.duckdb_sql import files_rows, literal, typed_empty_rows
 from beaconlake.adapters.parquet_sink import partition_dir
+from beaconlake.ports import LocalRollupSql
 from beaconlake.sqldialect import athena_to_duckdb
-from beaconlake.stats import live_sql
-from beaconlake.stats.live_sql import LIVE_PAGES, LIVE_SESSIONS
-from beaconlake.stats.sql import (
-    PAGE_COLUMNS,
-    SESSION_COLUMNS,
-    VISITOR_ATTRS,
-    VisitorBucket,
-    day_where,
-    page_rollup_statement,
-    rollup_statement,
-    visitor_buckets,
-)
-
-_TABLES = (
-    (LIVE_SESSIONS, (*SESSION_COLUMNS, *VISITOR_ATTRS), rollup_statement),
-    (LIVE_PAGES, PAGE_COLUMNS, page_rollup_statement),
-)
 
 
 class LiveDay:
-    def __init__(self, events_dir: Path, rows_per_bucket: int) -> None:
+    def __init__(self, events_dir: Path, rows_per_bucket: int, sql: LocalRollupSql) -> None:
         self.events_dir = events_dir
         self.rows_per_bucket = rows_per_bucket
+        self.sql = sql
         self._taken: dict[str, tuple[date, set[Leaf]]] = {}
         self._leaves: dict[Path, tuple[tuple[int, int], list[Leaf]]] = {}
         self.recomputed = 0  # times the day was computed whole, and times rows were merged in
@@ -57,13 +42,13 @@ class LiveDay:
     def create_tables(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """Empty tables typed by the rollup statements themselves."""
         cursor.execute(f"CREATE OR REPLACE VIEW no_events AS {typed_empty_rows()}")
-        for table, columns, statement in _TABLES:
-            st = statement("", date.min, VisitorBucket(), "no_events")
+        for table in self.sql.tables:
+            sql, params = table.statement("", date.min, 0, 1, "no_events")
             cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {table} AS SELECT CAST(NULL AS VARCHAR) AS site_id, "
-                f"CAST(NULL AS VARCHAR) AS dt, {', '.join(columns)} "
-                f"FROM ({athena_to_duckdb(st.sql)}) WHERE false",
-                list(st.params),
+                f"CREATE TABLE IF NOT EXISTS {table.name} AS SELECT CAST(NULL AS VARCHAR) AS "
+                f"site_id, CAST(NULL AS VARCHAR) AS dt, {', '.join(table.columns)} "
+                f"FROM ({athena_to_duckdb(sql)}) WHERE false",
+                list(params),
             )
 
     def sync(self, cursor: duckdb.DuckDBPyConnection, site_id: str, day: date) -> None:
@@ -99,8 +84,8 @@ class LiveDay:
     def forget_before(self, cursor: duckdb.DuckDBPyConnection, day: date) -> None:
         """Drop the rows of days before `day`: those days have rollup files of their own."""
         with _transaction(cursor):
-            for table, _, _ in _TABLES:
-                cursor.execute(f"DELETE FROM {table} WHERE dt < ?", [day.isoformat()])
+            for table in self.sql.tables:
+                cursor.execute(f"DELETE FROM {table.name} WHERE dt < ?", [day.isoformat()])
         self._taken = {site: kept for site, kept in self._taken.items() if kept[0] >= day}
 
     def _recompute(
@@ -115,14 +100,15 @@ class LiveDay:
         with _transaction(cursor):
             if files:
                 cursor.execute(f"CREATE OR REPLACE TEMP VIEW live_source AS {files_rows(files)}")
-            for table, columns, statement in _TABLES:
-                cursor.execute(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
-                for bucket in visitor_buckets(rows, self.rows_per_bucket) if files else ():
-                    st = statement(site_id, day, bucket, "live_source")
+            count = self.sql.bucket_count(rows, self.rows_per_bucket) if files else 0
+            for table in self.sql.tables:
+                cursor.execute(f"DELETE FROM {table.name} WHERE site_id = ?", [site_id])
+                for index in range(count):
+                    sql, params = table.statement(site_id, day, index, count, "live_source")
                     cursor.execute(
-                        f"INSERT INTO {table} BY NAME SELECT ? AS site_id, ? AS dt, "
-                        f"{', '.join(columns)} FROM ({athena_to_duckdb(st.sql)})",
-                        [site_id, day.isoformat(), *st.params],
+                        f"INSERT INTO {table.name} BY NAME SELECT ? AS site_id, ? AS dt, "
+                        f"{', '.join(table.columns)} FROM ({athena_to_duckdb(sql)})",
+                        [site_id, day.isoformat(), *params],
                     )
 
     def _take_in(
@@ -133,7 +119,7 @@ class LiveDay:
         slices: list[tuple[Path, int, int]],
     ) -> bool:
         """Merge the rows of `slices` (file, first row, rows) in; False if one is too late."""
-        where, params = day_where(site_id, day, VisitorBucket())
+        where, params = self.sql.day_where(site_id, day)
         rows = " OR ".join(
             f"(filename = {literal(str(path))} AND file_row_number >= {offset} "
             f"AND file_row_number < {offset + count})"
@@ -148,13 +134,10 @@ class LiveDay:
                 + athena_to_duckdb(f"SELECT * FROM live_slices WHERE {where}"),
                 [*params],
             )
-            late = cursor.execute(athena_to_duckdb(live_sql.late_events()), live_params).fetchone()
+            late = cursor.execute(athena_to_duckdb(self.sql.late_events), live_params).fetchone()
             if late and late[0]:
                 return False
-            merges = (
-                (LIVE_SESSIONS, live_sql.merged_sessions(), ("visitor_id", "session_no"), 2),
-                (LIVE_PAGES, live_sql.merged_pages(), ("visitor_id", "pathname"), 1),
-            )
+            merges = [(t.name, t.merge_sql, t.merge_key, t.merge_uses) for t in self.sql.tables]
             for table, sql, key, uses in merges:
                 cursor.execute(
                     f"CREATE OR REPLACE TEMP TABLE merged AS {athena_to_duckdb(sql)}",

@@ -15,14 +15,30 @@ a parameter.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from datetime import date
+from functools import cache
+from typing import Any
+
+from beaconlake.ports import DayStatement, LiveTable, LocalRollupSql
 from beaconlake.stats.sql import (
     PAGE_COLUMNS,
+    PAGE_ROLLUP_TABLE,
     SESSION_ATTRS,
     SESSION_COLUMNS,
     SESSION_GAP_MS,
+    SESSION_ROLLUP_TABLE,
     VISITOR_ATTRS,
+    WHOLE_DAY,
+    Statement,
+    VisitorBucket,
+    day_where,
+    page_rollup_statement,
     page_rows,
+    rollup_select,
+    rollup_statement,
     session_ctes,
+    visitor_buckets,
 )
 
 LIVE_SESSIONS = "live_sessions"
@@ -105,3 +121,48 @@ SELECT n.visitor_id, n.pathname,
   {_merged(PAGE_MERGE, PAGE_COLUMNS[2:])}
 FROM n LEFT JOIN o
   ON o.visitor_id = n.visitor_id AND o.pathname IS NOT DISTINCT FROM n.pathname"""
+
+
+def _day_statement(
+    statement: Callable[[str, date, VisitorBucket, str], Statement],
+) -> DayStatement:
+    def run(site_id: str, day: date, index: int, count: int, table: str) -> tuple[str, Any]:
+        st = statement(site_id, day, VisitorBucket(index, count), table)
+        return st.sql, st.params
+
+    return run
+
+
+def _whole_day(site_id: str, day: date) -> tuple[str, Sequence[Any]]:
+    return day_where(site_id, day, WHOLE_DAY)
+
+
+def _bucket_count(rows: int, rows_per_bucket: int) -> int:
+    return len(visitor_buckets(rows, rows_per_bucket))
+
+
+@cache
+def local_rollup_sql() -> LocalRollupSql:
+    """The rollups' SQL as the local engine runs it (wiring hands it to the DuckDB adapter):
+    pages first, sessions last (the signed one), each with its live table."""
+    pages = LiveTable(
+        name=LIVE_PAGES,
+        rollup=PAGE_ROLLUP_TABLE,
+        columns=PAGE_COLUMNS,
+        view_select=f"SELECT site_id, dt, {', '.join(PAGE_COLUMNS)} FROM {LIVE_PAGES}",
+        statement=_day_statement(page_rollup_statement),
+        merge_sql=merged_pages(),
+        merge_key=("visitor_id", "pathname"),
+        merge_uses=1,
+    )
+    sessions = LiveTable(
+        name=LIVE_SESSIONS,
+        rollup=SESSION_ROLLUP_TABLE,
+        columns=(*SESSION_COLUMNS, *VISITOR_ATTRS),
+        view_select=rollup_select(LIVE_SESSIONS, keep=("site_id", "dt")),
+        statement=_day_statement(rollup_statement),
+        merge_sql=merged_sessions(),
+        merge_key=("visitor_id", "session_no"),
+        merge_uses=2,
+    )
+    return LocalRollupSql((pages, sessions), _whole_day, late_events(), _bucket_count)
