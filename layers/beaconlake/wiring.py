@@ -161,6 +161,7 @@ def rollup_job(settings: Settings) -> RollupJob:
             settings.events_prefix,
             athena,
             staging_bucket=settings.results_bucket,
+            sites=tuple(settings.sites),
         )
         return RollupJob(files, compact=True)
     engine = local_engine(settings.data_dir, memory_limit=settings.duckdb_memory_limit)

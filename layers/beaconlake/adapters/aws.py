@@ -398,9 +398,10 @@ class AthenaEngine:
         state = self.rollup_state(site_id) if self.rollup_state is not None else None
         return state.covers(first, last) if state is not None else None
 
-    def unload(self, sql: str, params: Sequence[Any], location: str, file_format: str) -> None:
+    def unload(self, sql: str, params: Sequence[Any], location: str, file_format: str) -> int:
         """Run `sql` as an UNLOAD of its rows to `location` (an empty S3 prefix) in
-        `file_format` (Parquet: Snappy-compressed, as Firehose writes it)."""
+        `file_format` (Parquet: Snappy-compressed, as Firehose writes it); the rows written
+        (GetQueryResults' UpdateCount)."""
         from beaconlake.sqldialect import string_literal  # sqlglot: not at the collector's start
 
         compression = "SNAPPY" if file_format == "PARQUET" else "GZIP"
@@ -408,7 +409,13 @@ class AthenaEngine:
             f"UNLOAD ({sql}) TO {string_literal(location)} "
             f"WITH (format = '{file_format}', compression = '{compression}')"
         )
-        self._execute(statement, params, reuse_results=False)
+        cursor = self._execute(statement, params, reuse_results=False)
+        try:
+            athena: Any = self._connection.client
+            reply = athena.get_query_results(QueryExecutionId=cursor.query_id, MaxResults=1)
+        except (ClientError, BotoCoreError) as exc:
+            raise QueryFailed(f"the UNLOAD's row count is unknown: {type(exc).__name__}") from exc
+        return int(reply.get("UpdateCount") or 0)
 
     def query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         cursor = self._execute(sql, params)

@@ -22,6 +22,7 @@ the day's objects changed while Athena read them (a late delivery): the next run
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import secrets
 import time
@@ -29,9 +30,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
+import pyarrow.parquet as pq
+from aws_lambda_powertools import Logger
+
 from beaconlake.adapters.aws import CLIENT_CONFIG, AthenaEngine, new_client
 from beaconlake.ports import Partition, RollupState, Statements
 from beaconlake.schema import COLUMN_NAMES
+
+logger = Logger(service="beaconlake-rollups")
 
 ROLLUPS_PREFIX = "rollups/"
 SIGNATURES_PREFIX = f"{ROLLUPS_PREFIX}_signatures/"
@@ -67,6 +73,17 @@ def state_to_json(state: RollupState) -> bytes:
     stale = sorted(d.isoformat() for d in state.stale)
     data = {"first": state.first.isoformat(), "through": state.through.isoformat()}
     return json.dumps({**data, "stale": stale}).encode()
+
+
+def parquet_rows(s3: Any, bucket: str, key: str) -> int:
+    """Rows of a Parquet object, from its footer (two small ranged GETs)."""
+
+    def tail(size: int) -> bytes:
+        reply = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=-{size}")
+        return bytes(reply["Body"].read())
+
+    length = int.from_bytes(tail(8)[:4], "little")
+    return int(pq.read_metadata(io.BytesIO(tail(length + 8))).num_rows)
 
 
 def read_state(s3: Any, bucket: str, site_id: str) -> RollupState | None:
@@ -128,6 +145,7 @@ class S3DayFiles:
         events_prefix: str,
         athena: AthenaEngine,
         staging_bucket: str,
+        sites: Sequence[str] = (),
         s3: Any = None,
     ) -> None:
         if not bucket or not staging_bucket:
@@ -139,6 +157,9 @@ class S3DayFiles:
         self.events_prefix = events_prefix
         self.athena = athena
         self.staging_bucket = staging_bucket
+        # the sites the Glue tables project (BEACONLAKE_SITES): Athena reads no other site's
+        # objects, so the job must not compact them (it would read nothing)
+        self.configured = frozenset(sites)
         self.s3: Any = s3 or new_client("s3")
         self.config = CLIENT_CONFIG
 
@@ -167,7 +188,8 @@ class S3DayFiles:
     def sites(self) -> list[str]:
         names = {*self._prefixes(self.events_prefix)}
         names |= set(self._prefixes(f"{ROLLUPS_PREFIX}{LISTED_TABLE}/"))
-        return sorted(n.removeprefix("site_id=") for n in names if n.startswith("site_id="))
+        found = {n.removeprefix("site_id=") for n in names if n.startswith("site_id=")}
+        return sorted(found & self.configured if self.configured else found)
 
     def days(self, site_id: str) -> list[date]:
         names = set(self._prefixes(f"{self.events_prefix}site_id={site_id}/"))
@@ -189,14 +211,19 @@ class S3DayFiles:
 
     # ---- statements into place -----------------------------------------------------------
 
-    def _unload(self, statements: Statements) -> list[str]:
+    def _unload(self, statements: Statements) -> tuple[list[str], int]:
         """Each statement UNLOADed as Parquet under one fresh staging prefix; the staged
-        keys."""
+        keys and the rows written."""
         staging = f"{STAGING_PREFIX}{secrets.token_hex(12)}/"
+        rows = 0
         for n, (sql, params) in enumerate(statements):
             location = f"s3://{self.staging_bucket}/{staging}{n}/"
-            self.athena.unload(sql, params, location, "PARQUET")
-        return [k for k, _ in self._objects(self.staging_bucket, staging)]
+            rows += self.athena.unload(sql, params, location, "PARQUET")
+        return [k for k, _ in self._objects(self.staging_bucket, staging)], rows
+
+    def _rows_of(self, key: str) -> int:
+        """Rows of a Parquet object, from its footer (two small ranged GETs)."""
+        return parquet_rows(self.s3, self.bucket, key)
 
     def _place(self, staged: list[str], prefix: str, stem: str) -> list[str]:
         """Copy the staged files under `prefix`; the new keys."""
@@ -223,10 +250,17 @@ class S3DayFiles:
             return self._signature(before)
         columns = ", ".join(f'"{c}"' for c in COLUMN_NAMES)
         select = f"SELECT {columns} FROM events WHERE site_id = ? AND dt = ?"
-        staged = self._unload([(select, (site_id, day.isoformat()))])
+        staged, written = self._unload([(select, (site_id, day.isoformat()))])
         try:
             if self._objects(self.bucket, prefix) != before:
                 return None  # a delivery landed while Athena read: the next run retries
+            held = sum(self._rows_of(key) for key, _ in before)
+            if written != held:  # never replace files by fewer rows than they hold
+                logger.error(
+                    "compaction wrote another number of rows than the day holds: kept the files",
+                    extra={"site_id": site_id, "day": day.isoformat(), "rows": held},
+                )
+                return None
             self._place(staged, prefix, f"compacted-{secrets.token_hex(6)}")
             self._delete(self.bucket, [k for k, _ in before])
         finally:
@@ -247,7 +281,7 @@ class S3DayFiles:
         for table, statements in tables.items():
             prefix = rollup_prefix(table, site_id, day)
             old = [k for k, _ in self._objects(self.bucket, prefix)]
-            staged = self._unload(statements)
+            staged, _ = self._unload(statements)
             try:
                 self._place(staged, prefix, f"part-{secrets.token_hex(6)}")
                 self._delete(self.bucket, old)

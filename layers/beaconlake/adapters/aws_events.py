@@ -19,7 +19,12 @@ import boto3
 import pyarrow.parquet as pq
 
 from beaconlake.adapters.aws import CLIENT_CONFIG
-from beaconlake.adapters.aws_days import ROLLUPS_PREFIX, mark_stale, signature_key
+from beaconlake.adapters.aws_days import (
+    ROLLUPS_PREFIX,
+    mark_stale,
+    parquet_rows,
+    signature_key,
+)
 from beaconlake.adapters.parquet_sink import without_rows
 from beaconlake.ports import Partition, StoreReport
 
@@ -72,7 +77,7 @@ class S3EventStore:
         for p in partitions:
             keys = self._current_keys(self._prefix_of(p))
             files += len(keys)
-            rows += sum(self._row_count(key) for key in keys)
+            rows += sum(parquet_rows(self.s3, self.bucket, key) for key in keys)
             self._delete_versions(self._versions(self._prefix_of(p)))
         self._forget_rollups(partitions)
         return StoreReport(len(partitions), files_deleted=files, rows_deleted=rows)
@@ -177,15 +182,3 @@ class S3EventStore:
                 f"S3 refused to delete {len(answer['Errors'])} of {len(batch)} objects "
                 f"({first.get('Code')}); run the command again"
             )
-
-    def _row_count(self, key: str) -> int:
-        """Rows of a Parquet object, from its footer (two small ranged GETs)."""
-        tail = self._tail(key, 8)
-        footer = self._tail(key, int.from_bytes(tail[:4], "little") + 8)
-        return int(pq.read_metadata(io.BytesIO(footer)).num_rows)
-
-    def _tail(self, key: str, size: int) -> bytes:
-        body: bytes = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=-{size}")[
-            "Body"
-        ].read()
-        return body
