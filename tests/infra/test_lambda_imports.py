@@ -16,7 +16,7 @@ os.environ.update(
     AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x",
     BEACONLAKE_BACKEND="aws", BEACONLAKE_FIREHOSE_STREAM="s", BEACONLAKE_KEYS_TABLE="k",
     BEACONLAKE_ATHENA_WORKGROUP="w", BEACONLAKE_ATHENA_DATABASE="d",
-    BEACONLAKE_SESSIONS_TABLE="t",
+    BEACONLAKE_SESSIONS_TABLE="t", BEACONLAKE_EVENTS_BUCKET="e", BEACONLAKE_RESULTS_BUCKET="r",
 )
 sys.path[:0] = ["layers"]
 for name in ("collect", "stats", "rotate_salt", "rollups"):
@@ -27,6 +27,8 @@ for name in ("collect", "stats", "rotate_salt", "rollups"):
 from beaconlake import wiring
 ports = wiring.ports()
 print(type(ports.sink).__name__, type(wiring.engine()).__name__, type(wiring.login_store()).__name__)
+job = wiring.rollup_job(wiring.Settings.from_env())  # the daily job, as functions/rollups runs it
+print(type(job.files).__name__, job.compact)
 """
 
 
@@ -40,4 +42,10 @@ def test_handlers_import_with_only_the_layer_dependencies() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split() == ["FirehoseSink", "AthenaEngine", "DynamoLoginStore"]
+    assert result.stdout.split() == [
+        "FirehoseSink",
+        "AthenaEngine",
+        "DynamoLoginStore",
+        "S3DayFiles",
+        "True",
+    ]

@@ -110,3 +110,48 @@ def test_only_the_projected_sites_are_the_jobs(s3: Any) -> None:
     athena = Unloads(s3, lambda: 1)
     assert files(s3, athena).sites() == ["example.com"]
     assert files(s3, athena, sites=()).sites() == ["example.com", "old.example"]
+
+
+@pytest.mark.parametrize("rows", [0, 1, 999, 70_001])
+@pytest.mark.parametrize(
+    "write",
+    [
+        {"compression": "snappy"},
+        {"compression": "zstd", "row_group_size": 1000},
+        {"use_deprecated_int96_timestamps": True},  # as Firehose writes timestamps
+        "duckdb",
+    ],
+)
+def test_a_footers_row_count_is_read_without_pyarrow(tmp_path, rows: int, write: Any) -> None:
+    """The rollups function has no pyarrow: its own footer reader must agree with pyarrow's
+    on every writer's files (the event schema's columns: maps, decimals, booleans, nulls)."""
+    import duckdb
+
+    from beaconlake.adapters.aws_days import footer_rows
+    from beaconlake.schema import arrow_schema
+
+    schema = arrow_schema()
+    columns = {
+        "ts": pa.array([n * 1000 for n in range(rows)], pa.timestamp("ms")),
+        "name": ["pageview"] * rows,
+        "visitor_id": list(range(rows)),
+        "props": pa.array([{"k": str(n)} for n in range(rows)], pa.map_(pa.string(), pa.string())),
+        "interactive": [n % 2 == 0 for n in range(rows)],
+    }
+    table = pa.Table.from_arrays(
+        [
+            pa.array(columns[f.name], f.type) if f.name in columns else pa.nulls(rows, f.type)
+            for f in schema
+        ],
+        schema=schema,
+    )
+    path = tmp_path / "day.parquet"
+    if write == "duckdb":
+        with duckdb.connect() as db:
+            db.register("t", table)
+            db.execute(f"COPY t TO '{path}' (FORMAT parquet)")
+    else:
+        pq.write_table(table, path, **write)
+    data = path.read_bytes()
+    length = int.from_bytes(data[-8:-4], "little")
+    assert footer_rows(data[-8 - length : -8]) == pq.read_metadata(path).num_rows == rows

@@ -22,7 +22,6 @@ the day's objects changed while Athena read them (a late delivery): the next run
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import secrets
 import time
@@ -30,7 +29,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-import pyarrow.parquet as pq
 from aws_lambda_powertools import Logger
 
 from beaconlake.adapters.aws import CLIENT_CONFIG, AthenaEngine, new_client
@@ -83,7 +81,88 @@ def parquet_rows(s3: Any, bucket: str, key: str) -> int:
         return bytes(reply["Body"].read())
 
     length = int.from_bytes(tail(8)[:4], "little")
-    return int(pq.read_metadata(io.BytesIO(tail(length + 8))).num_rows)
+    return footer_rows(tail(length + 8)[:length])
+
+
+def footer_rows(footer: bytes) -> int:
+    """`num_rows` (field 3) of a Parquet FileMetaData, Thrift's compact protocol: read here so
+    that the Lambda layer needs no pyarrow (the functions do not ship it)."""
+    reader = _Compact(footer)
+    field = 0
+    while True:
+        header = reader.byte()
+        kind = header & 0x0F
+        if kind == 0:
+            raise ValueError("a Parquet footer without num_rows")
+        delta = header >> 4
+        field = field + delta if delta else reader.zigzag()
+        if field == 3 and kind == 6:
+            return reader.zigzag()
+        reader.skip(kind)
+
+
+class _Compact:
+    """Just enough of Thrift's compact protocol to step over a value of any type."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.at = 0
+
+    def byte(self) -> int:
+        value = self.data[self.at]
+        self.at += 1
+        return value
+
+    def varint(self) -> int:
+        shift = value = 0
+        while True:
+            b = self.byte()
+            value |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return value
+            shift += 7
+
+    def zigzag(self) -> int:
+        n = self.varint()
+        return (n >> 1) ^ -(n & 1)
+
+    def skip(self, kind: int) -> None:
+        if kind in (1, 2):  # a boolean field: its value is in the type
+            return
+        if kind == 3:
+            self.at += 1
+        elif kind in (4, 5, 6):
+            self.varint()
+        elif kind == 7:
+            self.at += 8
+        elif kind == 8:
+            length = self.varint()  # read before `at` moves past the bytes
+            self.at += length
+        elif kind in (9, 10):
+            header = self.byte()
+            size = header >> 4 if header >> 4 != 15 else self.varint()
+            for _ in range(size):
+                self.skip_element(header & 0x0F)
+        elif kind == 11:
+            size = self.varint()
+            types = self.byte() if size else 0
+            for _ in range(size):
+                self.skip_element(types >> 4)
+                self.skip_element(types & 0x0F)
+        elif kind == 12:
+            while (header := self.byte()) & 0x0F:
+                if not header >> 4:
+                    self.zigzag()
+                self.skip(header & 0x0F)
+        else:
+            raise ValueError(f"a Parquet footer with Thrift type {kind}")
+
+    def skip_element(self, kind: int) -> None:
+        """A list, set or map element: a boolean takes a byte there."""
+        if kind in (1, 2):
+            self.at += 1
+        else:
+            self.skip(kind)
 
 
 def read_state(s3: Any, bucket: str, site_id: str) -> RollupState | None:
