@@ -411,10 +411,14 @@ class AthenaEngine:
         )
         cursor = self._execute(statement, params, reuse_results=False)
         try:
-            athena: Any = self._connection.client
-            reply = athena.get_query_results(QueryExecutionId=cursor.query_id, MaxResults=1)
+            return self._rows_written(cursor)
         except (ClientError, BotoCoreError) as exc:
             raise QueryFailed(f"the UNLOAD's row count is unknown: {type(exc).__name__}") from exc
+
+    def _rows_written(self, cursor: Any) -> int:
+        """GetQueryResults' UpdateCount of a finished UNLOAD (0 when it reports none)."""
+        athena: Any = self._connection.client
+        reply = athena.get_query_results(QueryExecutionId=cursor.query_id, MaxResults=1)
         return int(reply.get("UpdateCount") or 0)
 
     def query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
@@ -448,9 +452,7 @@ class AthenaEngine:
         statement = unload_statement(sql, self.exports.location(prefix))
         cursor = self._execute(statement, params, reuse_results=False)
         try:
-            athena: Any = self._connection.client
-            reply = athena.get_query_results(QueryExecutionId=cursor.query_id, MaxResults=1)
-            rows = reply.get("UpdateCount")
+            rows = self._rows_written(cursor)
             if not rows:  # none, or 0 as for a SELECT: count them
                 rows = self.query(f"SELECT count(*) AS n FROM ({sql})", params)[0]["n"]
             return self.exports.finish(self.s3, prefix, header, int(rows))

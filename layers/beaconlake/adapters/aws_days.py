@@ -31,7 +31,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from beaconlake.adapters.aws import CLIENT_CONFIG, AthenaEngine, new_client
+from beaconlake.adapters.aws import AthenaEngine, new_client
 from beaconlake.ports import Partition, RollupState, Statements
 from beaconlake.schema import COLUMN_NAMES
 
@@ -240,7 +240,6 @@ class S3DayFiles:
         # objects, so the job must not compact them (it would read nothing)
         self.configured = frozenset(sites)
         self.s3: Any = s3 or new_client("s3")
-        self.config = CLIENT_CONFIG
 
     # ---- listing ---------------------------------------------------------------------------
 
