@@ -105,6 +105,7 @@ class Api(Construct):
             "BEACONLAKE_SALT_PREFIX": self.salt_prefix,
             "BEACONLAKE_KEYS_TABLE": storage.keys.table_name,
             "BEACONLAKE_SESSIONS_TABLE": storage.sessions.table_name,
+            "BEACONLAKE_CATALOGUE_TABLE": storage.catalogue.table_name,
             "BEACONLAKE_ATHENA_WORKGROUP": catalog.workgroup_name,
             "BEACONLAKE_ATHENA_DATABASE": catalog.database_name,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -339,5 +340,18 @@ class Api(Construct):
         storage.events.grant_read(self.stats)
         storage.keys.grant_read_data(self.stats)
         storage.sessions.grant_read_write_data(self.stats)
+        # the site catalogue: the stats function manages it; the collector reads the sites
+        # (a Scan a minute per container) and writes its sightings and the configured seed;
+        # the daily job reads the sites it rolls up
+        storage.catalogue.grant_read_write_data(self.stats)
+        self.collect.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Scan", "dynamodb:PutItem"],
+                resources=[storage.catalogue.table_arn],
+            )
+        )
+        self.rollups.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:Scan"], resources=[storage.catalogue.table_arn])
+        )
         # the job replaces a day's small files by one and rewrites rollups: read, write, delete
         storage.events.grant_read_write(self.rollups)

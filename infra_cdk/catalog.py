@@ -26,14 +26,15 @@ PROJECTION_START = "2020-01-01"
 LAST_30_DAYS = "dt >= date_format(current_date - INTERVAL '30' DAY, '%Y-%m-%d')"
 
 
-def partition_projection(
-    bucket_name: str, sites: tuple[str, ...], prefix: str = EVENTS_PREFIX
-) -> dict[str, str]:
-    """Glue table parameters: partitions are computed, never crawled or added (no MSCK)."""
+def partition_projection(bucket_name: str, prefix: str = EVENTS_PREFIX) -> dict[str, str]:
+    """Glue table parameters: partitions are computed, never crawled or added (no MSCK).
+    `site_id` is injected: Athena reads the sites a query names in a static equality (the
+    AWS engine writes the site id into each statement: adapters/aws_site_literals.py), so a
+    site added to the catalogue is queryable at once, with no change to the table (the
+    `sites` deploy setting only seeds the catalogue)."""
     return {
         "projection.enabled": "true",
-        "projection.site_id.type": "enum",
-        "projection.site_id.values": ",".join(sites),
+        "projection.site_id.type": "injected",
         "projection.dt.type": "date",
         "projection.dt.format": "yyyy-MM-dd",
         "projection.dt.range": f"{PROJECTION_START},NOW",
@@ -255,7 +256,7 @@ class Catalog(Construct):
                 parameters={
                     "classification": "parquet",
                     "EXTERNAL": "TRUE",
-                    **partition_projection(bucket_name, settings.sites, prefix),
+                    **partition_projection(bucket_name, prefix),
                 },
                 partition_keys=[glue.CfnTable.ColumnProperty(**c) for c in glue_partition_keys()],
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(

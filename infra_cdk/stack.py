@@ -91,6 +91,12 @@ class BeaconlakeStack(Stack):
         )
         self._output("EventsBucket", storage.events.bucket_name)
         self._output(
+            "AddSiteCommand",  # sites are added with no redeploy: docs/DEPLOY.md, Adding a site
+            f"BEACONLAKE_BACKEND=aws AWS_DEFAULT_REGION={Aws.REGION} "
+            f"BEACONLAKE_CATALOGUE_TABLE={storage.catalogue.table_name} "
+            ".venv/bin/beaconlake sites add shop.example.net --timezone Europe/Berlin",
+        )
+        self._output(
             "EraseCommand",  # docs/PRIVACY.md; add --user-id ID to erase one user's events
             f"BEACONLAKE_BACKEND=aws AWS_DEFAULT_REGION={Aws.REGION} "
             f"BEACONLAKE_EVENTS_BUCKET={storage.events.bucket_name} "

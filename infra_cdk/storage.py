@@ -40,6 +40,9 @@ class Storage(Construct):
         self.tracker = self._bucket("Tracker", []) if settings.cloudfront else None
         self.keys = self._table("ApiKeys", "key_id", ttl=None)
         self.sessions = self._table("DashboardSessions", "pk", ttl="expires_at")
+        # the site catalogue (sites, goals, funnels, annotations, segments) and the collector's
+        # sightings (which expire): beaconlake.sites, adapters/record_sightings.py
+        self.catalogue = self._table("SiteCatalogue", "pk", ttl="expires_at")
 
     @property
     def _policy(self) -> RemovalPolicy:

@@ -12,8 +12,10 @@ from pathlib import Path
 
 from beaconlake import wiring
 from beaconlake.config import Settings
+from beaconlake.ports import ALL_SCOPES
 
 STARTUP_KEY_LABEL = "printed by serve"
+SCOPES = ("stats:read:*",)  # a new key's scopes unless --scope says otherwise
 DEMO_GOALS = [
     {"name": "Signup", "event": "Signup"},
     {"name": "Purchase", "event": "Purchase"},
@@ -39,8 +41,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"demo data already present in {events_dir}; skipping")
         return 0
     site = args.site or sorted(settings.sites)[0]
-    if site not in settings.sites:
-        print(f"error: {site!r} is not in BEACONLAKE_SITES ({', '.join(sorted(settings.sites))})")
+    if wiring.catalogue_for(settings).site(site) is None:
+        print(f"error: {site!r} is not a site here: add it with `beaconlake sites add {site}`")
         return 2
     p = wiring.ports()
     beacons = generate(site, args.days, args.visitors, args.seed, now_utc())
@@ -83,7 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"beaconlake keys create --site {site}  (list: beaconlake keys list)"
         )
     else:
-        shown, _ = create_key(store, ("*",), STARTUP_KEY_LABEL)
+        shown, _ = create_key(store, ("*",), STARTUP_KEY_LABEL, ALL_SCOPES)
         key_line = f"{shown}  (shown once: store it now)"
     print(
         "\nBeaconlake is running (local back end; data in "
@@ -93,7 +95,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"  Tracker script / demo page:   {base}/tracker.js  {base}/demo\n"
         f"  Dashboard (log in with key):  {base}/api/dashboard\n"
         f"  Stats API docs (OpenAPI):     {base}/api/docs\n"
-        f"  Stats API key (all sites):    {key_line}\n"
+        f"  API key (all sites, scopes):  {key_line}\n"
         f"  Health:                       {base}/health\n"
         f"  Try: curl -H 'Authorization: Bearer {shown}' "
         f"'{base}/api/v1/stats/aggregate?site_id={site}&period=30d"
@@ -104,19 +106,64 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sites(args: argparse.Namespace) -> int:
+    """`beaconlake sites list|add DOMAIN [--timezone Z]|remove DOMAIN`: the site catalogue the
+    collector, the queries and the dashboard read (a running server sees a change at once)."""
+    from beaconlake.ports import CatalogueError
+
+    try:
+        catalogue = wiring.catalogue_for(_settings(args))
+    except ValueError as exc:
+        print(f"error: {exc}")
+        return 2
+    if args.action == "list":
+        for site in catalogue.sites():
+            print(f"{site.domain}  timezone={site.timezone}")
+        return 0
+    if not args.domain:
+        print(f"error: `beaconlake sites {args.action}` needs a DOMAIN")
+        return 2
+    try:
+        if args.action == "add":
+            site = catalogue.add_site(args.domain, args.timezone or "UTC")
+            print(f"added {site.domain} (timezone {site.timezone}); beacons for it are now kept")
+        elif args.timezone:
+            print("error: --timezone goes with `sites add`")
+            return 2
+        elif catalogue.remove_site(args.domain):
+            print(
+                f"removed {args.domain}: its beacons are now dropped (its events stay until erased)"
+            )
+        else:
+            print(f"error: {args.domain!r} is not a site here")
+            return 2
+    except CatalogueError as exc:
+        print(f"error: {exc.message}")
+        return 2
+    return 0
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
     from beaconlake.keys import create_key
 
     _settings(args)
     store = wiring.ports().keys
-    if args.action == "create":
+    if args.action in ("create", "add"):
         sites = tuple(s.strip().lower() for s in args.site) or ("*",)
-        token, key = create_key(store, sites, args.label or "")
-        print(f"{token}\n(id {key.key_id}, sites {', '.join(key.sites)}; shown once, store it now)")
+        try:
+            token, key = create_key(store, sites, args.label or "", tuple(args.scope) or SCOPES)
+        except ValueError as exc:
+            print(f"error: {exc}")
+            return 2
+        print(
+            f"{token}\n(id {key.key_id}, sites {', '.join(key.sites)}, scopes "
+            f"{' '.join(key.scopes)}; shown once, store it now)"
+        )
     elif args.action == "list":
         for key in store.list():
             print(
-                f"{key.key_id}  sites={','.join(key.sites)}  label={key.label!r}  created={key.created}"
+                f"{key.key_id}  sites={','.join(key.sites)}  scopes={','.join(key.scopes)}  "
+                f"label={key.label!r}  created={key.created}"
             )
     elif args.action == "revoke":
         if not args.key_id or not store.revoke(args.key_id):
@@ -265,10 +312,24 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir")
     demo.set_defaults(func=cmd_demo)
 
-    keys = sub.add_parser("keys", help="create, list or revoke stats API keys")
-    keys.add_argument("action", choices=("create", "list", "revoke"))
+    sites = sub.add_parser("sites", help="list, add or remove the tracked sites")
+    sites.add_argument("action", choices=("list", "add", "remove"))
+    sites.add_argument("domain", nargs="?", help="with add or remove: the site's domain")
+    sites.add_argument("--timezone", help="with add: its IANA time zone (default UTC)")
+    sites.add_argument("--data-dir")
+    sites.set_defaults(func=cmd_sites)
+
+    keys = sub.add_parser("keys", help="create (add), list or revoke API keys")
+    keys.add_argument("action", choices=("create", "add", "list", "revoke"))
     keys.add_argument("key_id", nargs="?", help="with revoke: the key id")
     keys.add_argument("--site", action="append", default=[], help="site the key may read (repeat)")
+    keys.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        help="what the key may do (repeat): stats:read:* (the default), sites:read:*, "
+        "sites:provision:* (manage sites, goals, funnels, annotations, segments)",
+    )
     keys.add_argument("--label")
     keys.add_argument("--data-dir")
     keys.set_defaults(func=cmd_keys)

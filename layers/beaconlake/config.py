@@ -72,6 +72,8 @@ class Settings:
     athena_workgroup: str = ""
     athena_database: str = ""
     sessions_table: str = ""
+    # the site catalogue and the collector's sightings (DynamoDB); the sessions table if unset
+    catalogue_table: str = ""
     user_id_parameter_prefix: str = "/beaconlake/user-id-secrets"
     events_bucket: str = ""
     events_prefix: str = EVENTS_PREFIX
@@ -108,6 +110,7 @@ class Settings:
             athena_workgroup=env("BEACONLAKE_ATHENA_WORKGROUP", ""),
             athena_database=env("BEACONLAKE_ATHENA_DATABASE", ""),
             sessions_table=env("BEACONLAKE_SESSIONS_TABLE", ""),
+            catalogue_table=env("BEACONLAKE_CATALOGUE_TABLE", ""),
             user_id_parameter_prefix=env(
                 "BEACONLAKE_USER_ID_PARAMETER_PREFIX", "/beaconlake/user-id-secrets"
             ),

@@ -231,21 +231,41 @@ class SaltStore(Protocol):
         ...
 
 
+# What a key may do, named as Plausible names its key scopes: read stats, read the site
+# catalogue (sites, goals, ...), change it. A key made before scopes existed reads stats only.
+STATS_READ = "stats:read:*"
+SITES_READ = "sites:read:*"
+SITES_PROVISION = "sites:provision:*"
+ALL_SCOPES = (STATS_READ, SITES_READ, SITES_PROVISION)
+
+
 @dataclass(frozen=True)
 class ApiKey:
     key_id: str
     sites: tuple[str, ...]
     label: str
     created: str
+    scopes: tuple[str, ...] = (STATS_READ,)
 
     def allows(self, site_id: str) -> bool:
         return "*" in self.sites or site_id in self.sites
+
+    def can(self, scope: str) -> bool:
+        """`sites:provision:*` includes `sites:read:*`."""
+        return scope in self.scopes or (scope == SITES_READ and SITES_PROVISION in self.scopes)
 
 
 class KeyStore(Protocol):
     """Stats API keys, stored as hashes only."""
 
-    def add(self, key_id: str, secret_hash: str, sites: tuple[str, ...], label: str) -> ApiKey: ...
+    def add(
+        self,
+        key_id: str,
+        secret_hash: str,
+        sites: tuple[str, ...],
+        label: str,
+        scopes: tuple[str, ...] = (STATS_READ,),
+    ) -> ApiKey: ...
 
     def secret_hash(self, key_id: str) -> tuple[ApiKey, str] | None: ...
 
@@ -277,11 +297,139 @@ class LoginStore(Protocol):
 
 @dataclass(frozen=True)
 class Goal:
-    """A site goal: a custom event name, or pageviews of a path (`*` is a wildcard)."""
+    """A site goal: a custom event name, or pageviews of a path (`*` is a wildcard). A revenue
+    goal is an event goal with the ISO 4217 `currency` its events' revenue is in. `goal_id` is
+    stable (Plausible's Sites API deletes goals by id); configured goals get one derived from
+    the site and name."""
 
     name: str
     event: str | None = None
     page: str | None = None
+    currency: str | None = None
+    goal_id: str = ""
+
+
+@dataclass(frozen=True)
+class Site:
+    """A tracked site: its domain (the site id every query names), the IANA time zone its
+    days, hours and "today" are counted in, and when it was added (epoch seconds)."""
+
+    domain: str
+    timezone: str = "UTC"
+    created: int = 0
+
+
+@dataclass(frozen=True)
+class SavedFunnel:
+    """A named funnel; `steps` are exactly the `steps` of a /api/v2/funnel body."""
+
+    funnel_id: str
+    name: str
+    steps: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """A short note on a day of a site's chart."""
+
+    annotation_id: str
+    day: date
+    text: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A named set of filters, in the /api/v2/query `filters` form."""
+
+    segment_id: str
+    name: str
+    filters: tuple[Any, ...]
+
+
+class CatalogueError(ValueError):
+    """A change the catalogue refuses: 400 (a bad value), 404 (no such item) or 409 (it
+    exists), naming the field and the rule."""
+
+    def __init__(self, status: int, field_name: str, message: str, rule: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field_name
+        self.message = message
+        self.rule = rule
+
+    def as_body(self) -> dict[str, str]:
+        return {"error": self.message, "field": self.field, "rule": self.rule}
+
+
+class SiteCatalogue(Protocol):
+    """The sites and what belongs to each (goals, saved funnels, annotations, segments), kept
+    in the product: a file locally, DynamoDB on AWS; the configuration (BEACONLAKE_SITES,
+    BEACONLAKE_GOALS / goals.json, cdk.json's sites and goals) only seeds it. The collector,
+    the queries, the daily job and the dashboard all read this one catalogue. It is also the
+    process's GoalStore."""
+
+    def sites(self) -> list[Site]: ...
+
+    def site(self, domain: str) -> Site | None: ...
+
+    def add_site(self, domain: str, timezone: str = "UTC") -> Site: ...
+
+    def update_site(
+        self, domain: str, *, timezone: str | None = None, new_domain: str | None = None
+    ) -> Site: ...
+
+    def remove_site(self, domain: str) -> bool: ...
+
+    def goals(self, site_id: str) -> tuple[Goal, ...]: ...
+
+    def add_goal(self, site_id: str, goal: Goal) -> Goal:
+        """Stores the goal with a new goal_id; an equal goal already there is returned as is
+        (Plausible's PUT is find-or-create); another goal of that name is a 409."""
+        ...
+
+    def remove_goal(self, site_id: str, goal_id: str) -> bool: ...
+
+    def funnels(self, site_id: str) -> tuple[SavedFunnel, ...]: ...
+
+    def add_funnel(
+        self, site_id: str, name: str, steps: Sequence[dict[str, Any]]
+    ) -> SavedFunnel: ...
+
+    def remove_funnel(self, site_id: str, funnel_id: str) -> bool: ...
+
+    def annotations(self, site_id: str) -> tuple[Annotation, ...]: ...
+
+    def add_annotation(self, site_id: str, day: date, text: str) -> Annotation: ...
+
+    def remove_annotation(self, site_id: str, annotation_id: str) -> bool: ...
+
+    def segments(self, site_id: str) -> tuple[Segment, ...]: ...
+
+    def add_segment(self, site_id: str, name: str, filters: Sequence[Any]) -> Segment: ...
+
+    def remove_segment(self, site_id: str, segment_id: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """The last time the collector saw a beacon for a host with one outcome: "accepted", or
+    the reason it dropped it ("unknown_site", "bot", "localhost", "dnt", "gpc", ...)."""
+
+    host: str
+    outcome: str
+    at: int  # epoch seconds
+
+
+class Sightings(Protocol):
+    """What the collector saw lately per host, for "verify installation". `note` is called on
+    every beacon and must stay cheap: adapters keep at most one write per host and outcome a
+    minute."""
+
+    def note(self, host: str, outcome: str, at: int) -> None: ...
+
+    def recent(self, host: str) -> list[Sighting]:
+        """The newest sighting per outcome for the host (and its subdomains' `www.`)."""
+        ...
 
 
 class GoalStore(Protocol):
@@ -345,3 +493,10 @@ class EventStore(Protocol):
 
 class StoreBusy(RuntimeError):
     """Another process holds events not yet in the store (a running local server)."""
+
+
+# The generic store of (kind, id) → record the logins, shared links, the site catalogue
+# (kinds "site", "goal", "funnel", "annotation", "segment", "seed") and the collector's
+# sightings are kept in: a 0600 JSON file locally, a DynamoDB table on AWS. It is the
+# LoginStore protocol under the name that says what it is.
+RecordStore = LoginStore

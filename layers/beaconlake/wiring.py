@@ -14,17 +14,22 @@ from beaconlake.ingest.service import CollectPolicy, CountryLookup
 from beaconlake.model import Event
 from beaconlake.ports import (
     EventStore,
+    Goal,
     GoalStore,
     KeyStore,
     LoginStore,
     QueryEngine,
+    RecordStore,
     SaltStore,
+    Sightings,
     Sink,
+    SiteCatalogue,
     UserIdSecrets,
 )
 
 if TYPE_CHECKING:
     from beaconlake.adapters.duckdb_engine import DuckDBEngine
+    from beaconlake.sites import Catalogue
     from beaconlake.stats.rollup_job import RollupJob
 
 T = TypeVar("T")
@@ -44,12 +49,16 @@ class Ports:
     user_ids: UserIdSecrets | None = None
     # accepted events not yet queryable (the local sink's buffer; Firehose's is out of reach)
     pending: Callable[[], Sequence[Event]] = _nothing_pending
+    # the site catalogue (the collector asks it per beacon; its snapshot makes that free) and
+    # what the collector saw per host ("verify installation")
+    catalogue: Catalogue | None = None
+    sightings: Sightings | None = None
 
     @property
     def policy(self) -> CollectPolicy:
         s = self.settings
         return CollectPolicy(
-            sites=s.sites,
+            sites=self.catalogue if self.catalogue is not None else s.sites,
             honour_dnt=s.honour_dnt,
             drop_localhost=s.drop_localhost,
             user_id_sites=s.user_id_sites,
@@ -63,6 +72,7 @@ def build_ports(settings: Settings) -> Ports:
         from beaconlake.adapters.aws_keys import DynamoKeyStore
         from beaconlake.adapters.aws_user_ids import ParameterUserIdSecrets
 
+        records = _aws_records(settings)
         return Ports(
             settings,
             sink=aws.FirehoseSink(settings.firehose_stream),
@@ -72,6 +82,8 @@ def build_ports(settings: Settings) -> Ports:
             user_ids=ParameterUserIdSecrets(settings.user_id_parameter_prefix)
             if settings.user_id_sites
             else None,
+            catalogue=build_catalogue(settings, records),
+            sightings=build_sightings(records) if records is not None else None,
         )
     if settings.backend == "local":
         from beaconlake.adapters.file_keys import FileKeyStore
@@ -94,8 +106,87 @@ def build_ports(settings: Settings) -> Ports:
             country_lookup=geoip_country,
             user_ids=FileUserIdSecrets(settings.data_dir / "user_id_secrets.json"),
             pending=sink.pending,
+            catalogue=build_catalogue(settings),
+            sightings=build_sightings(record_store(settings, "sightings.json")),
         )
     raise ValueError(f"BEACONLAKE_BACKEND must be 'local' or 'aws', not {settings.backend!r}")
+
+
+def record_store(settings: Settings, file_name: str = "catalogue.json") -> RecordStore:
+    """The record store of the site catalogue and the sightings: on AWS the catalogue table
+    (BEACONLAKE_CATALOGUE_TABLE; else the sessions table), locally a 0600 JSON file in the
+    data directory."""
+    if settings.backend == "aws":
+        from beaconlake.adapters.aws_logins import DynamoLoginStore
+
+        return DynamoLoginStore(settings.catalogue_table or settings.sessions_table)
+    from beaconlake.adapters.file_logins import FileLoginStore
+
+    return FileLoginStore(settings.data_dir / file_name)
+
+
+def _file_version(path: Path) -> Callable[[], object]:
+    def version() -> object:
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+    return version
+
+
+def build_catalogue(
+    settings: Settings, store: RecordStore | None = None, seed: bool = True
+) -> Catalogue:
+    """The site catalogue over the record store, seeded from BEACONLAKE_SITES (cdk.json's
+    `sites`) and BEACONLAKE_GOALS / goals.json (`seed=False`: a reader that writes nothing,
+    the daily job on AWS). Locally every read checks the file's modification time (a change
+    made by another process is seen at once); on AWS the snapshot is read again after 60 s."""
+    from beaconlake.sites import Catalogue, MemoryRecords
+    from beaconlake.stats.goals import ConfiguredGoals
+
+    goals = ConfiguredGoals(settings.data_dir).all if seed else _no_goals
+    if settings.backend == "aws":
+        seeded = seed or store is None  # a catalogue in memory holds the configuration
+        return Catalogue(
+            store or MemoryRecords(),
+            seed_sites=settings.sites if seeded else (),
+            seed_goals=goals,
+            ttl_seconds=60.0,
+        )
+    path = settings.data_dir / "catalogue.json"
+    return Catalogue(
+        store or record_store(settings),
+        seed_sites=settings.sites if seed else (),
+        seed_goals=goals,
+        ttl_seconds=None,
+        version=_file_version(path),
+    )
+
+
+def catalogue_for(settings: Settings) -> Catalogue:
+    """A catalogue of its own, built without the other ports (the CLI, beside a running
+    server: the file or the table is shared, the snapshot is not). On AWS it seeds nothing:
+    the functions seed the table from the stack's settings, not from this shell's."""
+    if settings.backend == "aws":
+        records = _aws_records(settings)
+        if records is None:
+            raise ValueError(
+                "set BEACONLAKE_CATALOGUE_TABLE to the stack's SiteCatalogue table name"
+            )
+        return build_catalogue(settings, records, seed=False)
+    return build_catalogue(settings)
+
+
+def _no_goals() -> dict[str, tuple[Goal, ...]]:
+    return {}
+
+
+def build_sightings(store: RecordStore) -> Sightings:
+    from beaconlake.adapters.record_sightings import RecordSightings
+
+    return RecordSightings(store)
 
 
 def build_engine(settings: Settings) -> QueryEngine:
@@ -161,11 +252,23 @@ def rollup_job(settings: Settings) -> RollupJob:
             settings.events_prefix,
             athena,
             staging_bucket=settings.results_bucket,
-            sites=tuple(settings.sites),
+            sites=catalogue_sites(build_catalogue(settings, _aws_records(settings), seed=False)),
         )
         return RollupJob(files, compact=True)
     engine = local_engine(settings.data_dir, memory_limit=settings.duckdb_memory_limit)
+    engine.site_list = catalogue_sites(build_catalogue(settings))
     return RollupJob(engine, compact=False)
+
+
+def _aws_records(settings: Settings) -> RecordStore | None:
+    """Without a DynamoDB table (a bare test set-up) the configuration is the catalogue."""
+    has_table = settings.catalogue_table or settings.sessions_table
+    return record_store(settings) if has_table else None
+
+
+def catalogue_sites(catalogue: SiteCatalogue) -> Callable[[], list[str]]:
+    """The catalogue's domains, read when called (the daily job's list of sites)."""
+    return lambda: [site.domain for site in catalogue.sites()]
 
 
 def run_daily_job(now: datetime | None = None) -> dict[str, Any]:
@@ -224,12 +327,27 @@ def login_store() -> LoginStore:
     return FileLoginStore(settings.data_dir / "dashboard.json")
 
 
-@Once
-def goal_store() -> GoalStore:
-    """The sites' goals: BEACONLAKE_GOALS, else <data_dir>/goals.json, read again on change."""
-    from beaconlake.stats.goals import ConfiguredGoals
+def catalogue() -> SiteCatalogue:
+    """The process's site catalogue (the one the collector asks)."""
+    built = ports().catalogue
+    assert built is not None  # build_ports always builds one
+    return built
 
-    return ConfiguredGoals(Settings.from_env().data_dir)
+
+def sightings() -> Sightings:
+    """What the collector saw per host (none kept without a record store: an empty one)."""
+    built = ports().sightings
+    if built is None:
+        from beaconlake.sites import MemoryRecords
+
+        built = build_sightings(MemoryRecords())
+        ports().sightings = built
+    return built
+
+
+def goal_store() -> GoalStore:
+    """The sites' goals: the catalogue's (seeded from BEACONLAKE_GOALS / goals.json)."""
+    return catalogue()
 
 
 def event_store() -> EventStore:
@@ -264,4 +382,3 @@ def reset() -> None:
     ports.forget()
     engine.forget()
     login_store.forget()
-    goal_store.forget()

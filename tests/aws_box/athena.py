@@ -11,7 +11,9 @@ Per query, in StartQueryExecution's order:
    checked, billed and run; the rows go to S3: tests/aws_box/athena_unload.py); other kinds
    fail loudly until a later issue models them (INSERT, CTAS: see `run_kind`);
 4. partition projection from the Glue table's parameters (enum sites, a date range up to NOW:
-   Athena never reads other partitions, whatever S3 holds), partition pruning on the
+   Athena never reads other partitions, whatever S3 holds; an `injected` key must be pinned
+   by static equalities, literals and not `?`, or the query fails with Athena's
+   CONSTRAINT_VIOLATION: tests/support/athena_rules.injected_violations), partition pruning on the
    partition keys (the WHERE conjuncts that read only them), then
    the bytes a real scan reads: the compressed sizes of the column chunks of the referenced
    columns in the objects left (pyarrow's footer metadata); objects whose names start with
@@ -67,6 +69,7 @@ from tests.aws_box.athena_sql import (
     substitute,
 )
 from tests.aws_box.athena_unload import Unload, check_empty, is_unload, parse_unload, write_unload
+from tests.support.athena_rules import injected_violations
 
 ACCOUNT = "123456789012"  # moto's default account
 MAX_PAGE = 1000  # GetQueryResults' MaxResults limit
@@ -294,6 +297,10 @@ class AthenaBox:
             raise QueryFailure("rules", "; ".join(reason for _, reason in violations))
         sql = substitute(select, record.parameters)
         plan = self.plan(sql, record.database or "default")
+        # an injected partition key needs static equalities in the statement as sent
+        injected = {t.name: t.injected_keys for t, _, _ in plan.scans if t.injected_keys}
+        if injected and (reasons := injected_violations(select, injected)):
+            raise QueryFailure("rules", "; ".join(dict.fromkeys(reasons)))
         files: dict[tuple[str, str], list[StoredObject]] = {}
         for table, where, columns in plan.scans:
             stored = self._objects(table, where)

@@ -109,6 +109,8 @@ class GlueTable:
             if kind == "enum":
                 if value not in params[f"projection.{name}.values"].split(","):
                     return False
+            elif kind == "injected":
+                continue  # the query names the values: injected_keys, athena_rules
             elif kind == "date":
                 if params.get(f"projection.{name}.format") != "yyyy-MM-dd":
                     raise AssertionError(f"the Athena stand-in cannot project {params}")
@@ -127,6 +129,18 @@ class GlueTable:
             else:
                 raise AssertionError(f"the Athena stand-in cannot project {name}: {kind}")
         return True
+
+    @property
+    def injected_keys(self) -> set[str]:
+        """The partition keys projected with the `injected` type."""
+        params = self.parameters
+        if params.get("projection.enabled") != "true":
+            return set()
+        return {
+            n.lower()
+            for n, _ in self.partition_keys
+            if params.get(f"projection.{n}.type", "").strip().lower() == "injected"
+        }
 
     @property
     def all_columns(self) -> list[tuple[str, str]]:

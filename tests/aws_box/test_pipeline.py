@@ -116,8 +116,8 @@ def athena(box: Box, sql: str, params: list[str] | None = None) -> dict:
 
 
 def test_athena_refuses_what_athena_refuses(box: Box) -> None:
-    where = "WHERE site_id = ? AND dt = ?"
-    params = ["'example.com'", "'2026-03-09'"]
+    where = "WHERE site_id = 'example.com' AND dt = ?"  # injected: a literal (Athena's rule)
+    params = ["'2026-03-09'"]
     cases = {
         f"SELECT count(*) AS n FROM events {where} LIMIT 10 OFFSET 5": "Trino grammar",
         f"SELECT ? AS x FROM events {where}": "parameter outside WHERE",
@@ -129,9 +129,11 @@ def test_athena_refuses_what_athena_refuses(box: Box) -> None:
         execution = athena(box, sql, params)
         assert execution["Status"]["State"] == "FAILED", sql
         assert reason in execution["Status"]["StateChangeReason"], execution["Status"]
-    injected = athena(box, f"SELECT count(*) AS n FROM events {where}", ["'x' OR 1=1", params[1]])
+    injected = athena(box, f"SELECT count(*) AS n FROM events {where}", ["'x' OR 1=1"])
     assert "is not a literal" in injected["Status"]["StateChangeReason"]
-    assert [q.bytes_billed for q in box.athena.queries] == [0] * 5  # failed early: not billed
+    unpinned = athena(box, "SELECT count(*) AS n FROM events WHERE site_id = ?", ["'example.com'"])
+    assert "CONSTRAINT_VIOLATION" in unpinned["Status"]["StateChangeReason"]
+    assert [q.bytes_billed for q in box.athena.queries] == [0] * 6  # failed early: not billed
 
 
 def test_athena_scans_only_the_partitions_and_columns_asked_for(box: Box) -> None:
@@ -142,19 +144,19 @@ def test_athena_scans_only_the_partitions_and_columns_asked_for(box: Box) -> Non
     box.firehose.drain()
     one_day = athena(
         box,
-        "SELECT count(*) AS n FROM events WHERE site_id = ? AND dt = ?",
-        ["'example.com'", "'2026-03-10'"],
+        "SELECT count(*) AS n FROM events WHERE site_id = 'example.com' AND dt = ?",
+        ["'2026-03-10'"],
     )
     assert one_day["Status"]["State"] == "SUCCEEDED"
     counted, paths, everything = (
         box.athena.queries[-1],
         athena(
             box,
-            "SELECT pathname, count(*) AS n FROM events WHERE site_id = ? AND dt >= ? "
-            "GROUP BY pathname",
-            ["'example.com'", "'2026-03-10'"],
+            "SELECT pathname, count(*) AS n FROM events WHERE site_id = 'example.com' "
+            "AND dt >= ? GROUP BY pathname",
+            ["'2026-03-10'"],
         ),
-        athena(box, "SELECT * FROM events WHERE site_id = ?", ["'example.com'"]),
+        athena(box, "SELECT * FROM events WHERE site_id IN ('example.com')"),
     )
     del paths
     by_path, star = box.athena.queries[-2], box.athena.queries[-1]
@@ -218,8 +220,8 @@ def test_the_workgroup_cutoff_and_the_query_timeout_fail_queries(box: Box) -> No
 
 
 def test_partition_projection_hides_what_it_does_not_enumerate(box: Box) -> None:
-    """The Glue table's projection (sites enum, days 2020-01-01..NOW) decides what Athena
-    reads, not what S3 holds: a stray site or a future day is never counted."""
+    """The Glue table's projection (the sites a query names, days 2020-01-01..NOW) decides what
+    Athena reads, not what S3 holds: another site or a future day is never counted."""
     row = {"ts": "2026-03-09 10:00:00", "name": "pageview", "pathname": "/"}
     records = [
         {**row, "site_id": "example.com", "dt": "2026-03-09"},
@@ -230,7 +232,8 @@ def test_partition_projection_hides_what_it_does_not_enumerate(box: Box) -> None
     box.firehose.put([json.dumps(r).encode() for r in records])
     box.firehose.drain()
     assert len(objects(box, "events/")) == 4
-    execution = athena(box, "SELECT count(*) AS n FROM events WHERE pathname = ?", ["'/'"])
+    sql = "SELECT count(*) AS n FROM events WHERE site_id IN ('example.com', 'stray.org') AND pathname = ?"
+    execution = athena(box, sql, ["'/'"])
     assert execution["Status"]["State"] == "SUCCEEDED"
     record = box.athena.queries[-1]
     assert record.objects_read == 2 and record.rows[1] == {"Data": [{"VarCharValue": "2"}]}

@@ -47,8 +47,13 @@ def test_run_directly_it_reads_cdk_json_and_synthesizes_a_placeholder_site(
     stage = kinds["AWS::ApiGatewayV2::Stage"]["DefaultRouteSettings"]
     # the CLI's value over this run's -c, cdk.json's default where neither names it
     assert stage == {"ThrottlingRateLimit": 7, "ThrottlingBurstLimit": 400}
-    projection = kinds["AWS::Glue::Table"]["TableInput"]["Parameters"]
-    assert projection["projection.site_id.values"] == PLACEHOLDER_SITE
+    variables = [
+        r["Properties"].get("Environment", {}).get("Variables", {})
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+    ]
+    seeds = {v["BEACONLAKE_SITES"] for v in variables if "BEACONLAKE_BACKEND" in v}
+    assert seeds == {PLACEHOLDER_SITE}  # the catalogue's seed, in every function
     metadata = json.loads((tmp_path / "Beaconlake.metadata.json").read_text("utf-8"))
     warnings = [e["data"] for entries in metadata.values() for e in entries]
     assert any(str(w).startswith(PLACEHOLDER_SITE_WARNING) for w in warnings)

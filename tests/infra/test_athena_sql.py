@@ -16,8 +16,10 @@ import sqlglot
 from beaconlake import wiring
 from beaconlake.adapters.duckdb_engine import DuckDBEngine
 from beaconlake.keys import create_key
+from beaconlake.web.auth import Reader
 from functions.stats.app import handler as stats
 from tests.apigw import Context, http_event
+from tests.support.athena_rules import athena_violations
 
 REQUIRED = {"site_id": "example.com", "property": "visit:source"}
 # operations that never query events (sessions, shared links, the list of sites)
@@ -86,3 +88,32 @@ def test_every_statement_the_stats_api_sends_parses_as_athena(local_env, recorde
         assert "site_id = ?" in sql, sql
     assert any("UNNEST(map_keys(props))" in sql for sql in statements)  # dashboard props
     assert any(sql.startswith("SELECT ts, name") for sql in statements)  # raw export
+
+
+def test_statements_for_a_site_in_another_time_zone_pass_athenas_rules(
+    local_env, recorded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same walk for a site in Los Angeles (its wall-clock buckets and visit starts):
+    every statement passes the Trino grammar check and Athena's parameter rules."""
+    monkeypatch.setattr(Reader, "timezone", lambda self, site: "America/Los_Angeles")
+    token, _ = create_key(wiring.ports().keys, ("*",), "sql walk")
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    spec = json.loads(stats(http_event("GET", "/api/openapi.json"), Context())["body"])
+    for method, path, body, query in requests(spec):
+        event = http_event(
+            method, path, body=json.dumps(body) if body else None, headers=headers, query=query
+        )
+        assert stats(event, Context())["statusCode"] < 500, path
+    across_dst = {  # Los Angeles moves its clocks on 2026-03-08
+        "site_id": "example.com",
+        "date_range": ["2026-03-01", "2026-03-20"],
+        "metrics": ["visitors", "pageviews", "bounce_rate", "events"],
+        "dimensions": ["time:day"],
+        "filters": [["is", "event:page", ["/"]]],
+    }
+    event = http_event("POST", "/api/v2/query", body=json.dumps(across_dst), headers=headers)
+    assert stats(event, Context())["statusCode"] == 200
+    statements = list({sql: params for sql, params in recorded})
+    assert any("date_add('minute', CASE WHEN" in sql for sql in statements)
+    assert any("started >= CAST(? AS timestamp)" in sql for sql in statements)
+    assert athena_violations(statements) == []

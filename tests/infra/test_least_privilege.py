@@ -122,7 +122,11 @@ def test_the_daily_job_queries_its_tables_and_rewrites_only_its_two_buckets(synt
         "athena:GetQueryResults",
         "athena:StopQueryExecution",
     }
-    assert not any(a.startswith(("ssm:", "firehose:", "dynamodb:")) for a in granted)
+    assert not any(a.startswith(("ssm:", "firehose:")) for a in granted)
+    # its sites come from the site catalogue: it may scan that table, and nothing else there
+    dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in actions(s))]
+    assert [actions(s) for s in dynamo] == [{"dynamodb:Scan"}]
+    assert tables_of(synth, dynamo[0]) == {catalogue_table(synth)}
     for statement in statements:
         if any(a.startswith("athena:") for a in actions(statement)):
             assert "workgroup/" in json.dumps(statement["Resource"])
@@ -139,6 +143,29 @@ def test_the_daily_job_queries_its_tables_and_rewrites_only_its_two_buckets(synt
         env["BEACONLAKE_RESULTS_BUCKET"]["Ref"],
     }
     assert all("s3:DeleteObject*" in actions(s) for s in writes)
+
+
+def tables_of(synth: Synth, statement: dict[str, Any]) -> set[str]:
+    """The DynamoDB tables a statement's resources name (by logical id)."""
+    text = json.dumps(statement["Resource"])
+    return {k for k in synth.resources("AWS::DynamoDB::Table") if f'"{k}"' in text}
+
+
+def catalogue_table(synth: Synth) -> str:
+    (found,) = [
+        k for k in synth.resources("AWS::DynamoDB::Table") if k.startswith("StorageSiteCatalogue")
+    ]
+    return found
+
+
+def test_the_collector_reads_the_site_catalogue_and_adds_to_it_only(synth: Synth) -> None:
+    """Per beacon the collector asks its snapshot of the sites (a Scan a minute); it puts the
+    configured seed and its sightings. It cannot read logins, shared links or key hashes, nor
+    delete or change anything in the catalogue."""
+    statements = statements_of_function(synth, "collect")
+    dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in actions(s))]
+    assert [actions(s) for s in dynamo] == [{"dynamodb:Scan", "dynamodb:PutItem"}]
+    assert tables_of(synth, dynamo[0]) == {catalogue_table(synth)}
 
 
 def test_the_stats_function_reads_every_table_a_statement_may_read(synth: Synth) -> None:

@@ -101,8 +101,9 @@ def test_partition_projection_needs_no_crawler(synth: Synth) -> None:
     ):
         params = tables[name]["Parameters"]
         assert params["projection.enabled"] == "true"
-        assert params["projection.site_id.type"] == "enum"
-        assert params["projection.site_id.values"] == "example.com,blog.example.com"
+        # injected: any site of the catalogue is queryable, added with no redeploy
+        assert params["projection.site_id.type"] == "injected"
+        assert "projection.site_id.values" not in params
         assert params["projection.dt.type"] == "date"
         assert params["projection.dt.format"] == "yyyy-MM-dd"
         assert params["projection.dt.range"].endswith(",NOW")
@@ -325,6 +326,8 @@ def test_outputs_tell_the_user_what_to_do_next(synth: Synth) -> None:
     assert "beaconlake keys create" in str(outputs["FirstApiKeyCommand"]["Value"])
     erase = str(outputs["EraseCommand"]["Value"])
     assert "BEACONLAKE_EVENTS_BUCKET" in erase and "beaconlake erase --site" in erase
+    add_site = str(outputs["AddSiteCommand"]["Value"])
+    assert "BEACONLAKE_CATALOGUE_TABLE" in add_site and "beaconlake sites add" in add_site
 
 
 def test_template_has_no_cfn_lint_errors(synth: Synth) -> None:

@@ -134,3 +134,57 @@ def athena_violations(statements: Sequence[str]) -> list[tuple[str, str]]:
         violations += [(statement, f"parameter outside WHERE: {o}") for o in outside]
         violations += [(statement, f"GROUP BY a SELECT alias: {a}") for a in aliases]
     return violations
+
+
+# Athena's rule for a partition key projected with the `injected` type (Athena user guide,
+# "Use dynamic ID partitioning"): the query must hold at least one value for the key, and the
+# values must be "literals or expressions that can be evaluated without reading any data".
+# An execution parameter is neither documented nor assumed to be one: `site_id = ?` fails here.
+INJECTED_MESSAGE = (
+    "CONSTRAINT_VIOLATION: For the injected projected partition column {column}, the WHERE "
+    "clause must contain only static equality conditions, and at least one such condition "
+    "must be present."
+)
+
+
+def _static_equality(conjunct: exp.Expr, column: str) -> bool | None:
+    """True: `column = literal` (or IN literals); False: another condition on the column;
+    None: the conjunct does not read the column."""
+    read = {c.name.lower() for c in conjunct.find_all(exp.Column)}
+    if column not in read:
+        return None
+    if isinstance(conjunct, exp.EQ):
+        sides = (conjunct.this, conjunct.expression)
+        return any(isinstance(s, exp.Column) and s.name.lower() == column for s in sides) and any(
+            isinstance(s, exp.Literal) for s in sides
+        )
+    if isinstance(conjunct, exp.In) and isinstance(conjunct.this, exp.Column):
+        values = conjunct.expressions
+        return bool(values) and all(isinstance(v, exp.Literal) for v in values)
+    return False
+
+
+def injected_violations(statement: str, injected: dict[str, set[str]]) -> list[str]:
+    """One reason per scan of a table (name → its injected partition keys) whose WHERE does
+    not pin each injected key with static equalities only (`?` is not static)."""
+    tree = sqlglot.parse_one(statement, read="athena")
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    out: list[str] = []
+    for source in tree.find_all(exp.Table):
+        name = source.name.lower()
+        if name not in injected or (name in ctes and not source.db):
+            continue
+        select = source.find_ancestor(exp.Select)
+        where = select.args.get("where") if select is not None else None
+        conjuncts = (
+            []
+            if where is None
+            else list(where.this.flatten())
+            if isinstance(where.this, exp.And)
+            else [where.this]
+        )
+        for column in sorted(injected[name]):
+            verdicts = [v for c in conjuncts if (v := _static_equality(c, column)) is not None]
+            if not verdicts or not all(verdicts):
+                out.append(INJECTED_MESSAGE.format(column=column))
+    return out

@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from beaconlake import telemetry
 from beaconlake.adapters.aws_exports import ExportTarget, unload_statement
+from beaconlake.adapters.aws_site_literals import inline_site_ids
 from beaconlake.adapters.file_salts import days_to_keep
 from beaconlake.model import Event
 from beaconlake.ports import (
@@ -367,6 +368,7 @@ class AthenaEngine:
 
         cursor = self._connection.cursor()
         reuse = self.result_reuse_minutes if reuse_results else 0
+        sql, params = inline_site_ids(sql, params)  # the injected site_id projection's rule
         running = self._runner.submit(
             cursor.execute,
             sql,

@@ -25,7 +25,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -224,7 +224,7 @@ class S3DayFiles:
         events_prefix: str,
         athena: AthenaEngine,
         staging_bucket: str,
-        sites: Sequence[str] = (),
+        sites: Sequence[str] | Callable[[], Iterable[str]] = (),
         s3: Any = None,
     ) -> None:
         if not bucket or not staging_bucket:
@@ -236,9 +236,11 @@ class S3DayFiles:
         self.events_prefix = events_prefix
         self.athena = athena
         self.staging_bucket = staging_bucket
-        # the sites the Glue tables project (BEACONLAKE_SITES): Athena reads no other site's
-        # objects, so the job must not compact them (it would read nothing)
-        self.configured = frozenset(sites)
+        # the catalogue's sites (a callable, read at each run) or a fixed list: a site
+        # removed from the catalogue is no longer compacted or rolled up
+        self.configured: Callable[[], Iterable[str]] | frozenset[str] = (
+            sites if callable(sites) else frozenset(sites)
+        )
         self.s3: Any = s3 or new_client("s3")
 
     # ---- listing ---------------------------------------------------------------------------
@@ -267,7 +269,10 @@ class S3DayFiles:
         names = {*self._prefixes(self.events_prefix)}
         names |= set(self._prefixes(f"{ROLLUPS_PREFIX}{LISTED_TABLE}/"))
         found = {n.removeprefix("site_id=") for n in names if n.startswith("site_id=")}
-        return sorted(found & self.configured if self.configured else found)
+        configured = self.configured
+        if callable(configured):
+            return sorted(found & set(configured()))
+        return sorted(found & configured if configured else found)
 
     def days(self, site_id: str) -> list[date]:
         names = set(self._prefixes(f"{self.events_prefix}site_id={site_id}/"))

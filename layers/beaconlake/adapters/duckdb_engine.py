@@ -19,7 +19,7 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -205,6 +205,8 @@ class DuckDBEngine:
         # refresh_range (beaconlake.stats.rollup_job), which wiring attaches; without it past
         # days are answered from their events
         self.refresh_days: Callable[[str, date, date], None] | None = None
+        # the site catalogue's domains (wiring attaches them): the daily job's sites
+        self.site_list: Callable[[], Iterable[str]] | None = None
         # one statement's run time; past it DuckDB is interrupted (docs/SECURITY.md, query
         # limits: wiring passes stats.limits' value)
         self.query_seconds = query_seconds
@@ -298,8 +300,13 @@ class DuckDBEngine:
         return self.events_dir / f"site_id={site_id}" / f"dt={day.isoformat()}"
 
     def sites(self) -> list[str]:
+        """The sites with event files or rollups; of those, the catalogue's (`site_list`),
+        when wiring attached it: a site removed from the catalogue is no longer rolled up."""
         dirs = [*self.events_dir.glob("site_id=*"), *(self.data_dir / ROLLUP_DIR).glob("site_id=*")]
-        return sorted({d.name.removeprefix("site_id=") for d in dirs if d.is_dir()})
+        found = {d.name.removeprefix("site_id=") for d in dirs if d.is_dir()}
+        if self.site_list is not None:
+            found &= set(self.site_list())
+        return sorted(found)
 
     def days(self, site_id: str) -> list[date]:
         dirs = [

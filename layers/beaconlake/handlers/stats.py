@@ -11,7 +11,15 @@ from mangum import Mangum
 from beaconlake import wiring
 from beaconlake.config import Settings
 from beaconlake.model import Event
-from beaconlake.ports import GoalStore, KeyStore, LoginStore, QueryEngine, Sink
+from beaconlake.ports import (
+    GoalStore,
+    KeyStore,
+    LoginStore,
+    QueryEngine,
+    Sightings,
+    Sink,
+    SiteCatalogue,
+)
 from beaconlake.web.app import create_app as create_web_app
 
 
@@ -31,7 +39,13 @@ class WiredPorts:
         return wiring.login_store()
 
     def goals(self) -> GoalStore:
-        return wiring.goal_store()
+        return wiring.catalogue()
+
+    def catalogue(self) -> SiteCatalogue:
+        return wiring.catalogue()
+
+    def sightings(self) -> Sightings:
+        return wiring.sightings()
 
     def pending(self) -> Sequence[Event]:
         return wiring.ports().pending()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,11 +17,17 @@ from aws_lambda_powertools import Logger
 from beaconlake import telemetry
 from beaconlake.config import Settings
 from beaconlake.domains import normalise_domain
-from beaconlake.ingest.payload import MAX_BODY_BYTES, PayloadError, decode_body
+from beaconlake.ingest.payload import (
+    MAX_BODY_BYTES,
+    MAX_DOMAINS,
+    PayloadError,
+    decode_body,
+    normalise_keys,
+)
 from beaconlake.ingest.ratelimit import Limits, hashed, limits_for
 from beaconlake.ingest.service import CollectPolicy, CountryLookup, Outcome, collect
 from beaconlake.model import RequestMeta
-from beaconlake.ports import SaltStore, Sink, SinkUnavailable
+from beaconlake.ports import SaltStore, Sightings, Sink, SinkUnavailable
 from beaconlake.schema import REQUEST_HEADERS
 
 logger = Logger(service="beaconlake-collect")
@@ -52,6 +59,9 @@ class CollectorPorts(Protocol):
 
     @property
     def country_lookup(self) -> CountryLookup | None: ...
+
+    @property
+    def sightings(self) -> Sightings | None: ...
 
 
 @dataclass(frozen=True)
@@ -204,23 +214,55 @@ def _store(
     ports: CollectorPorts, limits: Limits, data: dict[str, Any], meta: RequestMeta, origin: str = ""
 ) -> Outcome:
     """Validate and anonymise, apply the origin check and the per-site limit, then store."""
-    outcome = collect(
-        data,
-        meta,
-        ports.policy,
-        ports.salts.salt_for,
-        datetime.now(UTC),
-        ports.country_lookup,
-    )
+    try:
+        outcome = collect(
+            data,
+            meta,
+            ports.policy,
+            ports.salts.salt_for,
+            datetime.now(UTC),
+            ports.country_lookup,
+        )
+    except PayloadError:
+        note_sightings(ports.sightings, data, Outcome(dropped="invalid"))
+        raise
     if outcome.events and origin and ports.settings.check_origin:
         kept = tuple(e for e in outcome.events if origin_allows(origin, e.site_id))
         outcome = Outcome(events=kept) if kept else Outcome(dropped="origin")
+    note_sightings(ports.sightings, data, outcome)
     _charge_events(limits, meta, outcome)
     if outcome.events:
         ports.sink.put(outcome.events)
     else:
         logger.debug("beacon dropped", extra={"reason": outcome.dropped})
     return outcome
+
+
+def _named_hosts(data: dict[str, Any]) -> list[str]:
+    """The site domains a beacon names (its `d`), normalised: the hosts a dropped beacon is
+    noted under (for unknown_site, the hosts that are not sites)."""
+    raw = normalise_keys(data).get("domain") if isinstance(data, dict) else None
+    if not isinstance(raw, str):
+        return []
+    hosts = dict.fromkeys(normalise_domain(d) for d in raw.split(",")[:MAX_DOMAINS] if d.strip())
+    return [h for h in hosts if len(h) <= 253]
+
+
+def note_sightings(sightings: Sightings | None, data: dict[str, Any], outcome: Outcome) -> None:
+    """Tell `sightings` what became of a beacon, per host: "accepted" for each site it was
+    stored for, else the reason it was dropped. Never fails the beacon."""
+    if sightings is None:
+        return
+    at = int(time.time())
+    try:
+        if outcome.events:
+            for site in dict.fromkeys(e.site_id for e in outcome.events):
+                sightings.note(site, "accepted", at)
+        elif outcome.dropped:
+            for host in _named_hosts(data):
+                sightings.note(host, outcome.dropped, at)
+    except Exception as exc:  # a sighting is best effort; the beacon is not
+        logger.warning("could not note a sighting", extra={"error": type(exc).__name__})
 
 
 def receive_event(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +30,9 @@ UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term
 
 @dataclass(frozen=True)
 class CollectPolicy:
-    sites: frozenset[str]
+    # the tracked domains: a set, or the site catalogue itself (asked per domain, from its
+    # in-process snapshot, so a site added through the API is accepted without a restart)
+    sites: Container[str]
     honour_dnt: bool = True
     drop_localhost: bool = True
     # sites whose beacons may carry a user_id, and the per-site secret its hash is keyed with

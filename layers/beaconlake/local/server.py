@@ -85,15 +85,16 @@ def keep_salts_rotated(
 
 def keep_sessions_rolled_up(
     engine: QueryEngine,
-    sites: Iterable[str],
+    sites: Iterable[str] | Callable[[], Iterable[str]],
     stop: threading.Event,
     clock: Callable[[], datetime] = utc_now,
 ) -> threading.Thread:
     """Roll up the sessions of every past day at start and after each midnight, so the first
-    dashboard load does not wait for it (a query would otherwise do it on demand)."""
+    dashboard load does not wait for it (a query would otherwise do it on demand). `sites`
+    may be a callable (the catalogue's site list, as it is at each run)."""
 
     def roll_up(now: datetime) -> None:
-        for site in sites:
+        for site in sites() if callable(sites) else sites:
             engine.session_rollup(site, date.min, now.date() - timedelta(days=1))
 
     return on_each_new_day(roll_up, stop, "session-rollup", False, clock=clock)
@@ -129,7 +130,8 @@ def build_gateway() -> LocalGateway:
     salts.rotate(utc_now())
     stop = threading.Event()
     keep_salts_rotated(salts, stop)
-    keep_sessions_rolled_up(wiring.engine(), wiring.ports().policy.sites, stop)
+    catalogue = wiring.catalogue()
+    keep_sessions_rolled_up(wiring.engine(), lambda: [s.domain for s in catalogue.sites()], stop)
     keep_freed_memory_returned(stop)
 
     def shutdown() -> None:

@@ -1,6 +1,7 @@
 """Who may read which site: stats API keys (`Authorization: Bearer <key>`), dashboard logins
-(a cookie: opened with a key, the operator's password or a shared link) and shared links
-(one site, read-only, a budget of requests, the dashboard's own routes only).
+(the `bl_dashboard` cookie: opened with a key or the operator's password) and shared links'
+logins (the `x-beaconlake-share` header the share page sends: one site, read-only, a budget of
+requests, the dashboard's own reads only, counts below the link's k hidden).
 
 Failed attempts are rate-limited per client address (its /64 for IPv6), per key id and per
 password; a locked-out client learns nothing, whatever it sends."""
@@ -15,7 +16,7 @@ from typing import Annotated
 from aws_lambda_powertools import Logger
 from fastapi import Depends, Header, Request
 
-from beaconlake.dashboard.logins import LOGIN_COOKIE, is_shared, login_key
+from beaconlake.dashboard.logins import LOGIN_COOKIE, is_shared, login_key, share_login
 from beaconlake.ingest.http import client_ip
 from beaconlake.ingest.ratelimit import hashed, limits_for
 from beaconlake.keys import verify_key
@@ -27,6 +28,7 @@ from beaconlake.web.ports import Ports, WebPorts
 logger = Logger(service="beaconlake-stats")
 
 _KEY_ID = re.compile(r"^bl_([0-9a-f]{12})_")
+SHARE_HEADER = "x-beaconlake-share"
 # What a shared link's login may call: the dashboard's own reads (aggregates of one site);
 # never the raw export, the v1 API or the behaviour views the dashboard does not show.
 SHARE_PATHS = frozenset(
@@ -38,8 +40,10 @@ SHARE_PATHS = frozenset(
         "/api/v2/realtime",
         "/api/dashboard/sites",
         "/api/dashboard/props",
+        "/api/v1/sites/annotations",  # GET only (SHARE_READ_ONLY), its own site (Reader.site)
     }
 )
+SHARE_READ_ONLY = frozenset({"/api/v1/sites/annotations"})
 
 
 class AuthError(Exception):
@@ -127,7 +131,8 @@ def refuse_target_locked_out(ports: WebPorts, target: str) -> None:
 
 def _scoped_share(request: Request, login: ApiKey) -> ApiKey:
     """A shared link's login: only SHARE_PATHS, and at most its budget of requests."""
-    if request.url.path not in SHARE_PATHS:
+    path = request.url.path
+    if path not in SHARE_PATHS or (path in SHARE_READ_ONLY and request.method != "GET"):
         raise AuthError(
             403, "a shared dashboard link cannot use this endpoint", None, "session", "share_scope"
         )
@@ -144,7 +149,8 @@ def _scoped_share(request: Request, login: ApiKey) -> ApiKey:
 
 
 def cookie_key(ports: WebPorts, request: Request) -> ApiKey | None:
-    """The access the request's dashboard login cookie grants, or None."""
+    """The access the request's dashboard login cookie grants, or None (a shared link's
+    login never counts as a cookie)."""
     return login_key(
         ports.logins(),
         ports.keys(),
@@ -159,14 +165,15 @@ class Reader:
 
     key: ApiKey
     ports: WebPorts
+    min_count: int | None = None  # a shared link's k: its answers hide counts below it
 
     @property
     def shared(self) -> bool:
         return is_shared(self.key)
 
     def sites(self) -> list[str]:
-        """The tracked sites this reader may read."""
-        return sorted(s for s in self.ports.settings().sites if self.key.allows(s))
+        """The tracked sites (the catalogue's) this reader may read."""
+        return sorted(s.domain for s in self.ports.catalogue().sites() if self.key.allows(s.domain))
 
     def site(self, site_id: str) -> str:
         """The normalised site id, if this reader may read it and it is tracked; else a 403
@@ -176,24 +183,41 @@ class Reader:
             raise AuthError(
                 403, f"this API key has no access to site {site_id!r}", None, "site_id", "scope"
             )
-        if site not in self.ports.settings().sites:
+        if self.ports.catalogue().site(site) is None:
             raise QueryError("site_id", f"{site_id!r} is not a tracked site", "tracked_site")
         return site
+
+    def timezone(self, site: str) -> str:
+        """The site's IANA time zone ("UTC" for a site the catalogue does not know)."""
+        found = self.ports.catalogue().site(site)
+        return found.timezone if found else "UTC"
 
     def engine(self) -> QueryEngine:
         """The engine, each statement run in one of this reader's slots."""
         return FairEngine(self.ports.engine(), self.key.key_id, SLOTS)
 
     def goals(self, site: str) -> tuple[Goal, ...]:
-        return self.ports.goals().goals(site)
+        return self.ports.catalogue().goals(site)
 
 
 def require_reader(
     request: Request, ports: Ports, authorization: Annotated[str | None, Header()] = None
 ) -> Reader:
-    """The request's key, or its dashboard login; failed keys are rate-limited."""
+    """The request's key, its shared link's login (header), or its dashboard login (cookie);
+    failed keys are rate-limited."""
+    if not authorization and (shared := request.headers.get(SHARE_HEADER)) is not None:
+        found = share_login(ports.logins(), shared.strip())
+        if found is None:
+            raise AuthError(
+                401,
+                "this shared link's session has ended; open the link again",
+                None,
+                "session",
+                "share_login",
+            )
+        return Reader(_scoped_share(request, found[0]), ports, found[1].min_count)
     if not authorization and (login := cookie_key(ports, request)):
-        return Reader(_scoped_share(request, login) if is_shared(login) else login, ports)
+        return Reader(login, ports)
     refuse_locked_out(ports, request)
     if not authorization or not authorization.lower().startswith("bearer "):
         raise AuthError(

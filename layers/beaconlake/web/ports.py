@@ -10,7 +10,15 @@ from fastapi import Depends, Request
 
 from beaconlake.config import Settings
 from beaconlake.model import Event
-from beaconlake.ports import GoalStore, KeyStore, LoginStore, QueryEngine, Sink
+from beaconlake.ports import (
+    GoalStore,
+    KeyStore,
+    LoginStore,
+    QueryEngine,
+    Sightings,
+    Sink,
+    SiteCatalogue,
+)
 
 
 class WebPorts(Protocol):
@@ -25,6 +33,14 @@ class WebPorts(Protocol):
     def logins(self) -> LoginStore: ...
 
     def goals(self) -> GoalStore: ...
+
+    def catalogue(self) -> SiteCatalogue:
+        """The sites, goals, saved funnels, annotations and segments (one store)."""
+        ...
+
+    def sightings(self) -> Sightings:
+        """What the collector saw lately per host ("verify installation")."""
+        ...
 
     def pending(self) -> Sequence[Event]:
         """Accepted events not yet queryable (the realtime view counts them)."""
