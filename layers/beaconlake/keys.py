@@ -8,7 +8,7 @@ import hmac
 import re
 import secrets
 
-from beaconlake.ports import ApiKey, KeyStore
+from beaconlake.ports import ALL_SCOPES, STATS_READ, ApiKey, KeyStore
 
 _KEY = re.compile(r"^bl_([0-9a-f]{12})_([A-Za-z0-9_-]{32,64})$")
 
@@ -17,11 +17,36 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(store: KeyStore, sites: tuple[str, ...], label: str = "") -> tuple[str, ApiKey]:
-    """A new key; the plain token is returned once and never stored."""
+def check_scopes(scopes: tuple[str, ...]) -> tuple[str, ...]:
+    """The scopes in ALL_SCOPES order, each once; a ValueError names an unknown one."""
+    unknown = [s for s in scopes if s not in ALL_SCOPES]
+    if unknown:
+        raise ValueError(f"unknown key scope {unknown[0]!r}: use {', '.join(ALL_SCOPES)}")
+    if not scopes:
+        raise ValueError(f"a key needs at least one scope: {', '.join(ALL_SCOPES)}")
+    return tuple(s for s in ALL_SCOPES if s in scopes)
+
+
+def stored_scopes(raw: object) -> tuple[str, ...]:
+    """The scopes a key store holds for a key; a key made before scopes existed (no list)
+    reads stats only."""
+    if not isinstance(raw, list | tuple | set) or not raw:
+        return (STATS_READ,)
+    return tuple(s for s in ALL_SCOPES if s in {str(x) for x in raw})
+
+
+def create_key(
+    store: KeyStore,
+    sites: tuple[str, ...],
+    label: str = "",
+    scopes: tuple[str, ...] = (STATS_READ,),
+) -> tuple[str, ApiKey]:
+    """A new key with `scopes` (Plausible's names: ALL_SCOPES); the plain token is returned
+    once and never stored."""
+    scopes = check_scopes(scopes)
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    api_key = store.add(key_id, _hash(secret), sites, label)
+    api_key = store.add(key_id, _hash(secret), sites, label, scopes)
     return f"bl_{key_id}_{secret}", api_key
 
 

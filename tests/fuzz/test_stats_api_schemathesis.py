@@ -23,6 +23,7 @@ from schemathesis.checks import not_a_server_error
 from beaconlake import wiring
 from beaconlake.handlers.stats import create_app
 from beaconlake.keys import create_key
+from beaconlake.ports import ALL_SCOPES
 from functions.collect.app import handler as collect
 from tests.apigw import Context, http_event
 from tests.conftest import CHROME_UA
@@ -60,7 +61,8 @@ def api_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             )
             assert collect(event, Context())["statusCode"] == 202
         wiring.ports().sink.flush()
-        token, _ = create_key(wiring.ports().keys, ("example.com",))
+        # every scope, so the management routes are fuzzed past their scope check too
+        token, _ = create_key(wiring.ports().keys, ("example.com",), scopes=ALL_SCOPES)
         yield token
         wiring.reset()
 

@@ -8,7 +8,8 @@ from functools import cached_property
 from typing import Any
 
 from beaconlake.adapters.aws import CLIENT_CONFIG
-from beaconlake.ports import ApiKey
+from beaconlake.keys import stored_scopes
+from beaconlake.ports import STATS_READ, ApiKey
 
 
 def scan_all(table: Any, **args: Any) -> list[dict[str, Any]]:
@@ -46,15 +47,24 @@ class DynamoKeyStore:
             sites=tuple(str(s) for s in item.get("sites", [])),
             label=str(item.get("label", "")),
             created=str(item.get("created", "")),
+            scopes=stored_scopes(item.get("scopes")),
         )
 
-    def add(self, key_id: str, secret_hash: str, sites: tuple[str, ...], label: str) -> ApiKey:
+    def add(
+        self,
+        key_id: str,
+        secret_hash: str,
+        sites: tuple[str, ...],
+        label: str,
+        scopes: tuple[str, ...] = (STATS_READ,),
+    ) -> ApiKey:
         item = {
             "key_id": key_id,
             "hash": secret_hash,
             "sites": list(sites),
             "label": label,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "scopes": list(scopes),
         }
         self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(key_id)")
         return self._key(item)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from beaconlake.adapters.files import write_private_json
-from beaconlake.ports import ApiKey
+from beaconlake.keys import stored_scopes
+from beaconlake.ports import STATS_READ, ApiKey
 
 
 class FileKeyStore:
@@ -30,9 +31,17 @@ class FileKeyStore:
             sites=tuple(str(s) for s in sites) if isinstance(sites, list) else (),
             label=str(row.get("label", "")),
             created=str(row.get("created", "")),
+            scopes=stored_scopes(row.get("scopes")),
         )
 
-    def add(self, key_id: str, secret_hash: str, sites: tuple[str, ...], label: str) -> ApiKey:
+    def add(
+        self,
+        key_id: str,
+        secret_hash: str,
+        sites: tuple[str, ...],
+        label: str,
+        scopes: tuple[str, ...] = (STATS_READ,),
+    ) -> ApiKey:
         created = datetime.now(UTC).isoformat(timespec="seconds")
         with self._lock:
             rows = self._read()
@@ -41,6 +50,7 @@ class FileKeyStore:
                 "sites": list(sites),
                 "label": label,
                 "created": created,
+                "scopes": list(scopes),
             }
             write_private_json(self.path, rows)
         return self._key(key_id, rows[key_id])

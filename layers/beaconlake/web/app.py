@@ -1,17 +1,26 @@
 """The stats function's one FastAPI app: every router, the error answers, the ports.
 
-Shapes follow Plausible's Stats API (v1 and v2) so its clients work. Every route but the
-health check, the docs and the dashboard's page needs a stats API key or a dashboard login
-(`web.auth`)."""
+Shapes follow Plausible's Stats API (v1 and v2) and Sites API so its clients work. Every
+route but the health check, the docs and the dashboard's page needs an API key or a dashboard
+login (`web.auth`) with the route's scope (`web.sites_access`)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from beaconlake import health
 from beaconlake.stats import docs_page
-from beaconlake.web import behaviour, dashboard, errors, exports, query_v2, stats_v1
+from beaconlake.web import (
+    behaviour,
+    dashboard,
+    errors,
+    exports,
+    query_v2,
+    sites_access,
+    sites_api,
+    stats_v1,
+)
 from beaconlake.web.ports import Ports, WebPorts
 
 ROUTERS = (
@@ -21,7 +30,10 @@ ROUTERS = (
     exports.router,
     behaviour.router,
     dashboard.router,
+    sites_api.router,
 )
+# routes that read stats need a key with the stats:read:* scope (keys made before scopes have it)
+STATS_ROUTERS = (stats_v1.router, query_v2.router, exports.router, behaviour.router)
 health_router = APIRouter(tags=["health"])
 
 
@@ -53,6 +65,9 @@ def create_app(ports: WebPorts) -> FastAPI:
     app.state.ports = ports
     app.include_router(health_router)
     for router in ROUTERS:
-        app.include_router(router)
+        stats = router in STATS_ROUTERS
+        app.include_router(
+            router, dependencies=[Depends(sites_access.stats_reader)] if stats else []
+        )
     errors.install(app)
     return app
