@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 GAP_S = 30 * 60
 
@@ -160,3 +161,54 @@ def group(
     """One `keep` predicate per distinct key value."""
     values = {key(h, s) for s in sessions(hits) for h in s.hits}
     return {v: (lambda h, s, v=v: key(h, s) == v) for v in values}
+
+
+DIRECT = "Direct / None"
+
+
+def visit_source(s: Session) -> str:
+    """The visit's source as the API shows it: its first hit's, DIRECT for none."""
+    return s.first.source or DIRECT
+
+
+# ---- time zones --------------------------------------------------------------------------
+# A site in a zone other than UTC counts in its wall-clock days: a range holds the visits that
+# STARTED in it, with all of their events, and every time bucket of a visit and of its events
+# is the one its start falls in (in UTC, where visits never cross midnight, hourly buckets of
+# events are the events' own hours). Visitor ids stay per UTC day.
+
+
+def wall_clock(at: datetime, tz: str) -> datetime:
+    """An aware time → the naive wall-clock time of `tz`."""
+    return at.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+
+
+def started_between(hits: Iterable[Hit], tz: str, start: datetime, end: datetime) -> list[Hit]:
+    """The hits of the visits that started in [start, end) (wall-clock times of `tz`)."""
+    return [h for s in sessions(hits) if start <= wall_clock(s.first.at, tz) < end for h in s.hits]
+
+
+def in_days(hits: Iterable[Hit], tz: str, first: date, last: date) -> list[Hit]:
+    """The hits of the visits that started on the days first..last of `tz`."""
+    start = datetime(first.year, first.month, first.day)
+    return started_between(hits, tz, start, start + timedelta(days=(last - first).days + 1))
+
+
+def bucket_label(moment: datetime, interval: str) -> str:
+    """The label of the bucket a wall-clock time falls in, as the API writes it."""
+    if interval == "hour":
+        return moment.strftime("%Y-%m-%d %H:00:00")
+    day = moment.date()
+    if interval == "week":
+        day -= timedelta(days=day.weekday())
+    elif interval == "month":
+        day = day.replace(day=1)
+    return day.isoformat()
+
+
+def by_start_bucket(hits: Iterable[Hit], tz: str, interval: str) -> dict[str, list[Hit]]:
+    """The hits, grouped by the bucket of their visit's start."""
+    out: dict[str, list[Hit]] = defaultdict(list)
+    for s in sessions(hits):
+        out[bucket_label(wall_clock(s.first.at, tz), interval)].extend(s.hits)
+    return dict(out)

@@ -8,8 +8,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from tests.reference import Hit, Session, sessions
+from tests.reference import Hit, Session, sessions, wall_clock
 
 Keep = Callable[[Hit, Session], bool]
 
@@ -159,13 +160,19 @@ def _period(day: date, period: str) -> date:
 
 
 def retention(
-    activity: Iterable[tuple[str, datetime]], first: date, last: date, period: str
+    activity: Iterable[tuple[str, datetime]],
+    first: date,
+    last: date,
+    period: str,
+    tz: str = "UTC",
 ) -> list[dict]:
-    """(user, time) pairs → cohorts by the period of first activity in [first, last]."""
+    """(user, time) pairs → cohorts by the period of first activity in [first, last] (days
+    of the zone `tz`)."""
     active: dict[str, set[date]] = defaultdict(set)
     for user, at in activity:
-        if first <= at.date() <= last:
-            active[user].add(_period(at.date(), period))
+        day = wall_clock(at, tz).date()
+        if first <= day <= last:
+            active[user].add(_period(day, period))
     step = timedelta(days=1 if period == "day" else 7)
     end = _period(last, period)
     cohorts: dict[date, list[str]] = defaultdict(list)
@@ -190,9 +197,9 @@ def retention(
     return out
 
 
-def realtime(hits: Iterable[Hit], now: datetime) -> dict:
+def realtime(hits: Iterable[Hit], now: datetime, tz: str = "UTC") -> dict:
     """Visitors in the 5 latest whole minutes (the current one included) and the 30-minute
-    per-minute series of visitors and pageviews."""
+    per-minute series of visitors and pageviews; the minutes labelled in the zone `tz`."""
     current = now.replace(second=0, microsecond=0)
     minutes = [current - timedelta(minutes=29 - i) for i in range(30)]
     per_minute: dict[datetime, list[Hit]] = defaultdict(list)
@@ -200,11 +207,13 @@ def realtime(hits: Iterable[Hit], now: datetime) -> dict:
         per_minute[h.at.replace(second=0, microsecond=0)].append(h)
     series = [
         {
-            "minute": m.strftime("%Y-%m-%dT%H:%M:00Z"),
+            "minute": m.strftime("%Y-%m-%dT%H:%M:00Z")
+            if tz == "UTC"
+            else m.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds"),
             "visitors": len({h.visitor for h in per_minute[m]}),
             "pageviews": sum(h.name == "pageview" for h in per_minute[m]),
         }
         for m in minutes
     ]
     last5 = {h.visitor for m in minutes[-5:] for h in per_minute[m]}
-    return {"visitors": len(last5), "series": series}
+    return {"visitors": len(last5), "timezone": tz, "series": series}

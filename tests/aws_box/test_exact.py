@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 from beaconlake.stats import behaviour_query
 from beaconlake.stats.channels import channel_of
 from beaconlake.stats.query import METRICS
+from beaconlake.web.auth import Reader
 from tests.aws_box.athena_sql import MIN_BILLED, billed_bytes
 from tests.aws_box.conftest import Box, aws_box
 from tests.aws_box.exports import comparable, fetch_export, local_export
@@ -26,10 +28,13 @@ from tests.integration.conftest import scenario
 from tests.reference import (
     Hit,
     breakdown,
+    by_start_bucket,
     engagement_metrics,
     group,
+    in_days,
     metrics,
     sessions,
+    visit_source,
 )
 from tests.reference_behaviour import funnel, funnel_answer, journeys, paths, ranked
 
@@ -257,7 +262,7 @@ def test_v2_aggregate_all_metrics(loaded: tuple[Box, list[Hit]]) -> None:
 def test_v2_two_dimensions(loaded: tuple[Box, list[Hit]]) -> None:
     box, hits = loaded
     result = ask(box, v2_request(V2_BODIES["two_dimensions"]))
-    key = lambda h, s: (s.first.source, h.device)  # noqa: E731
+    key = lambda h, s: (visit_source(s), h.device)  # noqa: E731
     expected = {k: metrics(hits, keep) for k, keep in group(hits, key).items()}
     assert V2.as_map(result, V2.BASIC) == {tuple(k): v for k, v in expected.items()}
 
@@ -416,3 +421,81 @@ def test_dashboard_like_requests_cost_what_athena_would_bill(loaded: tuple[Box, 
             f"objects read {sum(q.objects_read for q in ran)}"
         )
     print("\naws_box dashboard view:\n  " + "\n  ".join(lines))
+
+
+# ---- sites in other time zones: the same answers as the local engine and the reference --------
+
+ZONES = ["America/Los_Angeles", "Asia/Kolkata"]  # a change to DST in the first range; +05:30
+BASIC = "visitors,visits,pageviews,events,bounce_rate,visit_duration,views_per_visit"
+
+
+@contextmanager
+def site_zone(tz: str) -> Iterator[None]:
+    """The site's time zone as the catalogue would give it to the stats handler."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Reader, "timezone", lambda self, site: tz)
+        yield
+
+
+def zone_requests() -> list[Request]:
+    week = {"period": "custom", "from": "2026-03-02", "to": "2026-03-14"}  # LA's DST change
+    one = {"period": "custom", "from": "2026-03-10", "to": "2026-03-10", "interval": "hour"}
+    v1 = "/api/v1/stats/"
+    flow = {"steps": [{"page": "/"}, {"page": "/pric*"}], "window_minutes": 1440}
+    return [
+        ("GET", v1 + "aggregate", {"query": {**V1_RANGE, **week, "metrics": BASIC}}),
+        ("GET", v1 + "timeseries", {"query": {**V1_RANGE, **week, "metrics": BASIC}}),
+        ("GET", v1 + "timeseries", {"query": {**V1_RANGE, **one, "metrics": "visits,pageviews"}}),
+        v2_request({"metrics": V2.BASIC, "dimensions": ["visit:source"], "date_range": TWO}),
+        behaviour_request("funnel", ([], None), date_range=["2026-03-09", "2026-03-11"], **flow),
+    ]
+
+
+TWO = ["2026-03-10", "2026-03-11"]
+
+
+@pytest.fixture(scope="module")
+def zoned(loaded: tuple[Box, list[Hit]]) -> dict[str, list[Any]]:
+    """Each zone's answers to zone_requests (their statements checked in one batch)."""
+    box, _ = loaded
+    answers: dict[str, list[Any]] = {}
+    with box.athena.learn():
+        for tz in ZONES:
+            with site_zone(tz):
+                for method, path, kw in zone_requests():
+                    box.call(method, path, **kw)
+    for tz in ZONES:
+        with site_zone(tz):
+            answers[tz] = [ask(box, r) for r in zone_requests()]
+    return answers
+
+
+@pytest.mark.parametrize("tz", ZONES)
+def test_zone_answers_match_reference(loaded, zoned, tz: str) -> None:
+    _, hits = loaded
+    aggregate, daily, hourly, sources, funnel_ = zoned[tz]
+    wanted = BASIC.split(",")
+    week = in_days(hits, tz, date(2026, 3, 2), date(2026, 3, 14))
+    assert {m: aggregate["results"][m]["value"] for m in wanted} == {
+        m: metrics(week)[m] for m in wanted
+    }
+    by_day = by_start_bucket(week, tz, "day")
+    assert len(daily["results"]) == 13
+    for row in daily["results"]:
+        exp = metrics(by_day.get(row["date"], []))
+        assert {m: row[m] for m in wanted} == {m: exp[m] for m in wanted}, row["date"]
+    by_hour = by_start_bucket(in_days(hits, tz, date(2026, 3, 10), date(2026, 3, 10)), tz, "hour")
+    assert len(hourly["results"]) == 24
+    for row in hourly["results"]:
+        exp = metrics(by_hour.get(row["date"], []))
+        assert (row["visits"], row["pageviews"]) == (exp["visits"], exp["pageviews"])
+    two = in_days(hits, tz, date(2026, 3, 10), date(2026, 3, 11))
+    expected = {
+        (k,): [metrics(two, keep)[m] for m in V2.BASIC]
+        for k, keep in group(two, lambda h, s: visit_source(s)).items()
+    }
+    assert {tuple(r["dimensions"]): r["metrics"] for r in sources["results"]} == expected
+    assert sources["meta"]["timezone"] == tz
+    three = in_days(hits, tz, date(2026, 3, 9), date(2026, 3, 11))
+    counts = funnel(three, BEHAVIOUR._steps([{"page": "/"}, {"page": "/pric*"}]), timedelta(1))
+    assert [s["visitors"] for s in funnel_["steps"]] == counts

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -165,12 +166,10 @@ def scenario(seed: int) -> list[tuple[dict, RequestMeta, Hit]]:
 FLUSH_EVERY = 40
 
 
-@pytest.fixture
-def loaded(local_env):
-    """The scenario, flushed every FLUSH_EVERY beacons; after each flush the engine brings its
-    live day up to date, so that day takes its beacons in flush by flush."""
+def load(sent: list[tuple[dict, RequestMeta, Hit]]) -> list[Hit]:
+    """`sent` through the collector, flushed every FLUSH_EVERY beacons; after each flush the
+    engine brings its live day up to date, so that day takes its beacons in flush by flush."""
     p = wiring.ports()
-    sent = scenario(7)
     for i, (data, meta, hit) in enumerate(sent, 1):
         outcome = collect(data, meta, p.policy, day_salt, hit.at)
         assert outcome.dropped is None, outcome
@@ -180,6 +179,26 @@ def loaded(local_env):
             today = wiring.engine().today()  # type: ignore[attr-defined]
             wiring.engine().session_rollup("example.com", today, today)
     return [hit for _, _, hit in sent]
+
+
+@pytest.fixture
+def loaded(local_env):
+    """The scenario, loaded (see `load`)."""
+    return load(scenario(7))
+
+
+# The scenario two days earlier, from 2026-03-07: across the change to daylight saving time
+# in America/Los_Angeles (2026-03-08 10:00 UTC), for the time zone tests.
+DST_SHIFT = timedelta(days=2)
+
+
+def dst_scenario() -> list[tuple[dict, RequestMeta, Hit]]:
+    return [(d, m, replace(h, at=h.at - DST_SHIFT)) for d, m, h in scenario(7)]
+
+
+@pytest.fixture
+def dst_loaded(local_env):
+    return load(dst_scenario())
 
 
 # "today" for the engine, and the events per bucket of visitors its rollups are computed in:

@@ -14,10 +14,10 @@ from beaconlake.ingest.service import collect
 from beaconlake.model import RequestMeta
 from beaconlake.stats import behaviour, behaviour_query
 from beaconlake.stats.query import Goal
-from beaconlake.stats.query_parser import parse_query
+from beaconlake.stats.query_parser import checked, parse_query
 from beaconlake.stats.query_runner import Include, run_query
 from tests.conftest import CHROME_UA, FIREFOX_UA, IPHONE_UA
-from tests.reference import Hit, sessions
+from tests.reference import Hit, in_days, sessions
 from tests.reference_behaviour import (
     RefStep,
     funnel,
@@ -263,6 +263,10 @@ def test_retention_without_user_ids_says_why(with_users) -> None:
 NOW = datetime(2026, 3, 10, 0, 2, 30, 250_000, tzinfo=UTC)  # the window crosses midnight
 
 
+def SALT(day: str) -> bytes:  # noqa: N802
+    return b"r" * 32
+
+
 def test_realtime_counts_stored_and_pending_events(local_env) -> None:
     p = wiring.ports()
     rng = random.Random(5)
@@ -293,3 +297,60 @@ def test_realtime_counts_stored_and_pending_events(local_env) -> None:
     assert got == realtime(in_window, NOW)
     assert got["visitors"] > 0 and len(got["series"]) == 30
     assert sum(m["pageviews"] for m in got["series"]) > 0
+
+
+# ---- sites in other time zones: the visits that started in the range's local days ----------
+
+LA, KOLKATA = "America/Los_Angeles", "Asia/Kolkata"
+LOCAL = ["2026-03-07", "2026-03-08"]  # around LA's change to daylight saving time
+
+
+@pytest.mark.parametrize("tz", [LA, KOLKATA])
+def test_zone_funnel_sequence_journeys_and_paths(dst_loaded, tz) -> None:
+    hits = in_days(dst_loaded, tz, date(2026, 3, 7), date(2026, 3, 8))
+    scope = {"site_id": "example.com", "date_range": LOCAL}
+    steps = [{"page": "/"}, {"page": "/pric*"}, {"event": "Purchase"}]
+    body = checked(behaviour_query.FunnelBody, {**scope, "steps": steps, "window_minutes": 1440})
+    got = behaviour.run_funnel(wiring.engine(), behaviour_query.funnel_query(body, (), tz))
+    counts = funnel(hits, _steps(steps), timedelta(minutes=1440))
+    assert got == funnel_answer([s.label for s in body.steps], counts) and counts[0] > 0
+    seq = checked(behaviour_query.SequenceBody, {**scope, "steps": steps[:2], "unit": "visits"})
+    got = behaviour.run_sequence(wiring.engine(), behaviour_query.sequence_query(seq, (), tz))
+    assert (got["count"], got["total"]) == sequence_count(hits, _steps(steps[:2]), "visits")
+    jb = checked(behaviour_query.JourneyBody, {**scope, "page": "/", "direction": "next"})
+    got = behaviour.run_journeys(wiring.engine(), behaviour_query.journey_query(jb, (), tz))
+    counts_j, total = journeys(hits, "/", "next")
+    assert got["visits"] == total > 0
+    assert {r["page"]: r["visits"] for r in got["results"]} == counts_j
+    pb = checked(behaviour_query.PathsBody, {**scope, "steps": 2, "limit": 100})
+    got = behaviour.run_paths(wiring.engine(), behaviour_query.paths_query(pb, (), tz))
+    expected = ranked(paths(hits, 2), 100)
+    assert got["results"] == [{"path": list(p), "visits": v} for p, v in expected]
+
+
+@pytest.mark.parametrize("period", ["day", "week"])
+def test_zone_retention_counts_local_days(with_users, period) -> None:
+    first, last = date(2026, 2, 4), date(2026, 3, 1)
+    raw = {"site_id": "example.com", "date_range": [first.isoformat(), last.isoformat()]}
+    body = checked(behaviour_query.RetentionBody, {**raw, "period": period})
+    q = behaviour_query.retention_query(body, KOLKATA)
+    got = behaviour.run_retention(wiring.engine(), q, enabled=True)
+    expected = retention(with_users, first, last, period, KOLKATA)
+    assert got == {"available": True, "period": period, "cohorts": expected}
+    assert expected != retention(with_users, first, last, period)  # the zone matters here
+
+
+def test_zone_realtime_labels_minutes_in_the_site_zone(local_env) -> None:
+    """The window is the same instants in every zone; Kolkata's minutes are labelled +05:30."""
+    p = wiring.ports()
+    hits = []
+    for v in range(6):
+        at = NOW - timedelta(minutes=3 * v)
+        data = {"n": "pageview", "u": "https://example.com/x", "d": "example.com"}
+        p.sink.put(collect(data, RequestMeta(f"10.6.0.{v}", CHROME_UA), p.policy, SALT, at).events)
+        hits.append(Hit(v, at, "pageview", "/x"))
+    p.sink.flush()
+    got = behaviour.run_realtime(wiring.engine(), "example.com", NOW, [], KOLKATA)
+    assert got == realtime(hits, NOW, KOLKATA)
+    assert got["series"][-1]["minute"] == "2026-03-10T05:32:00+05:30"
+    assert got["visitors"] == 2

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime
 
 import pytest
 
 from beaconlake import wiring
 from beaconlake.stats.channels import channel_of
-from beaconlake.stats.query import Goal, QueryError
-from beaconlake.stats.query_parser import parse_query
+from beaconlake.stats.query import DateRange, Goal, QueryError
+from beaconlake.stats.query_parser import QueryBody, checked, parse_query, stats_query
 from beaconlake.stats.query_runner import parse_include, run_query
-from tests.reference import engagement_metrics, group, matched_hits, metrics, sessions
+from beaconlake.stats.service import time_buckets
+from tests.reference import (
+    by_start_bucket,
+    engagement_metrics,
+    group,
+    in_days,
+    matched_hits,
+    metrics,
+    sessions,
+    started_between,
+    visit_source,
+)
 
 GOALS = {
     "example.com": (
@@ -57,7 +69,7 @@ def test_aggregate_all_metrics(loaded) -> None:
 def test_two_dimensions(loaded) -> None:
     result = run({"metrics": BASIC, "dimensions": ["visit:source", "visit:device"]})
     got = as_map(result, BASIC)
-    key = lambda h, s: (s.first.source, h.device)  # noqa: E731
+    key = lambda h, s: (visit_source(s), h.device)  # noqa: E731
     expected = {k: metrics(loaded, keep) for k, keep in group(loaded, key).items()}
     assert got == {tuple(k): v for k, v in expected.items()}
 
@@ -102,9 +114,9 @@ def test_channels(loaded) -> None:
             [["has_not_done", ["is", "event:page", ["/pricing"]]]],
             lambda h, s: not any(x.path == "/pricing" for x in s.hits),
         ),
-        (
-            [["is", "event:goal", ["Pricing page"]]],
-            lambda h, s: h.name == "pageview" and h.path.startswith("/pric"),
+        (  # a goal inside has_done chooses visits: every metric means what it says
+            [["has_done", ["is", "event:goal", ["Pricing page"]]]],
+            lambda h, s: any(x.name == "pageview" and x.path.startswith("/pric") for x in s.hits),
         ),
         (
             [
@@ -256,3 +268,121 @@ def test_bad_queries_name_the_field(local_env, body, field) -> None:
         q = parse_query({"site_id": "example.com", **body}, GOALS)
         run_query(wiring.engine(), q, parse_include(body.get("include")))
     assert err.value.field == field
+
+
+# ---- sites in other time zones (tests/reference.py: visits by their local start) ------------
+
+LA, KOLKATA = "America/Los_Angeles", "Asia/Kolkata"
+
+
+def run_in(body: dict, tz: str, now: datetime | None = None) -> dict:
+    """A v2 body for a site in `tz`, "today" being the zone's date at `now`."""
+    checked_body = checked(QueryBody, {"site_id": "example.com", **body})
+    q = stats_query(checked_body, GOALS["example.com"], tz)
+    if now is not None:
+        q = replace(q, date_range=checked_body.date_range.in_zone(tz, now=now))
+    return run_query(wiring.engine(), q, parse_include(body.get("include")), None, now)
+
+
+def test_zone_today_and_no_hour_after_now(dst_loaded) -> None:
+    """At 05:00 UTC on 2026-03-08 it is 21:00 on the 7th in Los Angeles: "day" is the 7th,
+    its hours end at 21:00 (the current one, partial), and meta says so."""
+    now = datetime(2026, 3, 8, 5, 0, tzinfo=UTC)
+    body = {
+        "metrics": ["visits", "pageviews"],
+        "date_range": "day",
+        "dimensions": ["time:hour"],
+        "include": {"time_labels": True},
+    }
+    result = run_in(body, LA, now)
+    labels = result["meta"]["time_labels"]
+    assert labels[0] == "2026-03-07 00:00:00" and labels[-1] == "2026-03-07 21:00:00"
+    assert result["meta"]["now"] == "2026-03-07T21:00:00"
+    assert result["meta"]["timezone"] == LA
+    assert result["meta"]["partial_buckets"] == ["2026-03-07 21:00:00"]
+    assert result["query"]["date_range"][0] == "2026-03-07T00:00:00"
+    buckets = by_start_bucket(
+        in_days(dst_loaded, LA, date(2026, 3, 7), date(2026, 3, 7)), LA, "hour"
+    )
+    expected = {
+        (label,): [metrics(hits)["visits"], metrics(hits)["pageviews"]]
+        for label, hits in buckets.items()
+        if label <= labels[-1]
+    }
+    assert {tuple(r["dimensions"]): r["metrics"] for r in result["results"]} == expected
+
+
+def test_zone_weeks_mark_their_partial_ends(dst_loaded) -> None:
+    body = {
+        "metrics": ["visitors", "visits", "pageviews"],
+        "date_range": ["2026-03-04", "2026-03-11"],
+        "dimensions": ["time:week"],
+        "include": {"time_labels": True},
+    }
+    result = run_in(body, KOLKATA)
+    assert result["meta"]["time_labels"] == ["2026-03-02", "2026-03-09"]
+    assert result["meta"]["partial_buckets"] == ["2026-03-02", "2026-03-09"]
+    hits = in_days(dst_loaded, KOLKATA, date(2026, 3, 4), date(2026, 3, 11))
+    expected = {
+        (label,): [metrics(h)[m] for m in ("visitors", "visits", "pageviews")]
+        for label, h in by_start_bucket(hits, KOLKATA, "week").items()
+    }
+    assert {tuple(r["dimensions"]): r["metrics"] for r in result["results"]} == expected
+
+
+@pytest.mark.parametrize("tz", [LA, KOLKATA])
+def test_zone_previous_period(dst_loaded, tz) -> None:
+    body = {
+        "metrics": ["visitors", "pageviews", "bounce_rate"],
+        "date_range": ["2026-03-08", "2026-03-09"],
+        "include": {"comparisons": {"mode": "previous_period"}},
+    }
+    (row,) = run_in(body, tz)["results"]
+    cur = metrics(in_days(dst_loaded, tz, date(2026, 3, 8), date(2026, 3, 9)))
+    prev = metrics(in_days(dst_loaded, tz, date(2026, 3, 6), date(2026, 3, 7)))
+    assert row["metrics"] == [cur["visitors"], cur["pageviews"], cur["bounce_rate"]]
+    assert row["comparison"]["metrics"] == [
+        prev["visitors"],
+        prev["pageviews"],
+        prev["bounce_rate"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("tz", "date_range", "start", "end"),
+    [  # a time with an offset is an instant; one without is the site's wall-clock time
+        (
+            KOLKATA,
+            ["2026-03-08T06:00:00+00:00", "2026-03-08T17:59:59.999+00:00"],
+            datetime(2026, 3, 8, 11, 30),
+            datetime(2026, 3, 8, 23, 30),
+        ),
+        (
+            LA,
+            ["2026-03-08T09:00:00", "2026-03-08T16:59:59.999"],
+            datetime(2026, 3, 8, 9),
+            datetime(2026, 3, 8, 17),
+        ),
+    ],
+)
+def test_zone_times_within_a_day(dst_loaded, tz, date_range, start, end) -> None:
+    result = run_in({"metrics": ["visits", "pageviews"], "date_range": date_range}, tz)
+    hits = started_between(dst_loaded, tz, start, end)
+    assert result["results"][0]["metrics"] == [metrics(hits)["visits"], metrics(hits)["pageviews"]]
+
+
+def test_zone_day_lengths_and_the_repeated_hour() -> None:
+    """Hours of a local day: 23 when the clocks skip one (no 02:00), 24 labels for the 25
+    hours of the day they repeat one (01:00 holds both); Kolkata's are whole local hours."""
+    hours = {
+        day: time_buckets(DateRange(day, day, timezone=LA), "hour")
+        for day in (date(2026, 3, 8), date(2026, 11, 1))
+    }
+    assert len(hours[date(2026, 3, 8)]) == 23
+    assert "2026-03-08 02:00:00" not in hours[date(2026, 3, 8)]
+    assert len(hours[date(2026, 11, 1)]) == 24
+    kolkata = time_buckets(DateRange(date(2026, 3, 8), date(2026, 3, 8), timezone=KOLKATA), "hour")
+    assert kolkata[0] == "2026-03-08 00:00:00" and len(kolkata) == 24
+    back = DateRange(date(2026, 11, 1), date(2026, 11, 1), timezone=LA)
+    assert (back.end_utc - back.start_utc).total_seconds() == 25 * 3600
+    assert back.dt_days() == (date(2026, 11, 1), date(2026, 11, 2))

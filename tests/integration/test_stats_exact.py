@@ -15,7 +15,7 @@ from beaconlake import wiring
 from beaconlake.ports import Rollup
 from beaconlake.stats import service
 from beaconlake.stats.query import METRICS, DateRange, Filter, StatsQuery
-from tests.reference import breakdown, metrics
+from tests.reference import breakdown, by_start_bucket, in_days, metrics
 
 pytestmark = pytest.mark.usefixtures("engine_mode")
 
@@ -203,3 +203,117 @@ def test_visitors_of_several_pages_count_each_visitor_once(loaded) -> None:
     got = {k: v["value"] for k, v in service.aggregate(wiring.engine(), q).items()}
     expected = metrics(loaded, lambda h, s: h.path in ("/", "/pricing"))
     assert got == {m: expected[m] for m in PAGE_METRICS}
+
+
+# ---- sites in other time zones (tests/reference.py: visits by their local start) ------------
+
+ZONES = ["America/Los_Angeles", "Asia/Kolkata"]  # with a change to DST; with a half hour
+DST_DAYS = DateRange(date(2026, 3, 6), date(2026, 3, 11))  # local days around dst_loaded
+EMPTY = {
+    "visitors": 0,
+    "visits": 0,
+    "pageviews": 0,
+    "events": 0,
+    "bounce_rate": 0,
+    "visit_duration": 0,
+    "views_per_visit": 0.0,
+}
+
+
+def zoned(first: date, last: date, tz: str) -> DateRange:
+    return DateRange(first, last, timezone=tz)
+
+
+def zone_query(days: DateRange, **kw) -> StatsQuery:
+    return StatsQuery(site_id="example.com", date_range=days, metrics=tuple(EMPTY), **kw)
+
+
+@pytest.mark.parametrize("tz", ZONES)
+def test_zone_days_match_reference(dst_loaded, engine_mode, tz: str) -> None:
+    """Each local day (LA's 2026-03-08 has 23 hours) and the whole range, whether the UTC days
+    holding them come from rollup files, the live day or events."""
+    for day in [*DST_DAYS.days(), None]:
+        first, last = (day, day) if day else (DST_DAYS.first, DST_DAYS.last)
+        q = zone_query(zoned(first, last, tz))
+        got = {k: v["value"] for k, v in service.aggregate(wiring.engine(), q).items()}
+        hits = in_days(dst_loaded, tz, first, last)
+        assert got == (metrics(hits) if hits else EMPTY), (tz, day)
+    q = zone_query(zoned(DST_DAYS.first, DST_DAYS.last, tz))
+    rolled_up = engine_mode.today() > date(2026, 3, 7)
+    assert ("session_rollup" in service.statement(wiring.engine(), q).sql) == rolled_up
+
+
+@pytest.mark.parametrize("tz", ZONES)
+@pytest.mark.parametrize("interval", ["hour", "day", "week", "month"])
+def test_zone_timeseries_buckets_visits_by_their_local_start(dst_loaded, tz, interval) -> None:
+    first, last = (date(2026, 3, 8),) * 2 if interval == "hour" else (DST_DAYS.first, DST_DAYS.last)
+    days = zoned(first, last, tz)
+    wanted = ("visitors", "visits", "pageviews", "events", "bounce_rate")
+    q = replace(zone_query(days, interval=interval), metrics=wanted)
+    series = service.timeseries(wiring.engine(), q)
+    if interval == "hour":  # the clocks skip 02:00 in Los Angeles that day
+        assert len(series) == (23 if tz == "America/Los_Angeles" else 24)
+    hits = in_days(dst_loaded, tz, days.first, days.last)
+    buckets = by_start_bucket(hits, tz, interval)
+    assert set(buckets) <= {row["date"] for row in series}
+    for row in series:
+        exp = metrics(buckets[row["date"]]) if row["date"] in buckets else EMPTY
+        assert {m: row[m] for m in wanted} == {m: exp[m] for m in wanted}, row["date"]
+
+
+@pytest.mark.parametrize("tz", ZONES)
+@pytest.mark.parametrize(
+    ("dimension", "key"),
+    [
+        ("visit:source", "source"),
+        ("visit:entry_page", "entry_page"),
+        ("visit:country", "country"),
+        ("event:page", "page"),
+        ("event:name", "name"),
+    ],
+)
+def test_zone_breakdowns_match_reference(dst_loaded, tz, dimension, key) -> None:
+    days = zoned(date(2026, 3, 7), date(2026, 3, 8), tz)
+    wanted = ("visitors", "visits", "pageviews", "events", "bounce_rate", "visit_duration")
+    q = replace(zone_query(days, dimension=dimension, limit=1000), metrics=wanted)
+    rows = service.breakdown(wiring.engine(), q)
+    result_key = dimension.split(":")[-1]
+    got = {(r[result_key] if r[result_key] != "Direct / None" else None): r for r in rows}
+    expected = breakdown(in_days(dst_loaded, tz, days.first, days.last), key)
+    assert set(got) == set(expected)
+    for value, exp in expected.items():
+        assert {m: got[value][m] for m in wanted} == {m: exp[m] for m in wanted}, value
+
+
+@pytest.mark.parametrize("tz", ZONES)
+def test_zone_filters_match_reference(dst_loaded, tz) -> None:
+    days = zoned(date(2026, 3, 7), date(2026, 3, 9), tz)
+    flt = Filter("event:page", "is", ("/pricing",))
+    got = service.aggregate(wiring.engine(), zone_query(days, filters=(flt,)))
+    hits = in_days(dst_loaded, tz, days.first, days.last)
+    expected = metrics(hits, lambda h, s: h.path == "/pricing")
+    assert {k: v["value"] for k, v in got.items()} == expected
+
+
+@pytest.mark.parametrize("tz", ZONES)
+def test_zone_pages_panel_reads_the_pages_rollup_inside_the_range(dst_loaded, engine_mode, tz):
+    """UTC days wholly inside the local range come from the pages rollup; the range's edges
+    (part UTC days) from the events of the visits that started in it."""
+    days = zoned(DST_DAYS.first, DST_DAYS.last, tz)
+    device = (Filter("visit:device", "is", ("desktop",)),)
+    for filters in ((), device):
+        q = StatsQuery(
+            "example.com", days, PAGE_METRICS, dimension="event:page", limit=1000, filters=filters
+        )
+        rows = service.breakdown(wiring.engine(), q)
+        hits = in_days(dst_loaded, tz, days.first, days.last)
+        keep = (lambda h, s: h.device == "desktop") if filters else (lambda h, s: True)
+        expected = {
+            page: metrics(hits, lambda h, s, page=page: h.path == page and keep(h, s))
+            for page in {h.path for h in hits}
+        }
+        assert {r["page"]: {m: r[m] for m in PAGE_METRICS} for r in rows} == {
+            page: {m: e[m] for m in PAGE_METRICS} for page, e in expected.items() if e["visitors"]
+        }
+    used = "page_rollup" in service.statement(wiring.engine(), q).sql
+    assert used == (engine_mode.today() >= date(2026, 3, 10))

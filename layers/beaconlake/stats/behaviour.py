@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from beaconlake.model import Event
@@ -22,6 +22,7 @@ from beaconlake.stats.behaviour_query import (
     Step,
 )
 from beaconlake.stats.behaviour_sql import REALTIME_MINUTES, realtime_window
+from beaconlake.stats.query import zone, zone_name
 
 CURRENT_MINUTES = 5
 
@@ -112,9 +113,22 @@ def pending_minute_rows(
     return [(m, v, n) for (m, v), n in pageviews.items()]
 
 
-def realtime_result(rows: Sequence[tuple[str, int, int]], now: datetime) -> dict[str, Any]:
+def _minute_iso(label: str, timezone: str) -> str:
+    """A UTC minute label → ISO 8601: with "Z" in UTC, else the site's wall-clock time with
+    its offset."""
+    if timezone == "UTC":
+        return label.replace(" ", "T") + "Z"
+    moment = datetime.fromisoformat(label).replace(tzinfo=UTC).astimezone(zone(timezone))
+    return moment.isoformat(timespec="seconds")
+
+
+def realtime_result(
+    rows: Sequence[tuple[str, int, int]], now: datetime, timezone: str = "UTC"
+) -> dict[str, Any]:
     """(minute, visitor_id, pageviews) rows, from storage and from the buffer → visitors in
-    the last 5 minutes (the current one included) and a gap-free 30-minute series."""
+    the last 5 minutes (the current one included) and a gap-free 30-minute series. The
+    window is the same in every zone; its minutes are labelled in the site's."""
+    timezone = zone_name(timezone)
     start, _ = realtime_window(now)
     minutes = [minute_label(start + timedelta(minutes=i)) for i in range(REALTIME_MINUTES)]
     visitors: dict[str, set[int]] = defaultdict(set)
@@ -125,9 +139,10 @@ def realtime_result(rows: Sequence[tuple[str, int, int]], now: datetime) -> dict
     current = set().union(*(visitors[m] for m in minutes[-CURRENT_MINUTES:]))
     return {
         "visitors": len(current),
+        "timezone": timezone,
         "series": [
             {
-                "minute": m.replace(" ", "T") + "Z",
+                "minute": _minute_iso(m, timezone),
                 "visitors": len(visitors[m]),
                 "pageviews": views[m],
             }
@@ -213,10 +228,15 @@ def run_retention(engine: QueryEngine, q: RetentionQuery, enabled: bool) -> dict
 
 
 def run_realtime(
-    engine: QueryEngine, site_id: str, now: datetime, pending: Sequence[Event]
+    engine: QueryEngine,
+    site_id: str,
+    now: datetime,
+    pending: Sequence[Event],
+    timezone: str = "UTC",
 ) -> dict[str, Any]:
     st = behaviour_sql.realtime(site_id, now)
     stored = [
         (r["minute"], r["visitor_id"], r["pageviews"]) for r in engine.query(st.sql, st.params)
     ]
-    return realtime_result(stored + pending_minute_rows(pending, site_id, now), now)
+    rows = stored + pending_minute_rows(pending, site_id, now)
+    return realtime_result(rows, now, timezone)

@@ -264,8 +264,9 @@ class ScopeBody(BaseModel):
     def site(self) -> str:
         return self.site_id.strip().lower()
 
-    def scope(self, goals: tuple[Goal, ...]) -> Scope:
-        return Scope(self.site, self.date_range, self.filters, goals)
+    def scope(self, goals: tuple[Goal, ...], timezone: str = "UTC") -> Scope:
+        """The scope, its range in the site's time zone."""
+        return Scope(self.site, self.date_range.in_zone(timezone, self.date), self.filters, goals)
 
 
 class FunnelBody(ScopeBody):
@@ -337,25 +338,26 @@ Goals = tuple[Goal, ...]
 GoalsFor = Mapping[str, tuple[Goal, ...]]
 
 
-def funnel_query(body: FunnelBody, goals: Goals) -> FunnelQuery:
-    return FunnelQuery(body.scope(goals), body.steps, body.window_minutes, body.order)
+def funnel_query(body: FunnelBody, goals: Goals, timezone: str = "UTC") -> FunnelQuery:
+    return FunnelQuery(body.scope(goals, timezone), body.steps, body.window_minutes, body.order)
 
 
-def sequence_query(body: SequenceBody, goals: Goals) -> FunnelQuery:
+def sequence_query(body: SequenceBody, goals: Goals, timezone: str = "UTC") -> FunnelQuery:
     """A sequence is an unbounded funnel counted per unit."""
-    return FunnelQuery(body.scope(goals), body.steps, None, "ordered", body.unit)
+    return FunnelQuery(body.scope(goals, timezone), body.steps, None, "ordered", body.unit)
 
 
-def journey_query(body: JourneyBody, goals: Goals) -> JourneyQuery:
-    return JourneyQuery(body.scope(goals), body.page, body.direction, body.limit)
+def journey_query(body: JourneyBody, goals: Goals, timezone: str = "UTC") -> JourneyQuery:
+    return JourneyQuery(body.scope(goals, timezone), body.page, body.direction, body.limit)
 
 
-def paths_query(body: PathsBody, goals: Goals) -> PathsQuery:
-    return PathsQuery(body.scope(goals), body.steps, body.start_page, body.limit)
+def paths_query(body: PathsBody, goals: Goals, timezone: str = "UTC") -> PathsQuery:
+    return PathsQuery(body.scope(goals, timezone), body.steps, body.start_page, body.limit)
 
 
-def retention_query(body: RetentionBody) -> RetentionQuery:
-    return RetentionQuery(body.site_id.strip().lower(), body.date_range, body.period)
+def retention_query(body: RetentionBody, timezone: str = "UTC") -> RetentionQuery:
+    date_range = body.date_range.in_zone(timezone, body.date)
+    return RetentionQuery(body.site_id.strip().lower(), date_range, body.period)
 
 
 # The same from a JSON object, for callers that are not routes: a QueryError if it is bad.

@@ -33,6 +33,8 @@ from beaconlake.stats.sql import (
     range_params,
     sessionised_events,
 )
+from beaconlake.stats.sql.sessions import visits_params
+from beaconlake.stats.sql.statement import local_time
 
 if TYPE_CHECKING:
     from beaconlake.stats.behaviour_query import (
@@ -63,14 +65,21 @@ def _scoped(scope: Scope, table: str, with_sessions: bool) -> tuple[list[str], P
     q = StatsQuery(
         scope.site_id, scope.date_range, ("visitors",), filters=scope.filters, goals=scope.goals
     )
-    parts = [sessionised_events(table)]
-    args: Params = range_params(scope.site_id, scope.date_range)
+    local = scope.date_range.local  # then the visits that started in the range
+    parts = [sessionised_events(table, started=local)]
+    args: Params = visits_params(scope.site_id, scope.date_range)
+    if not scope.filters and local:
+        parts.append(
+            "scoped AS (SELECT n.* FROM numbered n JOIN sessions s "
+            "ON n.visitor_id = s.visitor_id AND n.session_no = s.session_no)"
+        )
+        return parts, args
     if not scope.filters:
         parts.append(f"scoped AS (SELECT * FROM {'numbered' if with_sessions else 'ev'})")
         return parts, args
     compiler = FilterCompiler(scope.goals, [])
     where, where_args = compiler.compile(And(scope.filters))
-    source = "visit_events" if needs_sessions(q) else "numbered"
+    source = "visit_events" if needs_sessions(q) else "numbered"  # local: needs_sessions
     if compiler.flags:
         flagged, flag_args = flagged_ctes(compiler.flags, source)
         parts += flagged
@@ -213,8 +222,9 @@ def retention(q: RetentionQuery, table: str = "events") -> Statement:
     """(cohort, active, users): users first seen in the range in period `cohort` and active
     in period `active` (both 'YYYY-MM-DD', days or Mondays)."""
     period = {"day": "day", "week": "week"}[q.period]
+    ts = local_time("ts", q.date_range)  # the days of the site's time zone
     sql = f"""WITH act AS (
-  SELECT DISTINCT user_id, date_trunc('{period}', ts) AS p
+  SELECT DISTINCT user_id, date_trunc('{period}', {ts}) AS p
   FROM {table} WHERE {RANGE_WHERE} AND user_id IS NOT NULL
 ),
 first_seen AS (SELECT user_id, min(p) AS cohort FROM act GROUP BY user_id)

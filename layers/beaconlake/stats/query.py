@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from beaconlake.ports import Goal  # with its port, GoalStore; the stats code imports it here
 from beaconlake.stats import registry
@@ -156,14 +158,75 @@ def check_span(first: date, last: date, field_name: str) -> None:
         )
 
 
+UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Zulu", "Zulu", "GMT", "Etc/GMT"})
+_MS = timedelta(milliseconds=1)
+
+
+@lru_cache(maxsize=256)
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone `name`, or a 400 naming `timezone`."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise QueryError("timezone", f"unknown time zone {name!r}", "timezone") from None
+
+
+def zone_name(name: str | None) -> str:
+    """`name` checked, with every spelling of UTC as "UTC" (whose SQL is the plain one)."""
+    if not name or name in UTC_NAMES:
+        return "UTC"
+    zone(name)
+    return name
+
+
+def to_utc(local: datetime, tz: str) -> datetime:
+    """A wall-clock time of `tz` (naive) → the naive UTC time. A time the clocks skip reads
+    with the offset before the change; a repeated one is its first occurrence (fold=0)."""
+    if tz == "UTC":
+        return local
+    return local.replace(tzinfo=zone(tz)).astimezone(UTC).replace(tzinfo=None)
+
+
+def from_utc(moment: datetime, tz: str) -> datetime:
+    """A naive UTC time → the wall-clock time of `tz` (naive)."""
+    if tz == "UTC":
+        return moment
+    return moment.replace(tzinfo=UTC).astimezone(zone(tz)).replace(tzinfo=None)
+
+
+def local_now(tz: str, now: datetime | None = None) -> datetime:
+    """Now (or `now`, aware or naive UTC) as the naive wall-clock time of `tz`."""
+    moment = now or datetime.now(UTC)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return from_utc(moment, zone_name(tz))
+
+
+def local_today(tz: str, now: datetime | None = None) -> date:
+    return local_now(tz, now).date()
+
+
 @dataclass(frozen=True)
 class DateRange:
-    """UTC days, first and last included; optionally cut to exact times within them."""
+    """Days of the site's time zone, first and last included; optionally cut to exact
+    (wall-clock) times within them. In UTC, events are selected by their time; in any other
+    zone, visits by the time they started, with all of their events (stats.sql.statement)."""
 
     first: date
     last: date
     start_at: datetime | None = None
     end_at: datetime | None = None
+    timezone: str = "UTC"
+    # the relative name it was resolved from against today (a zone resolves it again, to its
+    # own today); None once pinned to a given day
+    relative: str | None = field(default=None, compare=False)
+    # start_at / end_at were given with an offset and are stored in UTC until placed in a zone
+    utc_edges: tuple[bool, bool] = field(default=(False, False), compare=False)
+
+    @property
+    def local(self) -> bool:
+        """Counted in a zone other than UTC."""
+        return self.timezone != "UTC"
 
     @property
     def start(self) -> datetime:
@@ -179,17 +242,52 @@ class DateRange:
         first = datetime(self.first.year, self.first.month, self.first.day)
         return first + timedelta(days=(self.last - self.first).days + 1)
 
+    @property
+    def start_utc(self) -> datetime:
+        return to_utc(self.start, self.timezone)
+
+    @property
+    def end_utc(self) -> datetime:
+        return to_utc(self.end, self.timezone)
+
+    def dt_days(self) -> tuple[date, date]:
+        """The UTC days (partitions) holding the range's instants."""
+        start, end = self.start_utc, self.end_utc
+        return start.date(), max(start, end - _MS).date()
+
     def shifted(self, days: int) -> DateRange:
         delta = timedelta(days=days)
-        return DateRange(
-            self.first + delta,
-            self.last + delta,
-            self.start_at + delta if self.start_at else None,
-            self.end_at + delta if self.end_at else None,
+        return replace(
+            self,
+            first=self.first + delta,
+            last=self.last + delta,
+            start_at=self.start_at + delta if self.start_at else None,
+            end_at=self.end_at + delta if self.end_at else None,
+            relative=None,
         )
 
     def days(self) -> list[date]:
         return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
+
+    def in_zone(
+        self, tz: str | None, today: date | None = None, now: datetime | None = None
+    ) -> DateRange:
+        """The same range read in the zone `tz`: a relative range ends on `today` (default:
+        the zone's date now); times given with an offset become the zone's wall-clock times."""
+        tz = zone_name(tz)
+        if tz == self.timezone == "UTC" and not any(self.utc_edges):
+            return self
+        if self.relative is not None:
+            ref = today or local_today(tz, now)
+            return replace(relative_range(self.relative, ref), timezone=tz)
+        start_at, end_at, first, last = self.start_at, self.end_at, self.first, self.last
+        if start_at is not None and self.utc_edges[0]:
+            start_at = from_utc(start_at, tz)
+            first = start_at.date()
+        if end_at is not None and self.utc_edges[1]:
+            end_at = from_utc(end_at, tz)
+            last = max(first, (end_at - _MS).date())
+        return DateRange(first, last, start_at, end_at, tz)
 
 
 @dataclass(frozen=True)
@@ -236,7 +334,8 @@ def parse_day(value: object, field_name: str) -> date:
 
 
 def parse_moment(value: object, field_name: str) -> tuple[date, datetime | None]:
-    """A day (2026-01-31) or an ISO 8601 time (converted to UTC): (its day, the time or None)."""
+    """A day (2026-01-31) or an ISO 8601 time (one with an offset converted to UTC; without,
+    a wall-clock time of the site's zone): (its day, the time or None)."""
     if not isinstance(value, str):
         raise QueryError(field_name, "dates must be strings like 2026-01-31 or ISO datetimes")
     if len(value) == 10:
@@ -260,15 +359,19 @@ def relative_range(name: str, today: date, field_name: str = "date_range") -> Da
     days = {"day": 1, "7d": 7, "28d": 28, "30d": 30, "91d": 91}
     try:
         if name in days:
-            return DateRange(today - timedelta(days=days[name] - 1), today)
-        if name == "month":
-            return DateRange(today.replace(day=1), today)
-        if name in ("6mo", "12mo"):
-            return DateRange(_months_back(today, int(name[:-2]) - 1), today)
-        if name == "year":
-            return DateRange(today.replace(month=1, day=1), today)
-        if name == "all":
-            return DateRange(today.replace(year=today.year - ALL_TIME_YEARS), today)
+            first = today - timedelta(days=days[name] - 1)
+        elif name == "month":
+            first = today.replace(day=1)
+        elif name in ("6mo", "12mo"):
+            first = _months_back(today, int(name[:-2]) - 1)
+        elif name == "year":
+            first = today.replace(month=1, day=1)
+        elif name == "all":
+            first = today.replace(year=today.year - ALL_TIME_YEARS)
+        else:
+            first = None
+        if first is not None:
+            return DateRange(first, today, relative=name)
     except (ValueError, OverflowError):  # a range reaching before year 1
         raise QueryError(field_name, "a date is out of range") from None
     raise QueryError(field_name, f"use one of {', '.join(RELATIVE_RANGES)} or [from, to]")
@@ -297,17 +400,26 @@ def parse_date_range(
     """A range as the v2 API writes it: a relative name, or [from, to] (days or ISO times,
     the end included)."""
     if isinstance(value, str):
-        return relative_range(value, ref or today_utc(), field_name)
+        resolved = relative_range(value, ref or today_utc(), field_name)
+        return resolved if ref is None else replace(resolved, relative=None)
     if not isinstance(value, list | tuple) or len(value) != 2:
         raise QueryError(field_name, "must be a relative range like '30d' or a pair [from, to]")
     first, start_at = parse_moment(value[0], field_name)
     last, end_at = parse_moment(value[1], field_name)
+    utc_edges = (_has_offset(value[0]), _has_offset(value[1]))
     try:
         if end_at is not None:
             end_at += timedelta(milliseconds=1)  # the given end is included
     except OverflowError:  # the last millisecond of year 9999
         raise QueryError(field_name, "a date is out of range") from None
-    return day_range(first, last, field_name, start_at, end_at)
+    return replace(day_range(first, last, field_name, start_at, end_at), utc_edges=utc_edges)
+
+
+def _has_offset(value: object) -> bool:
+    try:
+        return isinstance(value, str) and datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def check_dimension(name: str) -> str:

@@ -4,7 +4,7 @@ when asked the same query over the comparison range, side by side, with the chan
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from beaconlake.ports import QueryEngine
@@ -18,7 +18,7 @@ from beaconlake.stats.query import (
     parse_date_range,
 )
 from beaconlake.stats.query_parser import COMPARISON_MODES, Include, checked
-from beaconlake.stats.service import statement, time_buckets
+from beaconlake.stats.service import buckets, series_meta, statement
 from beaconlake.stats.sql import shape_row
 
 
@@ -42,16 +42,18 @@ def _comparison_range(r: DateRange, mode: str, custom: Any, ref: date | None) ->
         if r.start_at is not None or r.end_at is not None:
             span = r.end - r.start
             start, end = r.start - span, r.start
-            return DateRange(start.date(), (end - timedelta(milliseconds=1)).date(), start, end)
+            last = (end - timedelta(milliseconds=1)).date()
+            return DateRange(start.date(), last, start, end, r.timezone)
         return r.shifted(-((r.last - r.first).days + 1))
     if mode == "year_over_year":
 
         def back(d: date) -> date:
             return d.replace(year=d.year - 1, day=min(d.day, 28) if d.month == 2 else d.day)
 
-        return DateRange(back(r.first), back(r.last))
+        return DateRange(back(r.first), back(r.last), timezone=r.timezone)
     if mode == "custom":
-        return parse_date_range(custom, ref, "include.comparisons.date_range")
+        given = parse_date_range(custom, ref, "include.comparisons.date_range")
+        return given.in_zone(r.timezone, ref)
     raise QueryError("include.comparisons.mode", f"use one of {', '.join(COMPARISON_MODES)}")
 
 
@@ -73,9 +75,20 @@ def _dims_of(row: dict[str, Any], q: StatsQuery) -> list[Any]:
     return out
 
 
+def _after(bucket: Any, labels: list[str]) -> bool:
+    """A bucket after the last one up to now (labels of one interval sort as text)."""
+    return bucket is not None and (not labels or str(bucket) > labels[-1])
+
+
 def run_query(
-    engine: QueryEngine, q: StatsQuery, include: Include, ref: date | None = None
+    engine: QueryEngine,
+    q: StatsQuery,
+    include: Include,
+    ref: date | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
+    """The answer; a time series has no bucket after `now` in the site's zone, and `meta`
+    says when now is, in which zone, and which buckets are partial."""
     statements = [statement(engine, q)]
     cmp_q = None
     if include.comparisons is not None:
@@ -92,9 +105,14 @@ def run_query(
     if cmp_q is not None:
         cmp_rows = answers[1] or ([{}] if not q.group_by() else [])
         previous = {tuple(_dims_of(r, cmp_q)): r for r in cmp_rows}
+    time_dims = [d for d in q.group_by() if d in TIME_DIMENSIONS]
+    interval = time_dims[0].split(":")[1] if time_dims else None
+    labels = buckets(q.date_range, interval, now).labels if interval else []
     results = []
     for row in rows:
         dims = _dims_of(row, q)
+        if interval and _after(dims[q.group_by().index(time_dims[0])], labels):
+            continue
         values = shape_row(row, q.metrics)
         item: dict[str, Any] = {"metrics": [values[m] for m in q.metrics], "dimensions": dims}
         if cmp_q is not None:
@@ -105,13 +123,11 @@ def run_query(
                 "change": [change(m, values[m], prev_values[m]) for m in q.metrics],
             }
         results.append(item)
-    meta: dict[str, Any] = {}
+    meta: dict[str, Any] = series_meta(q.date_range, interval, now)
     if include.total_rows:
         meta["total_rows"] = int(rows[0].get("total_rows") or 0) if rows and rows[0] else 0
-    time_dims = [d for d in q.group_by() if d in TIME_DIMENSIONS]
-    if include.time_labels and time_dims:
-        interval = time_dims[0].split(":")[1]
-        meta["time_labels"] = time_buckets(q.date_range.first, q.date_range.last, interval)
+    if include.time_labels and interval:
+        meta["time_labels"] = labels
     if cmp_q is not None:
         meta["comparison_date_range"] = [
             cmp_q.date_range.start.isoformat(),

@@ -3,11 +3,19 @@ and the small reads of the dashboard. Queries arrive checked (`stats.query_parse
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from beaconlake.ports import QueryEngine
-from beaconlake.stats.query import GOAL_DIMENSION, DateRange, StatsQuery, result_key
+from beaconlake.stats.query import (
+    GOAL_DIMENSION,
+    DateRange,
+    StatsQuery,
+    from_utc,
+    local_now,
+    result_key,
+)
 from beaconlake.stats.sql import RANGE_WHERE, Statement, build, range_params, shape_row, whole_days
 
 # the custom property keys used in a range, most used first (the dashboard's props panel)
@@ -44,15 +52,33 @@ def breakdown(engine: QueryEngine, q: StatsQuery) -> list[dict[str, Any]]:
     return out
 
 
-def time_buckets(first: date, last: date, interval: str) -> list[str]:
-    """Every bucket label in the range, so the series has no gaps."""
+def _hours(date_range: DateRange) -> list[str]:
+    """The wall-clock hours of the range's days: 23 on a day the clocks skip an hour, and
+    one label for an hour they repeat (it holds both)."""
+    start = datetime(date_range.first.year, date_range.first.month, date_range.first.day)
+    days = (date_range.last - date_range.first).days + 1
+    if not date_range.local:
+        return [(start + timedelta(hours=h)).strftime(HOUR_LABEL) for h in range(days * 24)]
+    whole = DateRange(date_range.first, date_range.last, timezone=date_range.timezone)
+    moment, end = whole.start_utc, whole.end_utc
     labels: list[str] = []
+    while moment < end:  # every UTC offset is a multiple of 15 minutes
+        label = from_utc(moment, date_range.timezone).strftime(HOUR_LABEL)
+        if not labels or labels[-1] != label:
+            labels.append(label)
+        moment += timedelta(minutes=15)
+    return labels
+
+
+HOUR_LABEL = "%Y-%m-%d %H:00:00"
+
+
+def time_buckets(date_range: DateRange, interval: str) -> list[str]:
+    """Every bucket label in the range (days of its time zone), so the series has no gaps."""
     if interval == "hour":
-        start = datetime(first.year, first.month, first.day)
-        for h in range(((last - first).days + 1) * 24):
-            labels.append((start + timedelta(hours=h)).strftime("%Y-%m-%d %H:00:00"))
-        return labels
-    day = first
+        return _hours(date_range)
+    labels: list[str] = []
+    day, last = date_range.first, date_range.last
     while day <= last:
         if interval == "day":
             labels.append(day.isoformat())
@@ -68,15 +94,66 @@ def time_buckets(first: date, last: date, interval: str) -> list[str]:
     return labels
 
 
-def timeseries(engine: QueryEngine, q: StatsQuery) -> list[dict[str, Any]]:
-    """One row per bucket of the query's time dimension, with no gaps."""
+def bucket_span(label: str, interval: str) -> tuple[datetime, datetime]:
+    """A bucket's [start, end) in wall-clock time."""
+    start = datetime.fromisoformat(label)
+    if interval == "hour":
+        return start, start + timedelta(hours=1)
+    if interval == "day":
+        return start, start + timedelta(days=1)
+    if interval == "week":
+        return start, start + timedelta(days=7)
+    month = start.year * 12 + start.month  # the next month's index
+    return start, datetime(month // 12, month % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """A series' buckets up to now (in the range's zone; later ones are left out), and those
+    only partly inside the range or not yet over (the chart marks them)."""
+
+    labels: list[str]
+    partial: list[str]
+    now: datetime
+
+
+def buckets(date_range: DateRange, interval: str, now: datetime | None = None) -> Buckets:
+    current = local_now(date_range.timezone, now)
+    labels, partial = [], []
+    end = min(date_range.end, current)
+    for label in time_buckets(date_range, interval):
+        start, stop = bucket_span(label, interval)
+        if start > current:
+            break
+        labels.append(label)
+        if start < date_range.start or stop > end:
+            partial.append(label)
+    return Buckets(labels, partial, current)
+
+
+def series_meta(date_range: DateRange, interval: str | None, now: datetime | None) -> dict:
+    """`now` (wall-clock, ISO) and `timezone`; with a time dimension `partial_buckets`."""
+    current = local_now(date_range.timezone, now)
+    meta: dict[str, Any] = {
+        "now": current.isoformat(timespec="seconds"),
+        "timezone": date_range.timezone,
+    }
+    if interval:
+        meta["partial_buckets"] = buckets(date_range, interval, now).partial
+    return meta
+
+
+def timeseries(
+    engine: QueryEngine, q: StatsQuery, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """One row per bucket of the query's time dimension up to now, with no gaps."""
     (dimension,) = q.group_by()
     interval = dimension.removeprefix("time:")
     st = statement(engine, q)
     by_bucket = {row["k0"]: row for row in engine.query(st.sql, st.params)}
     return [
         {"date": label, **shape_row(by_bucket.get(label, {}), q.metrics)}
-        for label in time_buckets(q.date_range.first, q.date_range.last, interval)
+        for label in buckets(q.date_range, interval, now).labels
     ]
 
 

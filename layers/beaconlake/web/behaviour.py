@@ -23,6 +23,7 @@ from beaconlake.stats.behaviour_query import (
     retention_query,
     sequence_query,
 )
+from beaconlake.web import small_counts
 from beaconlake.web.auth import Key
 
 router = APIRouter(tags=["behaviour"])
@@ -140,8 +141,9 @@ def funnel(
 
     Visitor ids change daily, so a funnel follows a visitor within a UTC day (and a
     little past midnight) at most; the window caps it further."""
-    q = funnel_query(body, reader.goals(reader.site(body.site_id)))
-    return behaviour.run_funnel(reader.engine(), q)
+    q = funnel_query(body, reader.goals(site := reader.site(body.site_id)), reader.timezone(site))
+    answer = behaviour.run_funnel(reader.engine(), q)
+    return small_counts.funnel_answer(answer, reader.min_count)
 
 
 @router.post("/api/v2/journeys", responses=_answer(JOURNEY_ANSWER))
@@ -152,8 +154,9 @@ def journeys(
     """The pages visits went to next (or came from) around a page, within a visit.
 
     `(exit)` / `(entrance)` rows count visits that left after the page / started on it."""
-    q = journey_query(body, reader.goals(reader.site(body.site_id)))
-    return behaviour.run_journeys(reader.engine(), q)
+    q = journey_query(body, reader.goals(site := reader.site(body.site_id)), reader.timezone(site))
+    answer = behaviour.run_journeys(reader.engine(), q)
+    return small_counts.journeys_answer(answer, reader.min_count)
 
 
 @router.post("/api/v2/paths", responses=_answer(PATHS_ANSWER))
@@ -162,7 +165,7 @@ def paths(
     body: Annotated[PathsBody, Body(openapi_examples={"top": {"value": PATHS_EXAMPLE}})],
 ) -> dict[str, Any]:
     """The most common runs of N consecutive pageviews within visits."""
-    q = paths_query(body, reader.goals(reader.site(body.site_id)))
+    q = paths_query(body, reader.goals(site := reader.site(body.site_id)), reader.timezone(site))
     return behaviour.run_paths(reader.engine(), q)
 
 
@@ -172,7 +175,7 @@ def sequences(
     body: Annotated[SequenceBody, Body(openapi_examples={"then": {"value": SEQUENCE_EXAMPLE}})],
 ) -> dict[str, Any]:
     """How many visitors (or visits) did A, then B (then C …), with anything in between."""
-    q = sequence_query(body, reader.goals(reader.site(body.site_id)))
+    q = sequence_query(body, reader.goals(site := reader.site(body.site_id)), reader.timezone(site))
     return behaviour.run_sequence(reader.engine(), q)
 
 
@@ -185,7 +188,10 @@ def retention(
     in the range, and how many were active in each later period. Off unless enabled."""
     site = reader.site(body.site_id)
     enabled = site in reader.ports.settings().user_id_sites
-    return behaviour.run_retention(reader.engine(), retention_query(body), enabled)
+    answer = behaviour.run_retention(
+        reader.engine(), retention_query(body, reader.timezone(site)), enabled
+    )
+    return small_counts.retention_answer(answer, reader.min_count)
 
 
 @router.get("/api/v2/realtime", responses=_answer(REALTIME_ANSWER))
@@ -198,4 +204,7 @@ def realtime(
     Firehose delivers them (see docs/ANALYTICS.md)."""
     site = reader.site(site_id)
     pending = reader.ports.pending()
-    return behaviour.run_realtime(reader.engine(), site, datetime.now(UTC), pending)
+    answer = behaviour.run_realtime(
+        reader.engine(), site, datetime.now(UTC), pending, reader.timezone(site)
+    )
+    return small_counts.realtime_answer(answer, reader.min_count)

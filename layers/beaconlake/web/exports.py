@@ -32,7 +32,7 @@ def export_events(
     """Raw (anonymous) events of a range, oldest first: streamed, or (CSV, where the engine
     writes exports to files: Athena) links to gzip-compressed CSV files, valid 15 minutes."""
     site = reader.site(site_id)
-    days = parse_date_range(date_range_param(date_range))
+    days = parse_date_range(date_range_param(date_range)).in_zone(reader.timezone(site))
     engine = reader.engine()
     if format == "csv":
         files = exports.export_files(engine, site, days)

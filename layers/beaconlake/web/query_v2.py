@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from beaconlake.stats.exports import csv_text
 from beaconlake.stats.query_parser import QueryBody, stats_query
 from beaconlake.stats.query_runner import run_query
+from beaconlake.web import small_counts
 from beaconlake.web.auth import Key
 
 router = APIRouter(tags=["query v2"])
@@ -36,11 +37,14 @@ def query(
 
     `format=csv` returns the same result as CSV (one column per dimension and metric)."""
     site = reader.site(body.site_id)
-    q = stats_query(body, reader.goals(site))
-    result = run_query(reader.engine(), q, body.include, body.date)
+    body, asked = small_counts.widened(body, reader.min_count)
+    q = stats_query(body, reader.goals(site), reader.timezone(site))
+    result = small_counts.query_answer(
+        run_query(reader.engine(), q, body.include, body.date), reader.min_count, asked
+    )
     if format == "json":
         return result
-    header = [*q.group_by(), *q.metrics]
+    header = [*q.group_by(), *asked]
     rows = [header] + [r["dimensions"] + r["metrics"] for r in result["results"]]
     return StreamingResponse(
         csv_text(rows),

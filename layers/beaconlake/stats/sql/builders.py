@@ -19,7 +19,7 @@ from beaconlake.ports import Rollup
 from beaconlake.sqldialect import string_literal
 from beaconlake.stats import parameter_ctes
 from beaconlake.stats.channels import channel_sql
-from beaconlake.stats.query import And, Goal, QueryError, StatsQuery
+from beaconlake.stats.query import And, DateRange, Goal, QueryError, StatsQuery
 from beaconlake.stats.registry import DIMENSIONS, GOAL_DIMENSION, METRICS, PROP_PREFIX, Denominator
 from beaconlake.stats.sql import metrics, plan
 from beaconlake.stats.sql.filters import (
@@ -32,11 +32,13 @@ from beaconlake.stats.sql.sessions import (
     CHANNEL_COLUMN,
     plain_events,
     rolled_up_pages,
+    rolled_up_pages_in_zone,
     rolled_up_sessions,
     session_ctes,
     sessionised_events,
+    visits_params,
 )
-from beaconlake.stats.sql.statement import Params, Statement, range_params
+from beaconlake.stats.sql.statement import Params, Statement, local_time
 
 TIME_FORMATS = {
     "hour": "%Y-%m-%d %H:00:00",
@@ -54,9 +56,13 @@ class GroupKey:
     by_visit_start: bool  # visits are counted in the time bucket of their start
     column: str = ""
     interval: str = ""
+    zone: DateRange | None = None  # wall-clock buckets of this range's zone (not UTC)
 
     def raw(self, ts: str) -> str:
-        return f"date_trunc('{self.interval}', {ts})" if self.interval else self.column
+        if not self.interval:
+            return self.column
+        local = local_time(ts, self.zone) if self.zone is not None else ts
+        return f"date_trunc('{self.interval}', {local})"
 
     def label(self, raw: str) -> str:
         return f"date_format({raw}, '{TIME_FORMATS[self.interval]}')" if self.interval else raw
@@ -68,9 +74,10 @@ class GroupKey:
 
 def group_keys(q: StatsQuery) -> list[GroupKey]:
     keys = []
+    zone = q.date_range if q.date_range.local else None
     for i, dim in enumerate(q.group_by()):
         if dim.startswith("time:"):
-            keys.append(GroupKey(True, interval=dim.split(":", 1)[1]))
+            keys.append(GroupKey(True, interval=dim.split(":", 1)[1], zone=zone))
         elif dim == GOAL_DIMENSION:
             keys.append(GroupKey(False, "goal_name"))
         else:  # a props key's value is a column `build` adds (parameter_ctes)
@@ -125,7 +132,8 @@ FROM grouped{metrics.order_by(q, keys)}"""
 def build_from_visits(q: StatsQuery, table: str, rollup: Rollup | None) -> Statement:
     """For queries plan.answerable_from_visits: the same columns, summed per visit."""
     if rollup is None:
-        sessions, args = session_ctes(table), range_params(q.site_id, q.date_range)
+        sessions = session_ctes(table, started=q.date_range.local)
+        args = visits_params(q.site_id, q.date_range)
     else:
         sessions, args = rolled_up_sessions(q.site_id, q.date_range, table, rollup)
     channel = "NULL"
@@ -136,9 +144,16 @@ def build_from_visits(q: StatsQuery, table: str, rollup: Rollup | None) -> State
     return _build_from_rows(q, rows, args, metrics.row_sums("visits", visitors), "started")
 
 
-def build_from_pages(q: StatsQuery, table: str, rollup: Rollup) -> Statement:
-    """For queries plan.answerable_from_pages, over the pages rollup."""
-    rows, args = rolled_up_pages(q.site_id, q.date_range, table, rollup)
+def build_from_pages(q: StatsQuery, table: str, rollup: Rollup) -> Statement | None:
+    """For queries plan.answerable_from_pages, over the pages rollup (None in a zone other
+    than UTC when no rolled-up UTC day lies wholly inside the range)."""
+    if q.date_range.local:
+        found = rolled_up_pages_in_zone(q.site_id, q.date_range, table, rollup)
+        if found is None:
+            return None
+        rows, args = found
+    else:
+        rows, args = rolled_up_pages(q.site_id, q.date_range, table, rollup)
     sums = metrics.row_sums("pages", plan.visitors_over_pages(q))
     return _build_from_rows(q, rows, args, sums, "ts")
 
@@ -167,9 +182,12 @@ def _matched_events(
     and the name of the last one."""
     where, where_args = compiler.compile(And(q.filters))
     keyed, key_args = parameter_ctes.props_key_ctes(q.group_by(), "ev")
-    events = sessionised_events(table) if plan.needs_sessions(q) else plain_events(table)
+    local = q.date_range.local
+    events = (
+        sessionised_events(table, started=local) if plan.needs_sessions(q) else plain_events(table)
+    )
     parts = [events, *keyed]
-    args: Params = range_params(q.site_id, q.date_range) + key_args
+    args: Params = visits_params(q.site_id, q.date_range) + key_args
     source = "visit_events"
     if compiler.flags:
         flagged, flag_args = parameter_ctes.flagged_ctes(compiler.flags, source)
@@ -222,11 +240,25 @@ engagement AS (
 
 
 def _base_visitors(q: StatsQuery, compiler: FilterCompiler) -> tuple[str, Params]:
-    """CTE base: the events of the query without its goal filters (conversion_rate)."""
+    """CTE base: the events of the query without its goal filters (conversion_rate), with
+    the props values its group keys read."""
     base_where, base_args = FilterCompiler(q.goals).compile(And(without_goal_filters(q.filters)))
     if compiler.flags and base_where != "true":
         raise QueryError("filters", "conversion_rate cannot be combined with has_done filters")
-    return f"base AS (SELECT * FROM visit_events WHERE {base_where})", base_args
+    props_values = parameter_ctes.props_value_columns(q.group_by())
+    return f"base AS (SELECT *{props_values} FROM visit_events WHERE {base_where})", base_args
+
+
+def _group_base(groups: list[GroupKey], keys: list[str]) -> tuple[str, str]:
+    """CTE group_base: per group, the visitors without the goal filters
+    (group_conversion_rate), and the JOIN that brings them to the final SELECT."""
+    select_keys = ", ".join(f"{g.text('ts')} AS {k}" for g, k in zip(groups, keys, strict=True))
+    on = " AND ".join(f"event_metrics.{k} = group_base.{k}" for k in keys)
+    cte = f"""group_base AS (
+  SELECT {select_keys}, count(DISTINCT visitor_id) AS group_base_visitors
+  FROM base GROUP BY {_positions(keys)}
+)"""
+    return cte, f" LEFT JOIN group_base ON {on}"
 
 
 def build_from_events(q: StatsQuery, table: str) -> Statement:
@@ -234,7 +266,8 @@ def build_from_events(q: StatsQuery, table: str) -> Statement:
     compiler = FilterCompiler(q.goals)
     parts, args, rows = _matched_events(q, table, compiler)
     keys = _key_names(groups)
-    event_keys = [g.text("ts") for g in groups] or ["''"]
+    # in a zone other than UTC an event is in the time bucket of its visit's start
+    event_keys = [g.text("s_started" if g.zone else "ts") for g in groups] or ["''"]
     select_keys = ", ".join(f"{e} AS {k}" for e, k in zip(event_keys, keys, strict=True))
     parts.append(
         f"""event_metrics AS (
@@ -252,11 +285,18 @@ def build_from_events(q: StatsQuery, table: str) -> Statement:
         joined.append(metrics.PART_CTES["engagement"])
     select, from_sql = metrics.final_select(keys, joined)
     totals = metrics.total_visitors(q)
-    if any(METRICS[m].denominator is Denominator.WITHOUT_GOALS for m in q.metrics):
+    denominators = {METRICS[m].denominator for m in q.metrics}
+    if any(d and d.without_goals for d in denominators):
         base, base_args = _base_visitors(q, compiler)
         parts.append(base)
         args += base_args
         totals += ", (SELECT count(DISTINCT visitor_id) FROM base) AS base_visitors"
+    by_group = groups and GOAL_DIMENSION not in q.group_by()
+    if Denominator.GROUP_WITHOUT_GOALS in denominators and by_group:
+        group_base, join = _group_base(groups, keys)
+        parts.append(group_base)
+        from_sql += join
+        totals += ", group_base.group_base_visitors AS group_base_visitors"
     sql = (
         "WITH "
         + ",\n".join(parts)
@@ -272,5 +312,7 @@ def build(q: StatsQuery, table: str = "events", rollup: Rollup | None = None) ->
     if plan.answerable_from_visits(q, rolled_up=rollup is not None):
         return build_from_visits(q, table, rollup)
     if rollup is not None and plan.answerable_from_pages(q):
-        return build_from_pages(q, table, rollup)
+        from_pages = build_from_pages(q, table, rollup)
+        if from_pages is not None:
+            return from_pages
     return build_from_events(q, table)

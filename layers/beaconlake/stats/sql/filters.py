@@ -69,12 +69,18 @@ def goal_condition(goal: Goal) -> tuple[str, Params]:
 
 def _goal_filter(f: Filter, goals: tuple[Goal, ...]) -> tuple[str, Params]:
     by_name = {g.name: g for g in goals}
-    unknown = [v for v in f.values if v not in by_name]
-    if unknown:
-        raise QueryError("filters", f"unknown goal {unknown[0]!r} for this site")
+    if f.operator.startswith("contains"):  # the goals whose name holds a value, any case
+        names = [g.name for g in goals if any(v.lower() in g.name.lower() for v in f.values)]
+        if not names:
+            return "false", ()
+    else:
+        unknown = [v for v in f.values if v not in by_name]
+        if unknown:
+            raise QueryError("filters", f"unknown goal {unknown[0]!r} for this site")
+        names = list(f.values)
     parts: list[str] = []
     args: Params = ()
-    for value in f.values:
+    for value in names:
         sql, a = goal_condition(by_name[value])
         parts.append(sql)
         args += a
@@ -138,7 +144,13 @@ def where(q: StatsQuery) -> tuple[str, Params]:
 
 
 def without_goal_filters(filters: tuple[FilterNode, ...]) -> tuple[FilterNode, ...]:
-    """The top-level filters that are not on goals (conversion_rate's base)."""
+    """The top-level filters that are neither on goals nor on custom properties (which
+    narrow the conversions: Plausible's conversion rates leave out both)."""
     return tuple(
-        f for f in filters if not (isinstance(f, Filter) and f.dimension == GOAL_DIMENSION)
+        f
+        for f in filters
+        if not (
+            isinstance(f, Filter)
+            and (f.dimension == GOAL_DIMENSION or f.dimension.startswith(PROP_PREFIX))
+        )
     )

@@ -18,7 +18,6 @@ from beaconlake.stats.registry import (
     AGGREGATES,
     DIMENSIONS,
     METRICS,
-    Denominator,
     Dimension,
     Scope,
     Source,
@@ -52,14 +51,17 @@ def _per_visitor(name: str) -> bool:
     return d.source is Source.TIME or d.column in VISITOR_ATTRS
 
 
-def _on_visit_rows(name: str, rolled_up: bool) -> bool:
+def _on_visit_rows(name: str, rolled_up: bool, local: bool = False) -> bool:
     """A column of visit rows: the sessions CTE's, or with a rollup also VISITOR_ATTRS and
-    the visit's day (a day's visits are that day's events)."""
+    the visit's day (a day's visits are that day's events). In a zone other than UTC every
+    time bucket is that of the visit's start, events included, so any time key is."""
     d = _dimension(name)
     if d is None:
         return False
     if d.source is Source.VISIT:
         return d.column in SESSION_COLUMNS or d.column == CHANNEL_COLUMN
+    if local and d.source is Source.TIME:
+        return True
     return rolled_up and _per_visitor(name)
 
 
@@ -75,10 +77,13 @@ def _reads_visits(metric: str) -> bool:
 
 def needs_sessions(q: StatsQuery) -> bool:
     """Sessions cost two window passes and a join; skip them when nothing asks for them.
-    (The visitors without goal filters are counted over visit_events.)"""
+    (The visitors without goal filters are counted over visit_events.) In a zone other than
+    UTC the range chooses visits by their start, so they are always computed."""
+    if q.date_range.local:
+        return True
     for metric in q.metrics:
         m = METRICS.get(metric)
-        if _reads_visits(metric) or (m and m.denominator is Denominator.WITHOUT_GOALS):
+        if _reads_visits(metric) or (m and m.denominator and m.denominator.without_goals):
             return True
     return has_done(q) or any(_from_visit(d) for d in dimensions_used(q))
 
@@ -87,7 +92,7 @@ def _computable(metric: str, rows: str) -> bool:
     """Every input of the metric has SQL over `rows` ('visits' or 'pages'); visitors and
     the total of all groups are counted over any rows."""
     m = METRICS.get(metric)
-    if m is None or m.denominator is Denominator.WITHOUT_GOALS:
+    if m is None or (m.denominator and m.denominator.without_goals):
         return False
     return all(a == "visitors" or AGGREGATES[a].over(rows) is not None for a in m.inputs)
 
@@ -100,7 +105,8 @@ def answerable_from_visits(q: StatsQuery, rolled_up: bool = False) -> bool:
         return False
     if not (rolled_up or needs_sessions(q)):
         return False
-    return not has_done(q) and all(_on_visit_rows(d, rolled_up) for d in dimensions_used(q))
+    local = q.date_range.local
+    return not has_done(q) and all(_on_visit_rows(d, rolled_up, local) for d in dimensions_used(q))
 
 
 def answerable_from_pages(q: StatsQuery) -> bool:
@@ -119,7 +125,10 @@ def visitors_over_visits(q: StatsQuery, rolled_up: bool) -> str:
     """Visitors over one row per visit. A visitor id lives one day, so where every key and
     filter is fixed per visitor, its first visit stands for it; where the one other visit
     attribute is a group key with a FIRST_OF flag, the visitor's first visit with each value
-    does; otherwise count distinct ids."""
+    does; otherwise count distinct ids (always in a zone other than UTC: its range may hold
+    a visitor's later visits but not the first)."""
+    if q.date_range.local:
+        return "count(DISTINCT visitor_id)"
     varying = {DIMENSIONS[d].column for d in dimensions_used(q) if not _per_visitor(d)}
     if not varying:
         return "count(*) FILTER (WHERE session_no = 1)"
@@ -130,6 +139,6 @@ def visitors_over_visits(q: StatsQuery, rolled_up: bool) -> str:
     return "count(DISTINCT visitor_id)"
 
 
-def visitors_over_pages(q: StatsQuery) -> str:
+def visitors_over_pages(q: StatsQuery) -> str:  # a visitor id lives one UTC day
     """A visitor has one row per page, so per page the rows are the visitors."""
     return "count(*)" if "event:page" in q.group_by() else "count(DISTINCT visitor_id)"

@@ -25,10 +25,13 @@ from beaconlake.stats.query import DateRange, StatsQuery
 from beaconlake.stats.registry import BUILT_IN_DIMENSIONS, Scope, Source
 from beaconlake.stats.sql.statement import (
     RANGE_WHERE,
+    STARTED_WHERE,
     Params,
     Statement,
     range_params,
+    started_params,
     timestamp_text,
+    visit_range_params,
 )
 
 SESSION_GAP_MS = 30 * 60 * 1000
@@ -36,6 +39,8 @@ SESSION_GAP_MS = 30 * 60 * 1000
 SESSION_ATTRS: tuple[tuple[str, str], ...] = tuple(
     (d.column, d.first_of) for d in BUILT_IN_DIMENSIONS if d.first_of
 )
+# the SQL of each, where it is not the event column itself (visit:source names the source)
+FIRST_SQL = {d.column: d.first_sql for d in BUILT_IN_DIMENSIONS if d.first_of and d.first_sql}
 # Event columns fixed by the visitor id within a day, so every visit has one value of each;
 # the rollups keep them per visit and per visitor and page.
 VISITOR_ATTRS: tuple[str, ...] = tuple(
@@ -73,16 +78,21 @@ FIRST_OF = {"s_source": "first_of_source", "s_entry_page": "first_of_entry_page"
 
 
 def session_ctes(
-    table: str, where: str = RANGE_WHERE, visitor_attrs: bool = False, name: str = "sessions"
+    table: str,
+    where: str = RANGE_WHERE,
+    visitor_attrs: bool = False,
+    name: str = "sessions",
+    started: bool = False,
 ) -> str:
     """CTEs `ev`, `marked`, `numbered` and `sessions` (or `name`: one row per visit with its
     attributes and totals, plus the VISITOR_ATTRS if asked). The default `where` needs the
-    five range parameters.
+    five range parameters; with `started`, only the visits that started in the range are
+    kept (STARTED_WHERE: two more parameters, after `where`'s).
 
     Of a visitor's events in the same millisecond only one can open a visit (the others
     are 0 ms after it), and the two windows may order such ties differently: `is_new DESC`
     counts that one first, so all of them get its session_no."""
-    attrs = [f"min_by({col}, ts) AS {alias}" for alias, col in SESSION_ATTRS]
+    attrs = [f"min_by({FIRST_SQL.get(alias, col)}, ts) AS {alias}" for alias, col in SESSION_ATTRS]
     if visitor_attrs:
         attrs += [f"min_by({col}, ts) AS {col}" for col in VISITOR_ATTRS]
     attr_sql = ",\n    ".join(attrs)
@@ -101,7 +111,7 @@ numbered AS (
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session_no
   FROM marked
 ),
-{name} AS (
+{f"{name}_all" if started else name} AS (
   SELECT visitor_id, session_no,
     min(ts) AS started,
     max(ts) AS ended,
@@ -115,18 +125,27 @@ numbered AS (
     {attr_sql}
   FROM numbered
   GROUP BY visitor_id, session_no
-)"""
+)""" + (f",\n{name} AS (SELECT * FROM {name}_all WHERE {STARTED_WHERE})" if started else "")
 
 
-def sessionised_events(table: str) -> str:
-    """`session_ctes` plus `visit_events`: each event with its visit's attributes."""
+def sessionised_events(table: str, started: bool = False) -> str:
+    """`session_ctes` plus `visit_events`: each event with its visit's attributes (with
+    `started`: of the visits that started in the range, and their start, `s_started`)."""
     attr_cols = ", ".join(f"s.{alias}" for alias, _ in SESSION_ATTRS)
+    if started:
+        attr_cols += ", s.started AS s_started"
     channel = channel_sql("s.s_source", "s.s_utm_medium")
-    return f"""{session_ctes(table)},
+    return f"""{session_ctes(table, started=started)},
 visit_events AS (
   SELECT n.*, s.s_entry_page, s.s_exit_page, {attr_cols}, {channel} AS {CHANNEL_COLUMN}
   FROM numbered n JOIN sessions s ON n.visitor_id = s.visitor_id AND n.session_no = s.session_no
 )"""
+
+
+def visits_params(site_id: str, date_range: DateRange) -> Params:
+    """The parameters of `session_ctes(table, started=date_range.local)`."""
+    args = visit_range_params(site_id, date_range)
+    return args + started_params(date_range) if date_range.local else args
 
 
 def plain_events(table: str) -> str:
@@ -138,7 +157,10 @@ def plain_events(table: str) -> str:
 
 
 def whole_days(q: StatsQuery) -> tuple[date, date] | None:
-    """The days the query's range covers from midnight to midnight, if any."""
+    """The days the query's range covers from midnight to midnight, if any (in a zone other
+    than UTC, the UTC days holding the range: its visits are chosen by their start)."""
+    if q.date_range.local:
+        return q.date_range.dt_days()
     start, end = q.date_range.start, q.date_range.end
     first = start.date() if start.time() == datetime.min.time() else start.date() + timedelta(1)
     last = end.date() - timedelta(1)
@@ -242,18 +264,31 @@ def _rollup_days(site_id: str, rollup: Rollup) -> Params:
 def rolled_up_sessions(
     site_id: str, date_range: DateRange, table: str, rollup: Rollup
 ) -> tuple[str, Params]:
-    """CTE `sessions`: the rollup's rows for its days, computed from events for the rest."""
+    """CTE `sessions`: the rollup's rows for its days, computed from events for the rest
+    (in a zone other than UTC, those that started in the range)."""
     columns = ", ".join((*SESSION_COLUMNS, *VISITOR_ATTRS, *FIRST_OF.values()))
+    started = date_range.local
     live = session_ctes(
-        table, f"{RANGE_WHERE} AND dt NOT BETWEEN ? AND ?", visitor_attrs=True, name="live"
+        table,
+        f"{RANGE_WHERE} AND dt NOT BETWEEN ? AND ?",
+        visitor_attrs=True,
+        name="live",
+        started=started,
     )
+    rolled = f"site_id = ? AND dt BETWEEN ? AND ?{f' AND {STARTED_WHERE}' if started else ''}"
     sql = f"""{live},
 sessions AS (
   {rollup_select("live")}
   UNION ALL
-  SELECT {columns} FROM {SESSION_ROLLUP_TABLE} WHERE site_id = ? AND dt BETWEEN ? AND ?
+  SELECT {columns} FROM {SESSION_ROLLUP_TABLE} WHERE {rolled}
 )"""
-    return sql, range_params(site_id, date_range) + _rollup_days(site_id, rollup)
+    days = (rollup.first.isoformat(), rollup.last.isoformat())
+    live_args = (*visit_range_params(site_id, date_range), *days)
+    rolled_args: Params = (site_id, *days)
+    if started:
+        live_args += started_params(date_range)
+        rolled_args += started_params(date_range)
+    return sql, live_args + rolled_args
 
 
 def rolled_up_pages(
@@ -268,3 +303,46 @@ def rolled_up_pages(
   SELECT {columns} FROM {PAGE_ROLLUP_TABLE} WHERE site_id = ? AND dt BETWEEN ? AND ?
 )"""
     return sql, range_params(site_id, date_range) + _rollup_days(site_id, rollup)
+
+
+def _inner_days(date_range: DateRange, rollup: Rollup) -> tuple[date, date] | None:
+    """The rolled-up UTC days that lie wholly inside a range of another zone: every visit
+    that started on one of them started in the range, with all of its events."""
+    start, end = date_range.start_utc, date_range.end_utc
+    first = start.date() if start.time() == datetime.min.time() else start.date() + timedelta(1)
+    last = end.date() - timedelta(1)
+    first, last = max(first, rollup.first), min(last, rollup.last)
+    return (first, last) if first <= last else None
+
+
+def rolled_up_pages_in_zone(
+    site_id: str, date_range: DateRange, table: str, rollup: Rollup
+) -> tuple[str, Params] | None:
+    """CTE `units` for a range of a zone other than UTC: the pages rollup's rows for the
+    rolled-up UTC days wholly inside the range, and page rows of the visits that started in
+    the range computed from the events of the other days (the range's edges: two partial
+    UTC days at most, and any day not rolled up). None when no such rolled-up day exists."""
+    inner = _inner_days(date_range, rollup)
+    if inner is None:
+        return None
+    days = (inner[0].isoformat(), inner[1].isoformat())
+    edges = session_ctes(table, f"{RANGE_WHERE} AND dt NOT BETWEEN ? AND ?", started=True)
+    columns = ", ".join(PAGE_COLUMNS)
+    sql = f"""{edges},
+kept AS (
+  SELECT n.* FROM numbered n
+  JOIN sessions s ON n.visitor_id = s.visitor_id AND n.session_no = s.session_no
+),
+units AS (
+  {page_rows("kept", "true")}
+  UNION ALL
+  SELECT {columns} FROM {PAGE_ROLLUP_TABLE} WHERE site_id = ? AND dt BETWEEN ? AND ?
+)"""
+    args = (
+        *visit_range_params(site_id, date_range),
+        *days,
+        *started_params(date_range),
+        site_id,
+        *days,
+    )
+    return sql, args
