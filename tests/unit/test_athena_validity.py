@@ -153,7 +153,7 @@ def query_v2_bodies() -> list[dict[str, Any]]:
         [["matches_not", "event:page", ["^/"]]],
         [["has_done", ["is", "event:name", ["Signup"]]]],
         [["has_not_done", ["is", "event:page", ["/pricing"]]]],
-        [["is", "event:goal", ["Pricing page"]]],
+        [["has_done", ["is", "event:goal", ["Pricing page"]]]],
         [
             [
                 "and",
@@ -170,6 +170,11 @@ def query_v2_bodies() -> list[dict[str, Any]]:
         {
             "metrics": ["visitors", "events", "conversion_rate", "total_revenue"],
             "dimensions": ["event:goal"],
+        },
+        {  # tests/integration/test_goal_filter.py
+            "metrics": ["visitors", "group_conversion_rate", "conversion_rate", "events"],
+            "dimensions": ["visit:source"],
+            "filters": [["contains", "event:goal", ["sign"]]],
         },
         {
             "metrics": ["visitors", "percentage"],

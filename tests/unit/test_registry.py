@@ -9,6 +9,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import sqlglot
+from sqlglot import exp
 
 from beaconlake import schema
 from beaconlake.ports import Rollup
@@ -74,6 +76,11 @@ def test_the_rollup_columns_follow_each_dimension_s_scope() -> None:
     first_of = [(d.column, d.first_of) for d in registry.BUILT_IN_DIMENSIONS if d.first_of]
     assert first_of == list(SESSION_ATTRS)
     assert {col for _, col in SESSION_ATTRS} <= event_columns
+    # computed from the column alone (visit:source names the source)
+    for d in registry.BUILT_IN_DIMENSIONS:
+        if d.first_sql:
+            read = {c.name for c in sqlglot.parse_one(d.first_sql).find_all(exp.Column)}
+            assert read == {d.first_of}, d.name
     for d in registry.column_dimensions():
         if d.source is Source.EVENT:
             assert d.column in event_columns, d.name

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from beaconlake.stats import registry
 from beaconlake.stats.limits import LIMITS
 from beaconlake.stats.query import (
     GOAL_DIMENSION,
@@ -21,12 +22,25 @@ from beaconlake.stats.query import (
     StatsQuery,
     check_dimension,
     day_range,
+    local_today,
     parse_day,
     relative_range,
     today_utc,
 )
 from beaconlake.stats.query_parser import QueryBody, checked, stats_query
 
+# v1's conversion rate (with a goal filter or in a goal breakdown); in a breakdown by a visit
+# or page attribute under a goal filter it is the group's, as in Plausible's v1
+V1_GOAL_METRICS = tuple(
+    m.name for m in registry.METRICS.values() if m.denominator is registry.Denominator.WITHOUT_GOALS
+)
+GROUP_RATES = {
+    "conversion_rate": next(
+        m.name
+        for m in registry.METRICS.values()
+        if m.denominator is registry.Denominator.GROUP_WITHOUT_GOALS
+    )
+}
 PERIODS = ("day", "7d", "30d", "month", "6mo", "12mo", "custom")
 MAX_HOURLY_DAYS = 31
 # v1's filter operators, in the order they are looked for, and the v2 operator of each
@@ -70,13 +84,15 @@ def date_range(period: str, ref: date | None, start: str | None, end: str | None
 
 
 def metrics(raw: str | None) -> list[str]:
-    """`visitors,pageviews`: v1 offers the basic metrics only."""
+    """`visitors,pageviews`: v1 offers the basic metrics, and conversion_rate (in a goal
+    breakdown or with a goal filter, as in Plausible's v1)."""
     if not raw:
         return ["visitors"]
     names = [m.strip() for m in raw.split(",") if m.strip()]
+    offered = (*METRICS, *V1_GOAL_METRICS)
     for m in names:
-        if m not in METRICS:
-            raise QueryError("metrics", f"unknown metric {m!r}; use any of {', '.join(METRICS)}")
+        if m not in offered:
+            raise QueryError("metrics", f"unknown metric {m!r}; use any of {', '.join(offered)}")
     return names
 
 
@@ -106,6 +122,22 @@ def filters(raw: str | None) -> list[list[Any]]:
     return out
 
 
+def _v2_metrics(names: list[str], dimensions: list[str], v2_filters: list[list[Any]]) -> list[str]:
+    """The v2 metrics of v1 `metrics`: conversion_rate is the group's in a breakdown by
+    anything but a goal or a custom property, under a goal filter (Plausible's v1)."""
+    goal_filter = any(f[1] == GOAL_DIMENSION for f in v2_filters)
+    by_group = dimensions and dimensions[0] != GOAL_DIMENSION
+    if goal_filter and by_group and not dimensions[0].startswith(registry.PROP_PREFIX):
+        return [GROUP_RATES.get(m, m) for m in names]
+    return names
+
+
+def v1_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Breakdown rows with v1's metric names (a group's conversion rate is conversion_rate)."""
+    names = {v2: v1 for v1, v2 in GROUP_RATES.items()}
+    return [{names.get(k, k): v for k, v in row.items()} for row in rows]
+
+
 def _breakdown_property(name: str) -> str:
     return name if name == GOAL_DIMENSION else check_dimension(name)
 
@@ -121,9 +153,12 @@ def _interval(r: V1Request, days: int) -> str:
     return chosen
 
 
-def translate(r: V1Request, goals: tuple[Goal, ...], kind: str) -> StatsQuery:
-    """The v2 query a v1 `aggregate`, `timeseries` or `breakdown` request asks."""
-    days = date_range(r.period, r.date, r.start, r.end)
+def translate(
+    r: V1Request, goals: tuple[Goal, ...], kind: str, timezone: str = "UTC"
+) -> StatsQuery:
+    """The v2 query a v1 `aggregate`, `timeseries` or `breakdown` request asks, its days
+    those of the site's time zone."""
+    days = date_range(r.period, r.date or local_today(timezone), r.start, r.end)
     dimensions: list[str] = []
     if kind == "breakdown":
         dimensions = [_breakdown_property(r.property or "")]
@@ -136,10 +171,11 @@ def translate(r: V1Request, goals: tuple[Goal, ...], kind: str) -> StatsQuery:
         "dimensions": dimensions,
         "filters": filters(r.filters),
     }
+    body["metrics"] = _v2_metrics(body["metrics"], dimensions, body["filters"])
     if kind == "breakdown":
         body["pagination"] = {"limit": r.limit, "offset": (r.page - 1) * r.limit}
     try:
-        return stats_query(checked(QueryBody, body), goals)
+        return stats_query(checked(QueryBody, body), goals, timezone)
     except QueryError as exc:
         raise QueryError(v1_field(exc.field, kind), exc.message, exc.rule) from None
 

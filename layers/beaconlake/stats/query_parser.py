@@ -55,11 +55,12 @@ from beaconlake.stats.query import (
     check_values,
     parse_date_range,
     parse_day,
-    today_utc,
 )
 from beaconlake.stats.regex_guard import check_regex
 
 MAX_DIMENSIONS = 4
+# event:goal filters: by the goals' names, or by a part of them (any case)
+GOAL_OPERATORS = ("is", "is_not", "contains", "contains_not")
 MAX_ROWS = 10_000
 MAX_OFFSET = 1_000_000
 ComparisonMode = Literal["previous_period", "year_over_year", "custom"]
@@ -89,10 +90,11 @@ DateRangeValue: Any = TypeAliasType(
 # ---- the rules, one per field ----------------------------------------------------------------
 
 
-def today_of(info: ValidationInfo) -> date:
-    """The reference day: the body's `date`, else the caller's `today` context, else today."""
+def today_of(info: ValidationInfo) -> date | None:
+    """The reference day: the body's `date`, else the caller's `today` context, else None
+    (today, in the site's zone: DateRange.in_zone)."""
     given = info.data.get("date") or (info.context or {}).get("today")
-    return given if isinstance(given, date) else today_utc()
+    return given if isinstance(given, date) else None
 
 
 def _ref_day(value: Any) -> date | None:
@@ -178,8 +180,8 @@ def parse_filter(raw: Any, path: str, depth: int = 1, in_has_done: bool = False)
     if not values or not all(isinstance(v, str) for v in values):
         raise QueryError(f"{path}[2]", "values must be a non-empty list of strings")
     check_values(values, f"{path}[2]")
-    if dimension == GOAL_DIMENSION and op not in ("is", "is_not"):
-        raise QueryError(path, "event:goal can only be filtered with is / is_not")
+    if dimension == GOAL_DIMENSION and op not in GOAL_OPERATORS:
+        raise QueryError(path, f"event:goal can only be filtered with {' / '.join(GOAL_OPERATORS)}")
     if op.startswith("matches"):
         for v in values:
             try:
@@ -322,12 +324,56 @@ class QueryBody(BaseModel):
         return self
 
 
+def goal_filtered(filters: Sequence[FilterNode]) -> bool:
+    """Some filter is on event:goal (outside has_done / has_not_done, which choose visits):
+    then the matched events are conversions."""
+
+    def walk(node: FilterNode) -> bool:
+        if isinstance(node, Filter):
+            return node.dimension == GOAL_DIMENSION
+        if isinstance(node, And | Or):
+            return any(walk(c) for c in node.children)
+        return isinstance(node, Not) and walk(node.child)
+
+    return any(walk(f) for f in filters)
+
+
+def check_goal_metrics(metrics: Sequence[str], dims: Sequence[str], goal_filter: bool) -> None:
+    """Conversion metrics (Plausible's rules): under an event:goal filter only the metrics
+    that count conversions (`registry.goal_filter_metrics`); the conversion rates need a
+    goal, and a group's needs a group."""
+    if goal_filter:
+        refused = [m for m in metrics if registry.METRICS[m].with_goal_filter is None]
+        if refused:
+            allowed = ", ".join(registry.goal_filter_metrics())
+            raise QueryError(
+                "metrics",
+                f"{', '.join(refused)} cannot be queried with an event:goal filter: the filter "
+                "keeps the conversions, not whole visits or pages. Use any of " + allowed,
+                "goal_filter",
+            )
+    if "conversion_rate" in metrics and GOAL_DIMENSION not in dims and not goal_filter:
+        raise QueryError(
+            "metrics", "conversion_rate needs an event:goal dimension or goal filter", "goal"
+        )
+    if "group_conversion_rate" in metrics:
+        groups = [d for d in dims if d != GOAL_DIMENSION]
+        if not goal_filter or GOAL_DIMENSION in dims or not groups:
+            raise QueryError(
+                "metrics",
+                "group_conversion_rate needs an event:goal filter and a dimension other than "
+                "event:goal (by goal, use conversion_rate)",
+                "goal",
+            )
+
+
 def check_combinations(
     metrics: Sequence[str], dims: Sequence[str], filters: Sequence[FilterNode]
 ) -> None:
     """Metrics the dimensions can answer. Session metrics need a visit per row: an event
     dimension other than event:page splits a visit (Plausible: "Mixing session metrics …
     with event dimensions is not allowed")."""
+    check_goal_metrics(metrics, dims, goal_filtered(filters))
     session = [m for m in metrics if m in SESSION_METRICS]
     event_dims = [d for d in dims if d.startswith("event:") and d != "event:page"]
     if session and event_dims:
@@ -336,20 +382,17 @@ def check_combinations(
             f"session metrics ({', '.join(session)}) cannot be broken down by {event_dims[0]}: "
             "a visit has many events. Use visitors, events or pageviews, or filter instead.",
         )
-    goal_filter = any(isinstance(f, Filter) and f.dimension == GOAL_DIMENSION for f in filters)
-    if "conversion_rate" in metrics and GOAL_DIMENSION not in dims and not goal_filter:
-        raise QueryError("metrics", "conversion_rate needs an event:goal dimension or goal filter")
     if "percentage" in metrics and not dims:
         raise QueryError("metrics", "percentage needs at least one dimension")
     if sum(d in TIME_DIMENSIONS for d in dims) > 1:
         raise QueryError("dimensions", "use at most one time dimension")
 
 
-def stats_query(body: QueryBody, goals: tuple[Goal, ...]) -> StatsQuery:
-    """A checked body and the site's goals → the query the SQL is built from."""
+def stats_query(body: QueryBody, goals: tuple[Goal, ...], timezone: str = "UTC") -> StatsQuery:
+    """A checked body, the site's goals and time zone → the query the SQL is built from."""
     return StatsQuery(
         site_id=body.site_id.strip().lower(),
-        date_range=body.date_range,
+        date_range=body.date_range.in_zone(timezone, body.date),
         metrics=body.metrics,
         filters=body.filters,
         dimensions=body.dimensions,

@@ -21,13 +21,16 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from beaconlake.stats import registry_values as values
+from beaconlake.stats.channels import source_sql
 from beaconlake.stats.registry_types import (
+    ALL_PANELS,
     Aggregate,
     Change,
     Denominator,
     Dimension,
     Metric,
-    Row,
+    Panel,
     Scope,
     Source,
 )
@@ -38,57 +41,6 @@ INTERVALS = ("hour", "day", "week", "month")
 
 
 # ---- metrics ------------------------------------------------------------------------------
-
-
-def _count(column: str) -> Callable[[Row], int]:
-    return lambda row: int(row.get(column) or 0)
-
-
-def _bounce_rate(row: Row) -> int:
-    visits = int(row.get("visits") or 0)
-    return round(100 * int(row.get("bounces") or 0) / visits) if visits else 0
-
-
-def _visit_duration(row: Row) -> int:
-    visits = int(row.get("visits") or 0)
-    return round(int(row.get("duration_ms") or 0) / 1000 / visits) if visits else 0
-
-
-def _views_per_visit(row: Row) -> float:
-    visits = int(row.get("visits") or 0)
-    return round(int(row.get("session_pageviews") or 0) / visits, 2) if visits else 0.0
-
-
-def _share_of(denominator: Denominator) -> Callable[[Row], float]:
-    def share(row: Row) -> float:
-        total = int(row.get(denominator.value) or 0)
-        return round(100 * int(row.get("visitors") or 0) / total, 1) if total else 0.0
-
-    return share
-
-
-def _total_revenue(row: Row) -> float | None:
-    revenue = row.get("revenue_sum")
-    return float(revenue) if revenue is not None else None
-
-
-def _average_revenue(row: Row) -> float | None:
-    count, revenue = int(row.get("revenue_count") or 0), row.get("revenue_sum")
-    return round(float(revenue) / count, 2) if count and revenue is not None else None
-
-
-def _scroll_depth(row: Row) -> int | None:
-    depth = row.get("scroll_depth_avg")
-    return round(float(depth)) if depth is not None else None
-
-
-def _time_on_page(row: Row) -> int | None:
-    engaged = row.get("engaged_ms_avg")
-    return round(float(engaged) / 1000) if engaged is not None else None
-
-
-def _per_visit(column: str) -> str:
-    return f"CAST({column} AS double) / nullif(visits, 0)"
 
 
 _AGGREGATES = (
@@ -126,124 +78,167 @@ _AGGREGATES = (
     Aggregate("engaged_ms_avg", engagement=("sum(engaged_ms)", "engaged"), empty="NULL"),
 )
 
+_P = Panel
+_REVENUE = (_P.TOTALS, _P.PAGES, _P.GOALS, _P.VISITS, _P.EVENTS)
+_CONVERSIONS = "unique conversions: the visitors with a matched event"
+
 _METRICS = (
     Metric(
         "visitors",
         "unique visitors (a visitor id lives one UTC day)",
         ("visitors",),
-        _count("visitors"),
+        values.count("visitors"),
         "visitors",
         "Visitors",
         v1=True,
+        with_goal_filter=_CONVERSIONS,
+        panels=ALL_PANELS,
+        goal_panels=ALL_PANELS,
     ),
     Metric(
         "pageviews",
         "pageview events",
         ("pageviews",),
-        _count("pageviews"),
+        values.count("pageviews"),
         "pageviews",
         "Pageviews",
         v1=True,
+        with_goal_filter="the matched pageviews: a page goal's conversions, 0 for a custom event's",
+        panels=(_P.TOTALS, _P.PAGES),
     ),
     Metric(
         "events",
         "events of any kind but engagement",
         ("events",),
-        _count("events"),
+        values.count("events"),
         "events",
         "Events",
         v1=True,
+        with_goal_filter="total conversions: the matched events",
+        panels=(_P.GOALS, _P.EVENTS),
+        goal_panels=(_P.TOTALS, _P.GOALS, _P.EVENTS),
     ),
     Metric(
         "visits",
         "visits (sessions: a visitor's events with gaps under 30 minutes)",
         ("visits",),
-        _count("visits"),
+        values.count("visits"),
         "visits",
         "Visits",
         v1=True,
+        panels=(_P.TOTALS, _P.VISITS),
     ),
     Metric(
         "bounce_rate",
         "percent of visits with one pageview and no interactive custom event",
         ("bounces", "visits"),
-        _bounce_rate,
-        _per_visit("bounces"),
+        values.bounce_rate,
+        values.per_visit("bounces"),
         "Bounce",
         Change.POINTS,
         v1=True,
+        panels=(_P.TOTALS, _P.PAGES, _P.VISITS),
     ),
     Metric(
         "visit_duration",
         "mean seconds from a visit's first to its last event",
         ("duration_ms", "visits"),
-        _visit_duration,
-        _per_visit("duration_ms"),
+        values.visit_duration,
+        values.per_visit("duration_ms"),
         "Visit duration",
         v1=True,
+        panels=(_P.TOTALS, _P.VISITS),
     ),
     Metric(
         "views_per_visit",
         "mean pageviews per visit",
         ("session_pageviews", "visits"),
-        _views_per_visit,
-        _per_visit("session_pageviews"),
+        values.views_per_visit,
+        values.per_visit("session_pageviews"),
         "Views per visit",
         v1=True,
+        panels=(_P.TOTALS,),
     ),
     Metric(
         "percentage",
         "share of all groups' visitors, in percent (needs a dimension)",
         ("visitors",),
-        _share_of(Denominator.ALL_GROUPS),
+        values.share_of(Denominator.ALL_GROUPS),
         "visitors",
         "Share",
         Change.POINTS,
         denominator=Denominator.ALL_GROUPS,
+        with_goal_filter="share of all groups' unique conversions",
+        panels=(_P.PAGES, _P.VISITS, _P.EVENTS),
     ),
     Metric(
         "conversion_rate",
-        "goal visitors ÷ visitors of the same query without its goal filter, in percent "
-        "(needs `event:goal` as dimension or filter)",
+        "goal visitors ÷ visitors of the same query without its dimensions and its goal and "
+        "property filters, in percent (needs `event:goal` as dimension or filter; v1 too)",
         ("visitors",),
-        _share_of(Denominator.WITHOUT_GOALS),
+        values.share_of(Denominator.WITHOUT_GOALS),
         "visitors",
         "CR",
         Change.POINTS,
         denominator=Denominator.WITHOUT_GOALS,
+        with_goal_filter="unique conversions ÷ visitors without the goal filter",
+        panels=(_P.GOALS,),
+        goal_panels=(_P.TOTALS, _P.GOALS),
+    ),
+    Metric(
+        "group_conversion_rate",
+        "a group's goal visitors ÷ the same group's visitors without the goal and property "
+        "filters, in percent (needs an `event:goal` filter and a dimension other than "
+        "`event:goal`)",
+        ("visitors",),
+        values.share_of(Denominator.GROUP_WITHOUT_GOALS),
+        "CAST(visitors AS double) / nullif(group_base_visitors, 0)",
+        "CR",
+        Change.POINTS,
+        denominator=Denominator.GROUP_WITHOUT_GOALS,
+        with_goal_filter="the group's unique conversions ÷ its visitors without the goal filter",
+        goal_panels=(_P.PAGES, _P.VISITS, _P.EVENTS),
     ),
     Metric(
         "total_revenue",
         "sum of the matched events' `revenue` (one currency per site is assumed)",
         ("revenue_sum",),
-        _total_revenue,
+        values.total_revenue,
         "revenue_sum",
         "Revenue",
+        with_goal_filter="revenue of the conversions",
+        panels=(_P.PAGES, _P.GOALS),
+        goal_panels=_REVENUE,
     ),
     Metric(
         "average_revenue",
         "mean `revenue` of the matched events that carry one",
         ("revenue_sum", "revenue_count"),
-        _average_revenue,
+        values.average_revenue,
         "CAST(revenue_sum AS double) / nullif(revenue_count, 0)",
         "Average revenue",
+        with_goal_filter="mean revenue of the conversions that carry one",
+        panels=(_P.PAGES, _P.GOALS),
+        goal_panels=_REVENUE,
     ),
     Metric(
         "scroll_depth",
         "mean over visitor and page of the deepest scroll, percent",
         ("scroll_depth_avg",),
-        _scroll_depth,
+        values.scroll_depth,
         "scroll_depth_avg",
         "Scroll depth",
         Change.POINTS,
+        panels=(_P.PAGES,),
     ),
     Metric(
         "time_on_page",
         "mean engaged seconds per visitor and page",
         ("engaged_ms_avg",),
-        _time_on_page,
+        values.time_on_page,
         "engaged_ms_avg",
         "Time on page",
+        panels=(_P.PAGES,),
     ),
 )
 
@@ -292,11 +287,19 @@ _DIMENSIONS = (
         "the path of the visit's last pageview",
         "Exit page",
     ),
-    _first_of(
+    Dimension(
         "visit:source",
-        "referrer_source",
-        "where the visit came from: `utm_source`, a known name or the referrer's host",
+        "s_source",
+        "source",
+        Source.VISIT,
+        Scope.VISIT,
+        "where the visit came from: a known source's name (data/referrer_sources.json, for "
+        "any spelling of `utm_source` too), else `utm_source` or the referrer's host; "
+        "`Direct / None` for neither",
         "Source",
+        "referrer_source",
+        first_sql=source_sql("referrer_source"),
+        origin="the visit's first event's `referrer_source`, named by the source table",
     ),
     _first_of("visit:referrer", "referrer", "the referrer URL, no query or fragment", "Referrer"),
     *(_utm(tag) for tag in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")),
@@ -482,9 +485,30 @@ def names_schema(kind: str, **extra: Any) -> Callable[[dict[str, Any]], None]:
     return schema_extra
 
 
-def dashboard_names() -> dict[str, dict[str, str]]:
-    """The dashboard's column headings and dimension names."""
+def goal_filter_metrics() -> tuple[str, ...]:
+    """The metrics an `event:goal` filter allows: those that count conversions."""
+    return tuple(m.name for m in METRICS.values() if m.with_goal_filter is not None)
+
+
+def dashboard_panels() -> dict[str, dict[str, list[str]]]:
+    """Per dashboard panel, the metrics it may ask for: `metrics` without a goal filter,
+    `with_goal_filter` under one (conversions instead of visits)."""
+    return {
+        panel.value: {
+            "metrics": [m.name for m in METRICS.values() if panel in m.panels],
+            "with_goal_filter": [m.name for m in METRICS.values() if panel in m.goal_panels],
+        }
+        for panel in Panel
+    }
+
+
+def dashboard_names() -> dict[str, Any]:
+    """The dashboard's column headings and dimension names, and the metrics each panel may
+    ask for (`dashboard_panels`)."""
     return {
         "metrics": {m.name: m.heading for m in METRICS.values()},
         "dimensions": {d.name: d.label for d in DIMENSIONS.values() if d.label},
+        "panels": dashboard_panels(),
+        # shown in percent, and compared in points (now - before)
+        "points": [m.name for m in METRICS.values() if m.change is Change.POINTS],
     }

@@ -15,11 +15,22 @@ START = "<!-- registry-tables:start -->"
 END = "<!-- registry-tables:end -->"
 
 
+ZONE_NOTE = (
+    "Days, weeks, months and hours (`time:*`, and every date range) are those of the "
+    "site's time zone: a visit, with all of its events, counts in the period it started "
+    'in (docs/ANALYTICS.md, "Time zones"). `visitors` counts visitor ids, and those '
+    "change at 00:00 UTC whatever the site's zone: a person active on both sides of UTC "
+    "midnight is two visitors, even within one local day."
+)
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
 def _origin(d: Dimension) -> str:
+    if d.origin:
+        return d.origin
     if d.source is Source.EVENT:
         return f"event column `{d.column}`"
     if d.first_of:
@@ -46,6 +57,7 @@ def tables() -> str:
     for d in DIMENSIONS.values():
         cells = (f"`{d.name}`", _origin(d), d.scope.value, _cell(d.doc), _cell(d.privacy))
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", ZONE_NOTE]
     return "\n".join(lines)
 
 

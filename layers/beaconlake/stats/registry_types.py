@@ -32,6 +32,26 @@ class Denominator(StrEnum):
 
     ALL_GROUPS = "total_visitors"  # the visitors of all groups together
     WITHOUT_GOALS = "base_visitors"  # the visitors of the query without its goal filters
+    GROUP_WITHOUT_GOALS = "group_base_visitors"  # … of the same group, without goal filters
+
+    @property
+    def without_goals(self) -> bool:
+        """Counted over the query's events without its goal filters (a conversion rate)."""
+        return self is not Denominator.ALL_GROUPS
+
+
+class Panel(StrEnum):
+    """Where the dashboard shows a metric: the totals (cards and chart), the pages, the goals,
+    and breakdowns by a visit attribute or by an event attribute."""
+
+    TOTALS = "totals"
+    PAGES = "pages"
+    GOALS = "goals"
+    VISITS = "visit_breakdowns"
+    EVENTS = "event_breakdowns"
+
+
+ALL_PANELS = tuple(Panel)
 
 
 @dataclass(frozen=True)
@@ -64,6 +84,11 @@ class Metric:
     change: Change = Change.PERCENT
     v1: bool = False  # offered by API v1 too (v2 has every metric)
     denominator: Denominator | None = None
+    # what it counts under an `event:goal` filter (the matched events are the conversions);
+    # None: it describes whole visits or pages, not conversions, and is refused there (400)
+    with_goal_filter: str | None = None
+    panels: tuple[Panel, ...] = ()  # the dashboard panels that show it
+    goal_panels: tuple[Panel, ...] = ()  # … under a goal filter
 
 
 class Source(StrEnum):
@@ -88,7 +113,7 @@ class Scope(StrEnum):
 class Dimension:
     """`column` is its SQL over events with their visit's attributes (and over visit rows);
     `first_of`: for a visit attribute, the event column whose value at the visit's first
-    event it is. `key` names it in v1 answers; `label` in the dashboard."""
+    event it is (`first_sql`: computed from it). `key` names it in v1 answers; `label` in the dashboard."""
 
     name: str
     column: str
@@ -99,3 +124,5 @@ class Dimension:
     label: str = ""
     first_of: str | None = None
     privacy: str = ""
+    first_sql: str = ""  # SQL over the event's columns for its value, if not `first_of` itself
+    origin: str = ""  # where the value comes from, for the docs, if not simply `first_of`

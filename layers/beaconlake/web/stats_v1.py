@@ -1,15 +1,16 @@
 """`GET /api/v1/stats/aggregate|timeseries|breakdown`: Plausible's Stats API v1, translated
-onto the v2 query (`stats.legacy`) and answered in v1's shapes (`stats.service`)."""
+onto the v2 query (`stats.legacy`) and answered in v1's shapes (`stats.service`); and
+`GET /api/v1/stats/realtime/visitors`, the visitors of the last 5 minutes."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from beaconlake.stats import legacy, service
+from beaconlake.stats import behaviour, legacy, service
 from beaconlake.stats.query import INTERVALS, MAX_LIMIT
 from beaconlake.web.auth import Key
 
@@ -55,7 +56,7 @@ V1Params = Annotated[legacy.V1Request, Depends(v1_request)]
 @router.get("/api/v1/stats/aggregate")
 def aggregate(reader: Key, r: V1Params) -> dict[str, Any]:
     """Totals over the period, e.g. `metrics=visitors,visits,pageviews,bounce_rate`."""
-    q = legacy.translate(r, reader.goals(r.site_id), "aggregate")
+    q = legacy.translate(r, reader.goals(r.site_id), "aggregate", reader.timezone(r.site_id))
     return {"results": service.aggregate(reader.engine(), q)}
 
 
@@ -67,7 +68,7 @@ def timeseries(
 ) -> dict[str, Any]:
     """One row per hour/day/week/month bucket, with no gaps."""
     r = replace(r, interval=interval)
-    q = legacy.translate(r, reader.goals(r.site_id), "timeseries")
+    q = legacy.translate(r, reader.goals(r.site_id), "timeseries", reader.timezone(r.site_id))
     return {"results": service.timeseries(reader.engine(), q)}
 
 
@@ -81,5 +82,16 @@ def breakdown(
 ) -> dict[str, Any]:
     """Top values of a property, ordered by the first metric."""
     r = replace(r, property=property, limit=limit, page=page)
-    q = legacy.translate(r, reader.goals(r.site_id), "breakdown")
-    return {"results": service.breakdown(reader.engine(), q)}
+    q = legacy.translate(r, reader.goals(r.site_id), "breakdown", reader.timezone(r.site_id))
+    return {"results": legacy.v1_rows(service.breakdown(reader.engine(), q))}
+
+
+@router.get("/api/v1/stats/realtime/visitors")
+def realtime_visitors(reader: Key, site_id: SiteId) -> int:
+    """Visitors in the last 5 minutes, as a bare number (as Plausible answers). Locally this
+    includes events still in the write buffer; on AWS events count once Firehose delivers
+    them (docs/ANALYTICS.md)."""
+    site = reader.site(site_id)
+    now, pending = datetime.now(UTC), reader.ports.pending()
+    answer = behaviour.run_realtime(reader.engine(), site, now, pending, reader.timezone(site))
+    return int(answer["visitors"])
