@@ -122,7 +122,7 @@ def test_key_login_sets_a_strict_httponly_cookie_that_reads_stats(client: TestCl
     assert other.status_code == 403
     sites = client.get("/api/dashboard/sites").json()
     assert sites["sites"] == ["example.com"] and sites["read_only"] is False
-    assert sites["today"] == datetime.now(UTC).date().isoformat()
+    assert sites["site_info"]["example.com"]["today"] == datetime.now(UTC).date().isoformat()
     assert set(sites["features"]) == {"funnel", "journeys", "retention", "realtime"}
 
 
@@ -185,11 +185,13 @@ def test_shared_link_is_read_only_and_revocable(client: TestClient, local_env: P
     link = made.json()["path"]
     assert link.startswith("/api/share/") and not made.json()["has_password"]
     assert [s["label"] for s in client.get("/api/dashboard/shares").json()["shares"]] == ["team"]
-    assert link.rsplit("/", 1)[1] not in (local_env / "dashboard.json").read_text()
-
     with TestClient(create_app()) as visitor:
         page = visitor.get(link)
         assert page.status_code == 200 and 'data-locked="0"' in page.text
+        # the link's login is in the page, sent as a header (never the owner's cookie)
+        login = page.text.split('data-login="', 1)[1].split('"', 1)[0]
+        assert login not in (local_env / "dashboard.json").read_text()
+        visitor.headers["x-beaconlake-share"] = login
         assert page.headers["content-security-policy"]
         assert visitor.post("/api/v2/query", json=QUERY).status_code == 200
         other = visitor.post("/api/v2/query", json={**QUERY, "site_id": "shop.test"})
@@ -226,6 +228,7 @@ def test_password_protected_shared_link(client: TestClient) -> None:
             "/api/dashboard/share-login", json={"token": share_token, "password": "share-pass"}
         )
         assert ok.status_code == 200 and ok.json()["sites"] == ["example.com"]
+        visitor.headers["x-beaconlake-share"] = ok.json()["login"]
         assert visitor.post("/api/v2/query", json=QUERY).status_code == 200
     short = client.post("/api/dashboard/shares", json={**body, "password": "short"})
     assert short.status_code == 422

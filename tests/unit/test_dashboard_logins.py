@@ -66,7 +66,8 @@ def test_logins_and_shares_store_only_hashes(store: LoginStore) -> None:
     assert seconds == logins.LOGIN_SECONDS
     link, share = logins.create_share(store, "a.example", "pass-word", "team")
     dumped = json.dumps(store.list("session") + store.list("share"))
-    assert token not in dumped and link not in dumped and "pass-word" not in dumped
+    assert token not in dumped and "pass-word" not in dumped
+    assert share.path == f"/api/share/{link}"  # kept so its owner can copy it again
     found = logins.find_share(store, link)
     assert found is not None and found[0] == share and found[1].startswith("scrypt:")
     assert logins.find_share(store, link[:-1] + ("A" if link[-1] != "A" else "B")) is None

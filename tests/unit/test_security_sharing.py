@@ -117,7 +117,10 @@ def _share(client: TestClient, **extra: Any) -> tuple[str, str]:
 
 def _visitor(path: str) -> TestClient:
     visitor = TestClient(create_app())
-    assert visitor.get(path).status_code == 200
+    page = visitor.get(path)
+    assert page.status_code == 200
+    # the link's login is in the page; its script sends it as a header
+    visitor.headers["x-beaconlake-share"] = page.text.split('data-login="')[1].split('"')[0]
     return visitor
 
 

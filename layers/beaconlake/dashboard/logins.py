@@ -1,9 +1,13 @@
 """Dashboard logins and read-only shared links.
 
-A login is a random token in an HttpOnly cookie; the store holds only its SHA-256, what it
-was opened with (a stats API key, the operator password, or a shared link) and when it ends.
-Every request re-checks the source, so revoking the key or the link ends its logins too.
-(A *visit* is the other meaning of "session": the stats' sessions.)
+A login is a random token; the store holds only its SHA-256, what it was opened with (a stats
+API key, the operator password, or a shared link) and when it ends. An owner's login travels
+in the HttpOnly cookie `bl_dashboard`; a shared link's login never does: the share page keeps
+it and sends it in the `x-beaconlake-share` header, so opening a link in the owner's browser
+leaves the owner's login alone. Every request re-checks the source, so revoking the key or the
+link ends its logins too. A shared link's record keeps its token (so its owner can copy the
+link again) and is looked up by the token's hash. (A *visit* is the other meaning of
+"session": the stats' sessions.)
 """
 
 from __future__ import annotations
@@ -18,9 +22,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from beaconlake.dashboard.passwords import hash_password
-from beaconlake.ports import ApiKey, KeyStore, LoginStore
+from beaconlake.ports import ALL_SCOPES, ApiKey, KeyStore, LoginStore
 
 LOGIN_COOKIE = "bl_dashboard"
+# a shared link's login in the browser that opened it: `bl_share_<share id>`, path /api/share/,
+# read only by the share page (which hands it to its script); never a credential by itself
+SHARE_COOKIE_PREFIX = "bl_share_"
+SHARE_COOKIE_PATH = "/api/share/"
+SHARE_PAGE = "/api/share"
+MIN_COUNT = 5  # a shared link's default small-count threshold k
+MIN_COUNT_RANGE = (1, 100)
 LOGIN_SECONDS = 14 * 24 * 3600
 SHARE_LOGIN_SECONDS = 24 * 3600
 # the store's kind for logins: "session", the name their rows have always been stored under
@@ -39,6 +50,13 @@ class Share:
     has_password: bool
     created: str
     expires_at: int | None = None  # Unix seconds; None: until revoked
+    min_count: int = MIN_COUNT  # counts below it are hidden from the link's viewers
+    token: str = ""  # the link's secret ("" for a link made before links were kept)
+
+    @property
+    def path(self) -> str | None:
+        """The link's path on the stats host, or None if it was not kept."""
+        return f"{SHARE_PAGE}/{self.token}" if self.token else None
 
 
 def _expired(record: Mapping[str, object], now: float | None = None) -> bool:
@@ -91,16 +109,30 @@ def login_key(
         return found[0] if found else None
     if via == "password":
         return password_key() if password_login else None
-    if via == "share":
-        share = store.get(SHARE, key_id[len(SHARE_KEY_PREFIX) :])
-        if share is None or _expired(share):
-            return None
-        return share_key(key_id[len(SHARE_KEY_PREFIX) :], str(share["site"]))
-    return None
+    return None  # a shared link's login counts only where share_login reads it
+
+
+def share_login(store: LoginStore, token: str | None) -> tuple[ApiKey, Share] | None:
+    """The access a shared link's login grants and its link, or None (no, unknown, expired,
+    not a shared link's, or the link is revoked or expired)."""
+    if not token or not _TOKEN.match(token):
+        return None
+    record = store.get(LOGIN, _digest(token))
+    if record is None or record.get("via") != "share":
+        return None
+    share_id = str(record.get("key_id", ""))[len(SHARE_KEY_PREFIX) :]
+    share = store.get(SHARE, share_id)
+    if share is None or _expired(share):
+        return None
+    return share_key(share_id, str(share["site"])), _share(share_id, share)
+
+
+def share_cookie(share_id: str) -> str:
+    return SHARE_COOKIE_PREFIX + share_id
 
 
 def password_key() -> ApiKey:
-    return ApiKey(key_id=OPERATOR_KEY_ID, sites=("*",), label="dashboard password", created="")
+    return ApiKey(OPERATOR_KEY_ID, ("*",), "dashboard password", "", ALL_SCOPES)
 
 
 def share_key(share_id: str, site: str) -> ApiKey:
@@ -115,9 +147,10 @@ def create_share(
     password: str | None,
     label: str,
     expires_at: int | None = None,
+    min_count: int = MIN_COUNT,
 ) -> tuple[str, Share]:
-    """A new shared link for one site, until `expires_at` (Unix seconds) or revoked; the token
-    (the link) is returned once."""
+    """A new shared link for one site, until `expires_at` (Unix seconds) or revoked, hiding
+    counts below `min_count`; returns the token (the link) and the link."""
     token = secrets.token_urlsafe(24)
     digest = _digest(token)
     record = {
@@ -127,6 +160,8 @@ def create_share(
         "password": hash_password(password) if password else "",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "expires_at": expires_at,
+        "min_count": min_count,
+        "token": token,  # shown to the link's owner again; see docs/SECURITY.md
     }
     store.put(SHARE, digest[:16], record, expires_at)
     return token, _share(digest[:16], record)
@@ -140,6 +175,8 @@ def _share(share_id: str, record: Mapping[str, object]) -> Share:
         has_password=bool(record.get("password")),
         created=str(record.get("created", "")),
         expires_at=expires if isinstance(expires := record.get("expires_at"), int) else None,
+        min_count=k if isinstance(k := record.get("min_count"), int) else MIN_COUNT,
+        token=str(record.get("token") or ""),
     )
 
 
