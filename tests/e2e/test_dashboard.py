@@ -209,7 +209,7 @@ def test_numbers_filters_csv_and_screenshots(
     wait_until(target.exists, "the CSV download")
     body = {
         "site_id": SITE,
-        "metrics": ["visitors", "pageviews"],
+        "metrics": ["visitors", "pageviews", "time_on_page", "scroll_depth"],
         "date_range": "7d",
         "dimensions": ["event:page"],
         "filters": filters,
@@ -217,7 +217,7 @@ def test_numbers_filters_csv_and_screenshots(
     }
     expected_csv = api(srv, "/api/v2/query", body, csv=True)
     wait_until(lambda: target.read_bytes() == expected_csv.encode(), "the whole CSV file")
-    assert expected_csv.splitlines()[0] == "event:page,visitors,pageviews"
+    assert expected_csv.splitlines()[0] == "event:page,visitors,pageviews,time_on_page,scroll_depth"
 
     # removing the chip brings back the unfiltered dashboard
     driver.find_element(By.CSS_SELECTOR, ".chip button").click()
@@ -238,7 +238,7 @@ def test_funnel_journey_and_retention_views(srv: Server, chromium: Browser) -> N
     log_in(driver, srv, "?period=7d&view=funnel&s=page:/&s=event:Signup")
     wait_until(lambda: all_ready(driver), "the funnel view")
     if has_route(srv, "/api/v2/funnel"):
-        body = {
+        body: dict[str, Any] = {
             "site_id": SITE,
             "date_range": "7d",
             "filters": [],

@@ -1,4 +1,6 @@
-// Calls to the stats API. The session cookie (HttpOnly, SameSite=Strict) goes along by itself.
+// Calls to the stats API. The owner's session cookie (HttpOnly, SameSite=Strict) goes along by
+// itself; a shared link's login never is that cookie: the share page holds it (data-login, or
+// the share-login answer) and every call sends it in the x-beaconlake-share header.
 import { useEffect, useState } from "./vendor/htm-preact.mjs";
 
 export class ApiError extends Error {
@@ -9,6 +11,9 @@ export class ApiError extends Error {
   }
 }
 
+let shareLogin = document.body.dataset.login || "";
+const shareHeaders = () => (shareLogin ? { "x-beaconlake-share": shareLogin } : {});
+
 const listeners = new Set();
 /** Called with no arguments when any request comes back 401 (the session ended). */
 export function onLoggedOut(fn) {
@@ -17,7 +22,7 @@ export function onLoggedOut(fn) {
 }
 
 export async function call(method, path, body) {
-  const init = { method, credentials: "same-origin", headers: {} };
+  const init = { method, credentials: "same-origin", headers: shareHeaders() };
   if (body !== undefined) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -32,6 +37,7 @@ export async function call(method, path, body) {
   }
   if (res.status === 401 && !path.endsWith("/login")) listeners.forEach((fn) => fn());
   if (!res.ok) throw new ApiError(res.status, data);
+  if (data && data.via === "share" && data.login) shareLogin = data.login;
   return data;
 }
 
@@ -42,7 +48,7 @@ export async function downloadCsv(body, filename) {
   const res = await fetch("/api/v2/query?format=csv", {
     method: "POST",
     credentials: "same-origin",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...shareHeaders() },
     body: JSON.stringify(body),
   });
   if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));

@@ -12,6 +12,13 @@ export function NotAvailable({ what, reason }) {
 
 const missing = (res) => res.error instanceof ApiError && res.error.status === 404;
 
+/** A count for people; a count hidden by a shared link's small-count protection is "< k". */
+function count(v, k) {
+  return v == null && k ? `< ${k}` : num(v);
+}
+
+const smallK = (ctx, res) => (res.data && res.data.meta && res.data.meta.small_counts && res.data.meta.small_counts.k) || ctx.k;
+
 function state(res) {
   return res.loading ? "loading" : res.error ? "error" : "ready";
 }
@@ -23,13 +30,87 @@ function Failure({ res, what }) {
 
 // ---------------------------------------------------------------- funnel
 
-function defaultSteps(goals) {
-  const steps = [{ kind: "page", value: "/" }];
-  for (const g of goals) {
-    if (steps.length >= 4) break;
-    steps.push(g.event ? { kind: "event", value: g.event } : { kind: "page", value: g.page });
-  }
-  return steps;
+/**
+ * The funnel shown when none is chosen: the site's page goals in their configured order, then
+ * its event goals (custom and revenue) in theirs; it starts at "/" when no page goal leads in.
+ */
+export function defaultSteps(goals) {
+  const pages = goals.filter((g) => !g.event && g.page).map((g) => ({ kind: "page", value: g.page }));
+  const events = goals.filter((g) => g.event).map((g) => ({ kind: "event", value: g.event }));
+  const steps = [...pages, ...events];
+  if (!pages.length || steps.length < 2) steps.unshift({ kind: "page", value: "/" });
+  return steps.slice(0, 8);
+}
+
+/** A v2 funnel step ({page} or {event}) as an editor step ({kind, value}), and back. */
+export const fromApiStep = (s) => (s.event != null ? { kind: "event", value: s.event } : { kind: "page", value: s.page });
+export const toApiStep = (s) => (s.kind === "page" ? { page: s.value } : { event: s.value });
+const sameSteps = (a, b) => JSON.stringify(a.map(toApiStep)) === JSON.stringify(b.map(toApiStep));
+
+/** The step editor rows (kind, value, remove), shared by the funnel view and the settings. */
+export function StepRows({ steps, onChange, prefix = "Step" }) {
+  const edit = (i, patch) => onChange(steps.map((s, j) => (j === i ? { ...s, ...patch } : s)));
+  return steps.map(
+    (s, i) => html`<div class="step-edit">
+      <span class="step-no">${i + 1}</span>
+      <select aria-label=${`${prefix} ${i + 1} kind`} value=${s.kind} onChange=${(e) => edit(i, { kind: e.target.value })}>
+        <option value="page">Page</option><option value="event">Event</option>
+      </select>
+      <input aria-label=${`${prefix} ${i + 1}`} value=${s.value} placeholder=${s.kind === "page" ? "/blog/*" : "Signup"}
+        onInput=${(e) => edit(i, { value: e.target.value })} />
+      <button type="button" aria-label=${`Remove ${prefix.toLowerCase()} ${i + 1}`} disabled=${steps.length <= 2}
+        onClick=${() => onChange(steps.filter((_, j) => j !== i))}>×</button>
+    </div>`,
+  );
+}
+
+/** The site's saved funnels (null while unknown or when this login may not read them). */
+function useSavedFunnels(ctx, version) {
+  const path = `/api/v1/sites/funnels?site_id=${encodeURIComponent(ctx.site)}`;
+  const res = useAsync(() => call("GET", path).catch(() => null), `${path}|${version}`);
+  return (res.data && res.data.funnels) || null;
+}
+
+function SavedFunnels({ ctx, steps, draft }) {
+  const [version, setVersion] = useState(0);
+  const [name, setName] = useState("");
+  const [message, setMessage] = useState("");
+  const saved = useSavedFunnels(ctx, version);
+  if (!saved) return null;
+  const current = saved.find((f) => sameSteps(f.steps.map(fromApiStep), steps));
+  const pick = (id) => {
+    const f = saved.find((x) => String(x.id) === id);
+    if (f) ctx.update({ steps: f.steps.map(fromApiStep) });
+  };
+  const save = async (e) => {
+    e.preventDefault();
+    setMessage("");
+    const kept = draft.filter((s) => s.value.trim());
+    try {
+      await call("PUT", "/api/v1/sites/funnels", { site_id: ctx.site, name: name.trim(), steps: kept.map(toApiStep) });
+      setName("");
+      setVersion((v) => v + 1);
+      ctx.update({ steps: kept });
+      setMessage("Saved.");
+    } catch (err) {
+      setMessage(err.message);
+    }
+  };
+  return html`<div class="saved-funnels step-actions">
+    <label>Saved funnel
+      <select class="funnel-picker" value=${current ? String(current.id) : ""} onChange=${(e) => pick(e.target.value)}>
+        <option value="">${saved.length ? "(these steps)" : "(none saved)"}</option>
+        ${saved.map((f) => html`<option value=${String(f.id)}>${f.name}</option>`)}
+      </select>
+    </label>
+    ${ctx.info.can_manage &&
+    html`<form class="save-funnel step-actions" onSubmit=${save}>
+      <label>Save steps as <input required maxlength="100" value=${name} placeholder="Signup funnel"
+        onInput=${(e) => setName(e.target.value)} /></label>
+      <button type="submit">Save funnel</button>
+      ${message && html`<span role="status">${message}</span>`}
+    </form>`}
+  </div>`;
 }
 
 export function FunnelView({ ctx }) {
@@ -39,20 +120,21 @@ export function FunnelView({ ctx }) {
 
 function Funnel({ ctx }) {
   const steps = ctx.state.steps.length ? ctx.state.steps : defaultSteps(ctx.goals);
-  const [draft, setDraft] = useState(steps);
+  const padded = () => (steps.length >= 2 ? steps : [...steps, { kind: "event", value: "" }]);
+  const [draft, setDraft] = useState(padded);
   const [order, setOrder] = useState("ordered");
   const [windowMinutes, setWindow] = useState("");
-  useEffect(() => setDraft(steps), [JSON.stringify(steps)]);
+  useEffect(() => setDraft(padded()), [JSON.stringify(steps)]);
   const body = {
     site_id: ctx.site,
     date_range: ctx.range,
     filters: ctx.filters,
-    steps: steps.map((s) => (s.kind === "page" ? { page: s.value } : { event: s.value })),
+    steps: steps.map(toApiStep),
     order,
     ...(windowMinutes && { window_minutes: Number(windowMinutes) }),
   };
-  const res = useAsync(() => call("POST", "/api/v2/funnel", body), JSON.stringify(body));
-  const edit = (i, patch) => setDraft(draft.map((s, j) => (j === i ? { ...s, ...patch } : s)));
+  const enough = steps.length >= 2;
+  const res = useAsync(() => (enough ? call("POST", "/api/v2/funnel", body) : Promise.resolve(null)), JSON.stringify(body));
   const apply = (e) => {
     e.preventDefault();
     ctx.update({ steps: draft.filter((s) => s.value.trim()) });
@@ -60,19 +142,9 @@ function Funnel({ ctx }) {
   const first = res.data && res.data.steps.length ? res.data.steps[0].visitors : 0;
   return html`<section class="panel wide" data-panel="funnel" data-state=${state(res)}>
     <div class="panel-head"><h2>Funnel</h2></div>
+    <${SavedFunnels} ctx=${ctx} steps=${steps} draft=${draft} />
     <form class="steps" onSubmit=${apply} aria-label="Funnel steps">
-      ${draft.map(
-        (s, i) => html`<div class="step-edit">
-          <span class="step-no">${i + 1}</span>
-          <select aria-label=${`Step ${i + 1} kind`} value=${s.kind} onChange=${(e) => edit(i, { kind: e.target.value })}>
-            <option value="page">Page</option><option value="event">Event</option>
-          </select>
-          <input aria-label=${`Step ${i + 1}`} value=${s.value} placeholder=${s.kind === "page" ? "/blog/*" : "Signup"}
-            onInput=${(e) => edit(i, { value: e.target.value })} />
-          <button type="button" aria-label=${`Remove step ${i + 1}`} disabled=${draft.length <= 2}
-            onClick=${() => setDraft(draft.filter((_, j) => j !== i))}>×</button>
-        </div>`,
-      )}
+      <${StepRows} steps=${draft} onChange=${setDraft} />
       <div class="step-actions">
         <button type="button" disabled=${draft.length >= 8} onClick=${() => setDraft([...draft, { kind: "page", value: "" }])}>Add step</button>
         <label>Order <select value=${order} onChange=${(e) => setOrder(e.target.value)}>
@@ -83,11 +155,12 @@ function Funnel({ ctx }) {
         <button type="submit" class="primary">Show funnel</button>
       </div>
     </form>
+    ${!enough && html`<p class="empty">A funnel needs two steps or more: add one above, or set up goals in Settings.</p>`}
     ${res.error
       ? html`<${Failure} res=${res} what="The funnel view" />`
       : res.data &&
         html`<p class="summary">
-            ${"Of "}<strong data-value=${res.data.visitors}>${num(res.data.visitors)}</strong>${" visitors who started, "}
+            ${"Of "}<strong data-value=${res.data.visitors}>${count(res.data.visitors, smallK(ctx, res))}</strong>${" visitors who started, "}
             <strong data-value=${res.data.conversion_rate}>${percent(res.data.conversion_rate)}</strong>${" completed the funnel."}
           </p>
           <ol class="funnel">
@@ -95,10 +168,10 @@ function Funnel({ ctx }) {
               (s, i) => html`<li class="funnel-step" data-visitors=${s.visitors}>
                 <div class="funnel-label"><span class="step-no">${i + 1}</span> ${s.label}</div>
                 <div class="funnel-bar"><${Bar} value=${s.visitors} max=${first} />
-                  <span class="funnel-figure"><strong>${num(s.visitors)}</strong> visitors · ${percent(s.conversion_rate)}</span>
+                  <span class="funnel-figure"><strong>${count(s.visitors, smallK(ctx, res))}</strong> visitors · ${percent(s.conversion_rate)}</span>
                 </div>
                 ${i > 0 &&
-                html`<div class="funnel-drop">${percent(s.step_conversion)} from step ${i}${" · "}<span class="bad">${num(s.dropoff)} dropped off</span></div>`}
+                html`<div class="funnel-drop">${percent(s.step_conversion)} from step ${i}${" · "}<span class="bad">${count(s.dropoff, smallK(ctx, res))} dropped off</span></div>`}
               </li>`,
             )}
           </ol>`}
@@ -147,7 +220,7 @@ function Journeys({ ctx }) {
                   ? html`<span class="row-label">${r.page}</span>`
                   : html`<button type="button" class="row-label" title=${`Journeys through ${r.page}`}
                       onClick=${() => ctx.update({ page: r.page })}>${r.page}</button>`}
-                <span class="num">${num(r.visits)} · ${percent(r.percentage)}</span>
+                <span class="num">${count(r.visits, smallK(ctx, res))} · ${percent(r.percentage)}</span>
               </li>`,
             )}
           </ol>
@@ -187,10 +260,10 @@ function Retention({ ctx }) {
             </tr></thead>
             <tbody>${data.cohorts.map(
               (c) => html`<tr>
-                <th scope="row">${c.cohort}</th><td class="num">${num(c.users)}</td>
+                <th scope="row">${c.cohort}</th><td class="num">${count(c.users, smallK(ctx, res))}</td>
                 ${c.percentages.map(
                   (p, i) => html`<td class="num heat" style=${{ "--heat": Math.min(1, p / 100) }}
-                    title=${`${num(c.retained[i])} of ${num(c.users)}`}>${percent(p)}</td>`,
+                    title=${`${count(c.retained[i], smallK(ctx, res))} of ${count(c.users, smallK(ctx, res))}`}>${percent(p)}</td>`,
                 )}
               </tr>`,
             )}</tbody>

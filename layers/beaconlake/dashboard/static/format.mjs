@@ -31,19 +31,56 @@ export function percent(v) {
   return `${Math.abs(v) < 10 && !Number.isInteger(v) ? v.toFixed(1) : Math.round(v)}%`;
 }
 
+// Metrics shown in percent and compared in points: the server's list (names.points, from the
+// metric registry) replaces this default once the dashboard has loaded it.
 const RATES = ["bounce_rate", "conversion_rate", "percentage"];
+
+export function learnRates(names) {
+  if (Array.isArray(names) && names.length) RATES.splice(0, RATES.length, ...names);
+}
 const DURATIONS = ["visit_duration", "time_on_page"];
 
-export function metric(name, v) {
+const money = new Map();
+/** 12.5 in "EUR" → "€12.50"; 1234.5 → "€1,235"; 15459 → "€15K". */
+export function currency(v, code) {
+  if (v == null || !Number.isFinite(v)) return "–";
+  if (!code) return num(v);
+  const style = Math.abs(v) >= 10_000 ? "compact" : Math.abs(v) >= 100 ? "whole" : "cents";
+  const id = `${code}|${style}`;
+  if (!money.has(id)) {
+    const options = { style: "currency", currency: code };
+    if (style === "compact") Object.assign(options, { notation: "compact", maximumFractionDigits: 1 });
+    if (style === "whole") options.maximumFractionDigits = 0;
+    try {
+      money.set(id, new Intl.NumberFormat("en", options));
+    } catch {
+      money.set(id, null);
+    }
+  }
+  const f = money.get(id);
+  return f ? f.format(v) : `${num(v)} ${code}`;
+}
+
+/** Counts: whole numbers only (for axis ticks). */
+export const COUNTS = ["visitors", "visits", "pageviews", "events"];
+
+/** A metric for people; a null count under small-count protection (k) is "< k". */
+export function metric(name, v, k) {
+  if (v == null && k && COUNTS.includes(name)) return `< ${k}`;
+  if (name === "scroll_depth") return v == null ? "–" : `${Math.round(v)}%`;
   if (RATES.includes(name)) return percent(v);
   if (DURATIONS.includes(name)) return duration(v);
   if (name === "views_per_visit") return v == null ? "–" : (Math.round(v * 100) / 100).toFixed(2);
   return num(v);
 }
 
-/** A change against the comparison: "+12%", "−3 pt"; `good` says whether it is good news. */
-export function change(name, c) {
-  if (c == null || !Number.isFinite(c)) return null;
+/**
+ * A change against the comparison: "+12%", "−3 pt"; `good` says whether it is good news.
+ * With nothing to compare against (previous value null or 0) it is "—": no change at all.
+ */
+export function change(name, c, previous) {
+  if (previous == null || (previous === 0 && !RATES.includes(name))) return { text: "—", good: false, bad: false, none: true };
+  if (c == null || !Number.isFinite(c)) return { text: "—", good: false, bad: false, none: true };
   const unit = RATES.includes(name) ? " pt" : "%";
   const sign = c > 0 ? "+" : c < 0 ? "−" : "±";
   const good = name === "bounce_rate" ? c < 0 : c > 0;
@@ -63,22 +100,41 @@ function daysBetween(first, last) {
 }
 
 export const PERIODS = [
-  ["day", "Today"],
-  ["7d", "7 days"],
-  ["30d", "30 days"],
-  ["month", "This month"],
-  ["custom", "Custom"],
+  ["day", "Today", "d"],
+  ["yesterday", "Yesterday", "e"],
+  ["7d", "7 days", "w"],
+  ["30d", "30 days", "t"],
+  ["month", "This month", "m"],
+  ["last_month", "Last month", "l"],
+  ["12mo", "12 months", "y"],
+  ["all", "All time", "a"],
+  ["custom", "Custom", "c"],
 ];
+const ALL_TIME_YEARS = 5;
 
-/** The first and last day the period covers, given today (UTC). */
+function monthStart(day, back = 0) {
+  const d = new Date(`${day.slice(0, 8)}01T00:00:00Z`);
+  d.setUTCMonth(d.getUTCMonth() - back);
+  return d.toISOString().slice(0, 10);
+}
+
+/** The first and last day the period covers, given the site's today. */
 export function rangeDays(state, today) {
   switch (state.period) {
     case "day":
       return [today, today];
+    case "yesterday":
+      return [addDays(today, -1), addDays(today, -1)];
     case "7d":
       return [addDays(today, -6), today];
     case "month":
-      return [`${today.slice(0, 8)}01`, today];
+      return [monthStart(today), today];
+    case "last_month":
+      return [monthStart(today, 1), addDays(monthStart(today), -1)];
+    case "12mo":
+      return [monthStart(today, 11), today];
+    case "all":
+      return [`${Number(today.slice(0, 4)) - ALL_TIME_YEARS}${today.slice(4)}`, today];
     case "custom":
       return [state.from || today, state.to || today];
     default:
@@ -86,10 +142,32 @@ export function rangeDays(state, today) {
   }
 }
 
-/** The date_range of a stats API query. */
-export function dateRange(state) {
-  if (state.period === "custom") return [state.from, state.to];
-  return state.period;
+/** The date_range of a stats API query: always the site-local days the period covers. */
+export function dateRange(state, days) {
+  return days ? [days[0], days[1]] : [state.from, state.to];
+}
+
+/**
+ * The state patch for the previous (dir -1) or next (dir 1) period of the same length, or
+ * null when that would start after today. Whole months stay whole months.
+ */
+export function shiftPeriod(state, [first, last], today, dir) {
+  let from;
+  let to;
+  const wholeMonths = first.endsWith("-01") && addDays(last, 1).endsWith("-01");
+  if (wholeMonths || ["month", "last_month", "12mo"].includes(state.period)) {
+    const months = (Number(last.slice(0, 4)) - Number(first.slice(0, 4))) * 12 + Number(last.slice(5, 7)) - Number(first.slice(5, 7)) + 1;
+    const back = (day, n) => monthStart(day, -n);
+    from = back(first, dir * months);
+    to = addDays(back(from, months), -1);
+  } else {
+    const n = daysBetween(first, last) + 1;
+    from = addDays(first, dir * n);
+    to = addDays(last, dir * n);
+  }
+  if (from > today) return null;
+  if (to > today) to = today;
+  return { period: "custom", from, to };
 }
 
 /** The range the comparison covers ("previous_period" or "year_over_year"). */
@@ -105,11 +183,12 @@ export function comparisonDays([first, last], mode) {
 export function intervalFor(state, [first, last]) {
   const n = daysBetween(first, last) + 1;
   if (state.interval === "hour" && n <= 31) return "hour";
-  if (state.interval === "day" || state.interval === "week") return state.interval;
-  return n <= 1 ? "hour" : n <= 92 ? "day" : "week";
+  if (["day", "week", "month"].includes(state.interval) && !(state.interval === "day" && n > 400)) return state.interval;
+  return n <= 1 ? "hour" : n <= 92 ? "day" : n <= 400 ? "week" : "month";
 }
 
-// --- the URL: ?site=&period=&from=&to=&compare=&interval=&view=&f=dim==value&s=page:/ ---
+// --- the URL: ?site=&period=&from=&to=&compare=&interval=&view=&metric=&details=&tab=panel:tab
+//     &f=dim==value&s=page:/ ---
 
 const FILTER = /^([A-Za-z0-9_:.-]+)(==|!=)([\s\S]*)$/;
 const DEFAULTS = { period: "30d", compare: "previous_period", view: "overview" };
@@ -139,12 +218,22 @@ export function readState(search) {
     page: p.get("page") || "",
     direction: p.get("direction") || "next",
     retention: p.get("retention") || "week",
+    metric: p.get("metric") || "",
+    details: p.get("details") || "",
+    prop: p.get("prop") || "",
+    tabs: Object.fromEntries(
+      p
+        .getAll("tab")
+        .map((t) => /^([a-z_]+):([a-z_]+)$/.exec(t))
+        .filter(Boolean)
+        .map(([, panel, tab]) => [panel, tab]),
+    ),
   };
 }
 
 export function writeState(state) {
   const p = new URLSearchParams();
-  for (const key of ["site", "period", "from", "to", "compare", "interval", "view", "page"]) {
+  for (const key of ["site", "period", "from", "to", "compare", "interval", "view", "page", "metric", "details", "prop"]) {
     if (state[key] && state[key] !== DEFAULTS[key]) p.set(key, state[key]);
   }
   if (state.period !== "custom") {
@@ -153,6 +242,7 @@ export function writeState(state) {
   }
   if (state.direction !== "next") p.set("direction", state.direction);
   if (state.retention !== "week") p.set("retention", state.retention);
+  for (const [panel, tab] of Object.entries(state.tabs || {})) p.append("tab", `${panel}:${tab}`);
   for (const f of state.filters) p.append("f", `${f.dim}${f.op === "is" ? "==" : "!="}${f.value}`);
   for (const s of state.steps) p.append("s", `${s.kind}:${s.value}`);
   const text = p.toString();
