@@ -8,7 +8,7 @@ const { build, SOURCE, OUTPUT } = require('../scripts/build');
 const { sri } = require('../scripts/sri');
 
 const MAX_GZIP_BYTES = 1500;
-const DOCS = ['docs/TRACKER.md', 'README.md'].map((f) => path.join(__dirname, '..', '..', f));
+const DOC = (f) => path.join(__dirname, '..', '..', f);
 
 test('dist/tracker.min.js is a fresh build of src/tracker.js (run `npm run build`)', async () => {
   assert.equal(fs.readFileSync(OUTPUT, 'utf8'), await build());
@@ -21,10 +21,19 @@ test(`the built tracker is at most ${MAX_GZIP_BYTES} bytes gzipped`, (t) => {
   assert.ok(gzipped <= MAX_GZIP_BYTES, `${gzipped} bytes gzipped is over ${MAX_GZIP_BYTES}`);
 });
 
-test('docs/TRACKER.md and README.md give the current SRI hash (run `npm run sri`)', () => {
+test("docs/TRACKER.md's pinned-copy example gives the current SRI hash (run `npm run sri`)", () => {
   const hash = sri(fs.readFileSync(OUTPUT));
-  for (const doc of DOCS) {
-    assert.ok(fs.readFileSync(doc, 'utf8').includes(hash), `${path.basename(doc)} lacks ${hash}`);
+  const text = fs.readFileSync(DOC('docs/TRACKER.md'), 'utf8');
+  assert.ok(text.includes(hash), `TRACKER.md lacks ${hash}`);
+});
+
+test('the recommended tags pin no hash and name a full origin (a self-updating script)', () => {
+  for (const doc of ['README.md', 'docs/TRACKER.md']) {
+    const text = fs.readFileSync(DOC(doc), 'utf8');
+    const tags = text.match(/<script[^>]*src="STATS_ORIGIN\/tracker\.js"[^>]*>/g) || [];
+    assert.ok(tags.length > 0, `${doc} shows no tag for STATS_ORIGIN/tracker.js`);
+    for (const tag of tags) assert.ok(!tag.includes('integrity'), `${doc}: ${tag}`);
+    assert.ok(!/https?:\/\/STATS_/.test(text), `${doc} puts a scheme before STATS_ORIGIN`);
   }
 });
 
