@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Mapping
+from typing import Any
 
 from beaconlake.ports import ALL_SCOPES, STATS_READ, ApiKey, KeyStore
 
@@ -33,6 +35,18 @@ def stored_scopes(raw: object) -> tuple[str, ...]:
     if not isinstance(raw, list | tuple | set) or not raw:
         return (STATS_READ,)
     return tuple(s for s in ALL_SCOPES if s in {str(x) for x in raw})
+
+
+def stored_key(key_id: str, record: Mapping[str, Any]) -> ApiKey:
+    """The key a store's record describes (both key stores keep the same fields)."""
+    sites = record.get("sites", [])
+    return ApiKey(
+        key_id=key_id,
+        sites=tuple(str(s) for s in sites) if isinstance(sites, list | tuple | set) else (),
+        label=str(record.get("label", "")),
+        created=str(record.get("created", "")),
+        scopes=stored_scopes(record.get("scopes")),
+    )
 
 
 def create_key(

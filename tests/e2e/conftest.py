@@ -8,6 +8,9 @@ internet. It sends a normal desktop Chrome User-Agent: the collector drops Headl
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -25,6 +28,15 @@ from tests.server import Server, start_server
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SITE = "shop.test"
+
+
+def demo_server(root: Path, days: int, visitors: int, **env: str) -> Server:
+    """`beaconlake serve` on `days` of demo traffic for example.com and shop.test."""
+    sites = {**os.environ, "BEACONLAKE_SITES": "example.com,shop.test"}
+    demo = [sys.executable, "-m", "beaconlake.cli", "demo", "--days", str(days)]
+    demo += ["--visitors", str(visitors), "--quiet", "--data-dir", str(root / "data")]
+    subprocess.run(demo, env=sites, check=True, capture_output=True, timeout=120)
+    return start_server(root / "data", root / "logs", **env)
 
 
 @pytest.fixture

@@ -4,10 +4,7 @@ funnel and journey views, password log-in and a shared link; screenshots in test
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +17,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from beaconlake.dashboard.passwords import hash_password
-from tests.e2e.conftest import Browser, wait_until
-from tests.server import Server, start_server
+from tests.e2e.conftest import Browser, demo_server, wait_until
+from tests.server import Server
 
 pytestmark = pytest.mark.slow
 
@@ -41,14 +38,10 @@ PANELS = ("pages", "sources", "countries", "devices", "goals")
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("dashboard")
-    env = {**os.environ, "BEACONLAKE_SITES": "example.com,shop.test"}
-    demo = [sys.executable, "-m", "beaconlake.cli", "demo", "--days", "14", "--visitors", "60"]
-    demo += ["--quiet", "--data-dir", str(root / "data")]
-    subprocess.run(demo, env=env, check=True, capture_output=True, timeout=120)
-    server = start_server(
-        root / "data",
-        root / "logs",
+    server = demo_server(
+        tmp_path_factory.mktemp("dashboard"),
+        14,
+        60,
         BEACONLAKE_DASHBOARD_PASSWORD_HASH=hash_password(PASSWORD),
     )
     yield server

@@ -24,8 +24,8 @@ from selenium.webdriver.support.ui import Select
 
 from beaconlake.dashboard.passwords import hash_password
 from tests.conftest import CHROME_UA
-from tests.e2e.conftest import Browser, wait_until
-from tests.server import Server, start_server
+from tests.e2e.conftest import Browser, demo_server, wait_until
+from tests.server import Server
 
 pytestmark = pytest.mark.slow
 
@@ -36,14 +36,10 @@ PASSWORD = "operator-pass-2"
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("manage")
-    env = {**os.environ, "BEACONLAKE_SITES": "example.com,shop.test"}
-    demo = [sys.executable, "-m", "beaconlake.cli", "demo", "--days", "7", "--visitors", "40"]
-    demo += ["--quiet", "--data-dir", str(root / "data")]
-    subprocess.run(demo, env=env, check=True, capture_output=True, timeout=120)
-    server = start_server(
-        root / "data",
-        root / "logs",
+    server = demo_server(
+        tmp_path_factory.mktemp("manage"),
+        7,
+        40,
         BEACONLAKE_DASHBOARD_PASSWORD_HASH=hash_password(PASSWORD),
     )
     yield server

@@ -6,10 +6,7 @@ presets, shortcuts, annotations and segments."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,8 +19,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.conftest import CHROME_UA
-from tests.e2e.conftest import Browser, wait_until
-from tests.server import Server, start_server
+from tests.e2e.conftest import Browser, demo_server, wait_until
+from tests.server import Server
 
 pytestmark = pytest.mark.slow
 
@@ -58,12 +55,7 @@ def send(srv: Server, path: str, ip: str, referrer: str = "") -> None:
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("round2")
-    env = {**os.environ, "BEACONLAKE_SITES": "example.com,shop.test"}
-    demo = [sys.executable, "-m", "beaconlake.cli", "demo", "--days", "14", "--visitors", "60"]
-    demo += ["--quiet", "--data-dir", str(root / "data")]
-    subprocess.run(demo, env=env, check=True, capture_output=True, timeout=120)
-    server = start_server(root / "data", root / "logs")
+    server = demo_server(tmp_path_factory.mktemp("round2"), 14, 60)
     for i in range(MANY):  # visitors now, without a country (a documentation address)
         send(server, f"/many/p{i:02}", f"203.0.113.{i + 1}")
     wait_until(

@@ -123,6 +123,8 @@ def test_key_login_sets_a_strict_httponly_cookie_that_reads_stats(client: TestCl
     sites = client.get("/api/dashboard/sites").json()
     assert sites["sites"] == ["example.com"] and sites["read_only"] is False
     assert sites["site_info"]["example.com"]["today"] == datetime.now(UTC).date().isoformat()
+    # the local server counts what its sink still buffers: nothing arrives late
+    assert sites["backend"] == "local" and sites["delivery_delay_seconds"] == 0
     assert set(sites["features"]) == {"funnel", "journeys", "retention", "realtime"}
 
 

@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from beaconlake.adapters.aws import CLIENT_CONFIG
-from beaconlake.keys import stored_scopes
+from beaconlake.keys import stored_key
 from beaconlake.ports import STATS_READ, ApiKey
 
 
@@ -42,13 +42,7 @@ class DynamoKeyStore:
 
     @staticmethod
     def _key(item: dict[str, Any]) -> ApiKey:
-        return ApiKey(
-            key_id=str(item["key_id"]),
-            sites=tuple(str(s) for s in item.get("sites", [])),
-            label=str(item.get("label", "")),
-            created=str(item.get("created", "")),
-            scopes=stored_scopes(item.get("scopes")),
-        )
+        return stored_key(str(item["key_id"]), item)
 
     def add(
         self,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from beaconlake.adapters.files import write_private_json
-from beaconlake.keys import stored_scopes
+from beaconlake.keys import stored_key
 from beaconlake.ports import STATS_READ, ApiKey
 
 
@@ -25,14 +25,7 @@ class FileKeyStore:
 
     @staticmethod
     def _key(key_id: str, row: dict[str, object]) -> ApiKey:
-        sites = row.get("sites", [])
-        return ApiKey(
-            key_id=key_id,
-            sites=tuple(str(s) for s in sites) if isinstance(sites, list) else (),
-            label=str(row.get("label", "")),
-            created=str(row.get("created", "")),
-            scopes=stored_scopes(row.get("scopes")),
-        )
+        return stored_key(key_id, row)
 
     def add(
         self,

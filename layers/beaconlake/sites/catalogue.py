@@ -312,19 +312,35 @@ class Catalogue:
     def add_funnel(self, site_id: str, name: str, steps: Sequence[dict[str, Any]]) -> SavedFunnel:
         """Saves the funnel; one of the same name is replaced (its id kept)."""
         funnel_name, checked = check.name(name), check.funnel_steps(steps)
+        funnel_id = self._save_named(
+            rec.FUNNEL,
+            site_id,
+            funnel_name,
+            CATALOGUE_LIMITS.funnels,
+            lambda item_id, order: rec.funnel_record(
+                SavedFunnel(item_id, funnel_name, checked), order
+            ),
+        )
+        return SavedFunnel(funnel_id, funnel_name, checked)
+
+    def _save_named(
+        self,
+        kind: str,
+        site_id: str,
+        name: str,
+        most: int,
+        record: Callable[[str, int], dict[str, Any]],
+    ) -> str:
+        """Stores `record(item_id, order)` as the item of that name (a new id if there is
+        none, within `most` items of the kind); returns the id."""
         with self._lock:
             site = self._known(site_id)
-            item_id = self._named(rec.FUNNEL, site, funnel_name)
+            item_id = self._named(kind, site, name)
             if item_id is None:
-                check.at_most(
-                    len(self._items(rec.FUNNEL, site)), CATALOGUE_LIMITS.funnels, "funnels"
-                )
+                check.at_most(len(self._items(kind, site)), most, f"{kind}s")
                 item_id = secrets.token_hex(6)
-            funnel = SavedFunnel(item_id, funnel_name, checked)
-            self._put(
-                rec.FUNNEL, rec.item_key(site, item_id), rec.funnel_record(funnel, self._order())
-            )
-            return funnel
+            self._put(kind, rec.item_key(site, item_id), record(item_id, self._order()))
+            return item_id
 
     def remove_funnel(self, site_id: str, funnel_id: str) -> bool:
         return self._delete_item(rec.FUNNEL, site_id, funnel_id)
@@ -364,19 +380,16 @@ class Catalogue:
     def add_segment(self, site_id: str, name: str, filters: Sequence[Any]) -> Segment:
         """Saves the segment; one of the same name is replaced (its id kept)."""
         segment_name, checked = check.name(name), check.segment_filters(filters)
-        with self._lock:
-            site = self._known(site_id)
-            item_id = self._named(rec.SEGMENT, site, segment_name)
-            if item_id is None:
-                check.at_most(
-                    len(self._items(rec.SEGMENT, site)), CATALOGUE_LIMITS.segments, "segments"
-                )
-                item_id = secrets.token_hex(6)
-            segment = Segment(item_id, segment_name, checked)
-            self._put(
-                rec.SEGMENT, rec.item_key(site, item_id), rec.segment_record(segment, self._order())
-            )
-            return segment
+        segment_id = self._save_named(
+            rec.SEGMENT,
+            site_id,
+            segment_name,
+            CATALOGUE_LIMITS.segments,
+            lambda item_id, order: rec.segment_record(
+                Segment(item_id, segment_name, checked), order
+            ),
+        )
+        return Segment(segment_id, segment_name, checked)
 
     def remove_segment(self, site_id: str, segment_id: str) -> bool:
         return self._delete_item(rec.SEGMENT, site_id, segment_id)

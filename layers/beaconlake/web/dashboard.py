@@ -413,10 +413,19 @@ def sites(reader: Key, request: Request, embed: str = "") -> dict[str, Any]:
         "embedded": embed == "1",
         "read_only": reader.shared,
         "share_id": key_id.removeprefix(SHARE_KEY_PREFIX) if reader.shared else None,
-        "backend": reader.ports.backend(),  # on AWS the realtime view says how late data is
+        "backend": reader.ports.backend(),
+        # how long an accepted event may take to be counted (the realtime view says so)
+        "delivery_delay_seconds": _delivery_delay(reader),
         "features": {name: path in paths for name, path in FEATURES.items()},
         "names": registry.dashboard_names(),  # column headings and dimension names
     }
+
+
+def _delivery_delay(reader: Reader) -> int:
+    """On AWS, Firehose's buffer: events reach S3 (and every figure) up to this late; the
+    local server counts what its sink still buffers, so nothing is late there."""
+    settings = reader.ports.settings()
+    return settings.firehose_buffer_seconds if reader.ports.backend() == "aws" else 0
 
 
 @router.get("/api/dashboard/props")

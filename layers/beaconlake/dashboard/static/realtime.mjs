@@ -67,6 +67,11 @@ function useBackend(ctx) {
   return res.data || "";
 }
 
+function delayText(seconds) {
+  if (!seconds) return "few minutes";
+  return seconds % 60 ? `${seconds} s` : `${seconds / 60} minute${seconds === 60 ? "" : "s"}`;
+}
+
 export function RealtimeView({ ctx }) {
   const tick = useTicker(15_000);
   const res = useAsync(() => realtimeVisitors(ctx), `${ctx.site}|${tick}`);
@@ -86,8 +91,10 @@ export function RealtimeView({ ctx }) {
       </div>
     </div>
     ${backend === "aws" &&
-    html`<p class="note" data-note="delay">On AWS, events reach the figures after Kinesis Data Firehose delivers them:
-      its buffer holds them for up to a few minutes, so the last minutes fill in late.</p>`}
+    html`<p class="note" data-note="delay">On AWS an event is counted only once Kinesis Data Firehose has
+      written it to S3, which it does every ${delayText(ctx.info.delivery_delay_seconds)} (its buffer, cdk.json's
+      firehose_buffer_seconds; less for busy sites): the most recent minutes fill in late, so these
+      figures can show fewer visitors than are on the site right now.</p>`}
     <section class="panel wide" data-panel="realtime-chart" data-state=${panelState(res)}>
       <div class="panel-head"><h2>Per minute, last 30 minutes</h2></div>
       ${res.error
