@@ -16,6 +16,9 @@ from infra_cdk.layers import ROOT
 
 TRACKER_PATH = "tracker.js"
 TRACKER_SOURCE = ROOT / "tracker_js" / "dist" / "tracker.min.js"
+# The optional click-tracking module, served next to the tracker the same way.
+CLICKS_PATH = "clicks.js"
+CLICKS_SOURCE = ROOT / "tracker_js" / "dist" / "clicks.min.js"
 TRACKER_CACHE_CONTROL = "public, max-age=86400, stale-while-revalidate=604800"
 
 
@@ -73,12 +76,15 @@ class Edge(Construct):
         s3deploy.BucketDeployment(
             self,
             "Tracker",
-            sources=[s3deploy.Source.data(TRACKER_PATH, TRACKER_SOURCE.read_text("utf-8"))],
+            sources=[
+                s3deploy.Source.data(path, source.read_text("utf-8"))
+                for path, source in ((TRACKER_PATH, TRACKER_SOURCE), (CLICKS_PATH, CLICKS_SOURCE))
+            ],
             destination_bucket=tracker_bucket,
             content_type="text/javascript; charset=utf-8",
             cache_control=[s3deploy.CacheControl.from_string(TRACKER_CACHE_CONTROL)],
             distribution=self.distribution,
-            distribution_paths=[f"/{TRACKER_PATH}"],
+            distribution_paths=[f"/{TRACKER_PATH}", f"/{CLICKS_PATH}"],
             memory_limit=256,
             prune=False,
         )

@@ -22,7 +22,7 @@
     'pdf,xlsx,docx,txt,rtf,csv,exe,key,pps,ppt,pptx,7z,pkg,rar,gz,zip,avi,mov,mp4,mpeg,wmv,midi,mp3,wav,wma,dmg';
   var script = d.currentScript;
   var now = Date.now;
-  var endpoint, domain, hashMode, outbound, downloads, blocked;
+  var endpoint, domain, hashMode, outbound, downloads, blocked, experiment;
   var lastPath, lastUrl, depth, sentDepth, engaged, since;
 
   function attr(name) {
@@ -43,6 +43,8 @@
   }
 
   function send(name, url, fields) {
+    // The page's experiment and variant go with every event, after the event's own props.
+    if (experiment) fields.p = Object.assign({}, fields.p, experiment);
     // The per-browser opt-out a site can offer: localStorage.beaconlake_ignore = 'true'.
     try {
       if (blocked || localStorage.beaconlake_ignore == 'true') return;
@@ -80,8 +82,12 @@
     since = 0;
   }
 
-  // window.beaconlake(name, {props, revenue, interactive, u, callback})
-  function beaconlake(name, options) {
+  // window.beaconlake(name, {props, revenue, interactive, u, callback}), and
+  // window.beaconlake('experiment', name, variant): the first call of a page load wins.
+  function beaconlake(name, options, variant) {
+    if (name == 'experiment') {
+      return (experiment = experiment || { experiment: options, variant: variant });
+    }
     var o = options || {};
     try {
       var url = o.u || loc.href;
@@ -152,6 +158,10 @@
     // Calls made before the script loaded: window.beaconlake.q, filled by the stub.
     var queue = (w.beaconlake && w.beaconlake.q) || [];
     w.beaconlake = beaconlake;
+    // A queued experiment is set before the first pageview (a second call changes nothing).
+    queue.forEach(function (args) {
+      if (args[0] == 'experiment') beaconlake.apply(0, args);
+    });
     on(d, 'click', click);
     on(d, 'auxclick', click);
     on(d, 'submit', function (e) {

@@ -4,14 +4,26 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const zlib = require('node:zlib');
-const { build, SOURCE, OUTPUT } = require('../scripts/build');
+const { build, SOURCE, OUTPUT, CLICKS_SOURCE, CLICKS_OUTPUT } = require('../scripts/build');
 const { sri } = require('../scripts/sri');
 
 const MAX_GZIP_BYTES = 1500;
+const MAX_CLICKS_GZIP_BYTES = 500;
 const DOC = (f) => path.join(__dirname, '..', '..', f);
 
 test('dist/tracker.min.js is a fresh build of src/tracker.js (run `npm run build`)', async () => {
   assert.equal(fs.readFileSync(OUTPUT, 'utf8'), await build());
+});
+
+test('dist/clicks.min.js is a fresh build of src/clicks.js (run `npm run build`)', async () => {
+  assert.equal(fs.readFileSync(CLICKS_OUTPUT, 'utf8'), await build(CLICKS_SOURCE));
+});
+
+test(`the click module is at most ${MAX_CLICKS_GZIP_BYTES} bytes gzipped`, (t) => {
+  const code = fs.readFileSync(CLICKS_OUTPUT);
+  const gzipped = zlib.gzipSync(code, { level: 9 }).length;
+  t.diagnostic(`clicks.min.js: ${code.length} bytes, ${gzipped} bytes gzipped (level 9)`);
+  assert.ok(gzipped <= MAX_CLICKS_GZIP_BYTES, `${gzipped} bytes gzipped is over ${MAX_CLICKS_GZIP_BYTES}`);
 });
 
 test(`the built tracker is at most ${MAX_GZIP_BYTES} bytes gzipped`, (t) => {
@@ -37,8 +49,11 @@ test('the recommended tags pin no hash and name a full origin (a self-updating s
   }
 });
 
-test('the source uses no cookies, storage writes or fingerprinting APIs', () => {
-  const source = fs.readFileSync(SOURCE, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*/g, '');
+test('the sources use no cookies, storage writes or fingerprinting APIs', () => {
+  const source = [SOURCE, CLICKS_SOURCE]
+    .map((file) => fs.readFileSync(file, 'utf8'))
+    .join('\n')
+    .replace(/\/\*[\s\S]*?\*\/|\/\/.*/g, '');
   for (const api of [
     'cookie',
     'setItem',
@@ -57,6 +72,6 @@ test('the source uses no cookies, storage writes or fingerprinting APIs', () => 
     'AudioContext',
     'RTCPeerConnection',
   ]) {
-    assert.ok(!source.includes(api), `src/tracker.js uses ${api}`);
+    assert.ok(!source.includes(api), `src/ uses ${api}`);
   }
 });

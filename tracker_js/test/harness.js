@@ -6,14 +6,20 @@ const path = require('node:path');
 const { JSDOM, VirtualConsole, requestInterceptor } = require('jsdom');
 
 const DIST = path.join(__dirname, '..', 'dist', 'tracker.min.js');
+const CLICKS_DIST = path.join(__dirname, '..', 'dist', 'clicks.min.js');
 const SCRIPT_URL = 'https://stats.example.org/tracker.js';
+const CLICKS_URL = 'https://stats.example.org/clicks.js';
+const SERVED = { [SCRIPT_URL]: DIST, [CLICKS_URL]: CLICKS_DIST };
 const STUB =
   'window.beaconlake=window.beaconlake||function(){(window.beaconlake.q=window.beaconlake.q||[]).push(arguments)}';
 
-// Serves the tracker; every other request gets a 404, so nothing leaves the machine.
+// Serves the tracker and the click module; every other request gets a 404, so nothing
+// leaves the machine.
 const serveTracker = requestInterceptor((request) =>
-  request.url === SCRIPT_URL
-    ? new Response(fs.readFileSync(DIST), { headers: { 'content-type': 'text/javascript' } })
+  SERVED[request.url]
+    ? new Response(fs.readFileSync(SERVED[request.url]), {
+        headers: { 'content-type': 'text/javascript' },
+      })
     : new Response('not found', { status: 404 })
 );
 
@@ -22,6 +28,7 @@ const serveTracker = requestInterceptor((request) =>
  *   attrs:      attributes of the script tag (default data-domain="shop.test")
  *   url:        the page's URL
  *   head, body: extra HTML before the script tag and in the body
+ *   after:      extra HTML after the script tag (e.g. the click module's tag)
  *   navigator:  properties to define on navigator before the script runs
  *   beacon:     false for a browser without sendBeacon; or a function(url, body) standing in
  * Returns { window, document, sent, errors }: sent holds {endpoint, transport, ...payload}.
@@ -31,6 +38,7 @@ async function open(options = {}) {
     attrs = 'data-domain="shop.test"',
     url = 'https://shop.test/',
     head = '',
+    after = '',
     body = '',
     referrer,
     navigator = {},
@@ -44,7 +52,7 @@ async function open(options = {}) {
   const record = (transport) => (endpoint, payload) =>
     sent.push({ endpoint, transport, ...JSON.parse(payload) });
   const html =
-    `<!doctype html><html><head>${head}<script ${attrs} src="${SCRIPT_URL}"></script></head>` +
+    `<!doctype html><html><head>${head}<script ${attrs} src="${SCRIPT_URL}"></script>${after}</head>` +
     `<body>${body}</body></html>`;
   const dom = new JSDOM(html, {
     url,
@@ -105,4 +113,15 @@ function setScroll(window, { scrollY, innerHeight, scrollHeight }) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-module.exports = { open, names, click, setHidden, setScroll, sleep, STUB, SCRIPT_URL, DIST };
+module.exports = {
+  open,
+  names,
+  click,
+  setHidden,
+  setScroll,
+  sleep,
+  STUB,
+  SCRIPT_URL,
+  CLICKS_URL,
+  DIST,
+};
