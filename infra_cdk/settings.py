@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from beaconlake.config import PRIVACY_MODES
 from beaconlake.domains import normalise_domain
 from beaconlake.stats.goals import GoalConfigError, parse_goals
 
@@ -150,6 +151,8 @@ class DeploySettings:
     dashboard_password_hash: str
     dependency_layer_dir: str
     goals: str  # compact JSON for BEACONLAKE_GOALS, "" for none
+    privacy: str = "standard"  # BEACONLAKE_PRIVACY on every function (docs/PRIVACY.md)
+    report_sender: str = ""  # the SES identity reports are sent from; "": no report function
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> DeploySettings:
@@ -228,6 +231,8 @@ class DeploySettings:
             ),
             dependency_layer_dir=_text("dependency_layer_dir", get("dependency_layer_dir")),
             goals=_goals(get("goals"), sites),
+            privacy=_choice("privacy", get("privacy") or "standard", PRIVACY_MODES),
+            report_sender=_report_sender(get("report_sender")),
         )
         origins = len(settings.allowed_origins)
         if origins > MAX_CORS_ORIGINS:
@@ -244,3 +249,17 @@ class DeploySettings:
         if self.cors_origins:
             return self.cors_origins
         return tuple(f"https://{host}{site}" for site in self.sites for host in ("", "www."))
+
+
+_SENDER = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def _report_sender(raw: Any) -> str:
+    """The address e-mail reports come from (an SES identity: the address or its domain)."""
+    sender = _text("report_sender", raw)
+    if sender and not _SENDER.match(sender):
+        raise ConfigError(
+            "setting 'report_sender' must be the e-mail address reports are sent from, an "
+            f"address or at a domain verified in SES (like reports@example.com), not {sender!r}."
+        )
+    return sender

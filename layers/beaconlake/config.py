@@ -42,6 +42,53 @@ def _sites(raw: str) -> frozenset[str]:
     return frozenset(normalise_domain(s) for s in raw.split(",") if s.strip())
 
 
+# `BEACONLAKE_PRIVACY`: "standard" (the default) or "minimal" (docs/PRIVACY.md); the CDK sets
+# it on the collector and the stats function from the `privacy` deploy setting.
+PRIVACY_VARIABLE = "BEACONLAKE_PRIVACY"
+PRIVACY_MODES = ("standard", "minimal")
+
+
+@dataclass(frozen=True)
+class Privacy:
+    """What the collector coarsens or leaves out (docs/PRIVACY.md, "Minimal mode"). Each flag
+    has its own variable (PRIVACY_FLAG_VARIABLES); minimal mode switches on all but
+    `no_visitor_id`, and a flag set explicitly wins over the mode."""
+
+    hourly_timestamps: bool = False
+    no_versions: bool = False
+    no_device: bool = False
+    country_only: bool = False
+    referrer_host_only: bool = False
+    no_visitor_id: bool = False
+    truncate_addresses: bool = False
+
+    @classmethod
+    def minimal(cls) -> Privacy:
+        return cls(True, True, True, True, True, False, True)
+
+    @classmethod
+    def from_env(cls) -> Privacy:
+        mode = (os.environ.get(PRIVACY_VARIABLE) or "standard").strip().lower()
+        if mode not in PRIVACY_MODES:
+            raise ValueError(
+                f"{PRIVACY_VARIABLE} must be one of {', '.join(PRIVACY_MODES)}, not {mode!r}"
+            )
+        base = cls.minimal() if mode == "minimal" else cls()
+        flags = {name: _bool(var, getattr(base, name)) for name, var in PRIVACY_FLAG_VARIABLES}
+        return cls(**flags)
+
+
+PRIVACY_FLAG_VARIABLES: tuple[tuple[str, str], ...] = (
+    ("hourly_timestamps", "BEACONLAKE_PRIVACY_HOURLY_TIMESTAMPS"),
+    ("no_versions", "BEACONLAKE_PRIVACY_NO_VERSIONS"),
+    ("no_device", "BEACONLAKE_PRIVACY_NO_DEVICE"),
+    ("country_only", "BEACONLAKE_PRIVACY_COUNTRY_ONLY"),
+    ("referrer_host_only", "BEACONLAKE_PRIVACY_REFERRER_HOST_ONLY"),
+    ("no_visitor_id", "BEACONLAKE_PRIVACY_NO_VISITOR_ID"),
+    ("truncate_addresses", "BEACONLAKE_TRUNCATE_ADDRESSES"),
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     backend: str = "local"
@@ -80,6 +127,10 @@ class Settings:
     firehose_buffer_seconds: int = 300  # as cdk.json's firehose_buffer_seconds
     results_bucket: str = ""  # Athena's results bucket: exports are written under EXPORTS_PREFIX
     export_link_seconds: int = 900  # how long an export's download links are valid
+    # downsampled retention: raw events kept N days, their daily rollups after that
+    retention_days: int = 395
+    # privacy modes (docs/PRIVACY.md): the collector coarsens, the stats API says what is lost
+    privacy: Privacy = field(default_factory=Privacy)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -119,4 +170,6 @@ class Settings:
             firehose_buffer_seconds=_int("BEACONLAKE_FIREHOSE_BUFFER_SECONDS", 300),
             results_bucket=env("BEACONLAKE_RESULTS_BUCKET", ""),
             export_link_seconds=_int("BEACONLAKE_EXPORT_LINK_SECONDS", 900),
+            retention_days=_int("BEACONLAKE_RETENTION_DAYS", 395),
+            privacy=Privacy.from_env(),
         )

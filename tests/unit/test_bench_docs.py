@@ -19,6 +19,7 @@ from bench import (
     report,
     resource_checks,
     soak,
+    truncation,
 )
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -32,6 +33,7 @@ WRITERS: dict[str, tuple[str, ...]] = {
         aws_dashboard.BLOCK,
     ),
     "RELIABILITY.md": soak.BLOCKS,
+    "PRIVACY.md": (truncation.BLOCK,),
 }
 DOC = """# A doc
 

@@ -23,8 +23,10 @@ from beaconlake.stats.behaviour_query import (
     retention_query,
     sequence_query,
 )
+from beaconlake.stats.query import QueryError
+from beaconlake.stats.registry_privacy import blank_realtime
 from beaconlake.web import small_counts
-from beaconlake.web.auth import Key
+from beaconlake.web.auth import Key, Reader
 
 router = APIRouter(tags=["behaviour"])
 
@@ -132,6 +134,18 @@ REALTIME_ANSWER = {
 }
 
 
+def _follows_visitors(reader: Reader) -> None:
+    """A 400 where no visitor id is kept: every event is then its own visit, so a funnel,
+    journey, path or sequence would answer 0 past its first step, a wrong number."""
+    if reader.ports.settings().privacy.no_visitor_id:
+        raise QueryError(
+            "privacy",
+            "this server keeps no visitor id (BEACONLAKE_PRIVACY_NO_VISITOR_ID), so every event"
+            " is its own visit: funnels, journeys, paths and sequences cannot be answered",
+            "no_visitor_id",
+        )
+
+
 @router.post("/api/v2/funnel", responses=_answer(FUNNEL_ANSWER))
 def funnel(
     reader: Key,
@@ -141,6 +155,7 @@ def funnel(
 
     Visitor ids change daily, so a funnel follows a visitor within a UTC day (and a
     little past midnight) at most; the window caps it further."""
+    _follows_visitors(reader)
     q = funnel_query(body, reader.goals(site := reader.site(body.site_id)), reader.timezone(site))
     answer = behaviour.run_funnel(reader.engine(), q)
     return small_counts.funnel_answer(answer, reader.min_count)
@@ -154,6 +169,7 @@ def journeys(
     """The pages visits went to next (or came from) around a page, within a visit.
 
     `(exit)` / `(entrance)` rows count visits that left after the page / started on it."""
+    _follows_visitors(reader)
     q = journey_query(body, reader.goals(site := reader.site(body.site_id)), reader.timezone(site))
     answer = behaviour.run_journeys(reader.engine(), q)
     return small_counts.journeys_answer(answer, reader.min_count)
@@ -165,6 +181,7 @@ def paths(
     body: Annotated[PathsBody, Body(openapi_examples={"top": {"value": PATHS_EXAMPLE}})],
 ) -> dict[str, Any]:
     """The most common runs of N consecutive pageviews within visits."""
+    _follows_visitors(reader)
     q = paths_query(body, reader.goals(site := reader.site(body.site_id)), reader.timezone(site))
     return behaviour.run_paths(reader.engine(), q)
 
@@ -175,6 +192,7 @@ def sequences(
     body: Annotated[SequenceBody, Body(openapi_examples={"then": {"value": SEQUENCE_EXAMPLE}})],
 ) -> dict[str, Any]:
     """How many visitors (or visits) did A, then B (then C …), with anything in between."""
+    _follows_visitors(reader)
     q = sequence_query(body, reader.goals(site := reader.site(body.site_id)), reader.timezone(site))
     return behaviour.run_sequence(reader.engine(), q)
 
@@ -207,4 +225,5 @@ def realtime(
     answer = behaviour.run_realtime(
         reader.engine(), site, datetime.now(UTC), pending, reader.timezone(site)
     )
-    return small_counts.realtime_answer(answer, reader.min_count)
+    privacy = reader.ports.settings().privacy
+    return blank_realtime(small_counts.realtime_answer(answer, reader.min_count), privacy)

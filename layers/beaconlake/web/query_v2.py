@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from beaconlake.stats.exports import csv_text
 from beaconlake.stats.query_parser import QueryBody, stats_query
 from beaconlake.stats.query_runner import run_query
+from beaconlake.stats.registry_privacy import blank_unavailable
 from beaconlake.web import small_counts
 from beaconlake.web.auth import Key
 
@@ -42,6 +43,7 @@ def query(
     result = small_counts.query_answer(
         run_query(reader.engine(), q, body.include, body.date), reader.min_count, asked
     )
+    result = blank_unavailable(result, reader.ports.settings().privacy)
     if format == "json":
         return result
     header = [*q.group_by(), *asked]

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query
 
 from beaconlake.stats import behaviour, legacy, service
 from beaconlake.stats.query import INTERVALS, MAX_LIMIT
+from beaconlake.stats.registry_privacy import blank_realtime, blank_v1
 from beaconlake.web.auth import Key
 
 router = APIRouter(tags=["stats"])
@@ -53,11 +54,17 @@ def v1_request(
 V1Params = Annotated[legacy.V1Request, Depends(v1_request)]
 
 
+def _answer(reader: Key, results: Any) -> dict[str, Any]:
+    """`results`, with what the privacy mode makes unavailable null and named in `meta`."""
+    meta = blank_v1(results, reader.ports.settings().privacy)
+    return {"results": results, "meta": meta} if meta else {"results": results}
+
+
 @router.get("/api/v1/stats/aggregate")
 def aggregate(reader: Key, r: V1Params) -> dict[str, Any]:
     """Totals over the period, e.g. `metrics=visitors,visits,pageviews,bounce_rate`."""
     q = legacy.translate(r, reader.goals(r.site_id), "aggregate", reader.timezone(r.site_id))
-    return {"results": service.aggregate(reader.engine(), q)}
+    return _answer(reader, service.aggregate(reader.engine(), q))
 
 
 @router.get("/api/v1/stats/timeseries")
@@ -69,7 +76,7 @@ def timeseries(
     """One row per hour/day/week/month bucket, with no gaps."""
     r = replace(r, interval=interval)
     q = legacy.translate(r, reader.goals(r.site_id), "timeseries", reader.timezone(r.site_id))
-    return {"results": service.timeseries(reader.engine(), q)}
+    return _answer(reader, service.timeseries(reader.engine(), q))
 
 
 @router.get("/api/v1/stats/breakdown")
@@ -83,15 +90,17 @@ def breakdown(
     """Top values of a property, ordered by the first metric."""
     r = replace(r, property=property, limit=limit, page=page)
     q = legacy.translate(r, reader.goals(r.site_id), "breakdown", reader.timezone(r.site_id))
-    return {"results": legacy.v1_rows(service.breakdown(reader.engine(), q))}
+    return _answer(reader, legacy.v1_rows(service.breakdown(reader.engine(), q)))
 
 
 @router.get("/api/v1/stats/realtime/visitors")
-def realtime_visitors(reader: Key, site_id: SiteId) -> int:
+def realtime_visitors(reader: Key, site_id: SiteId) -> int | None:
     """Visitors in the last 5 minutes, as a bare number (as Plausible answers). Locally this
     includes events still in the write buffer; on AWS events count once Firehose delivers
-    them (docs/ANALYTICS.md)."""
+    them (docs/ANALYTICS.md). `null` when timestamps are rounded to the hour
+    (docs/PRIVACY.md)."""
     site = reader.site(site_id)
     now, pending = datetime.now(UTC), reader.ports.pending()
     answer = behaviour.run_realtime(reader.engine(), site, now, pending, reader.timezone(site))
-    return int(answer["visitors"])
+    answer = blank_realtime(answer, reader.ports.settings().privacy)
+    return None if answer["visitors"] is None else int(answer["visitors"])

@@ -74,6 +74,13 @@ export function metric(name, v, k) {
   return num(v);
 }
 
+/** A metric the server answered as unavailable (privacy mode: meta.unavailable): "n/a", and
+ * the server's reason for its tooltip; null when the metric is available. */
+export function unavailable(meta, name) {
+  const reason = meta && meta.unavailable && meta.unavailable[name];
+  return reason ? { text: "n/a", title: `Not available: ${reason}` } : null;
+}
+
 /**
  * A change against the comparison: "+12%", "−3 pt"; `good` says whether it is good news.
  * With nothing to compare against (previous value null or 0) it is "—": no change at all.

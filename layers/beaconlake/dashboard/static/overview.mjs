@@ -2,7 +2,7 @@
 import { html, useEffect, useState } from "./vendor/htm-preact.mjs";
 import { ApiError, call, downloadCsv, query, useAsync } from "./api.mjs";
 import { Bar, LineChart } from "./charts.mjs";
-import { COUNTS, change, comparisonDays, intervalFor, labelSeconds, metric, num } from "./format.mjs";
+import { COUNTS, change, comparisonDays, intervalFor, labelSeconds, metric, num, unavailable } from "./format.mjs";
 import { HEADINGS, dimName, filterValue, valueName } from "./labels.mjs";
 import { PANELS, cardsFor, cellText, columnHeading, panelState, tabMetrics, tabOf } from "./panels.mjs";
 
@@ -23,22 +23,27 @@ function Cards({ ctx }) {
   const chosen = ctx.chartMetric;
   // against a previous period without visitors every change is "—"
   const before = row && row.comparison ? row.comparison.metrics[0] : null;
+  const meta = res.data && res.data.meta;
   return html`<section class="cards" data-panel="cards" data-state=${panelState(res)} aria-label="Totals"
       data-goal-mode=${ctx.goalMode ? "1" : ""}>
     ${cards.map(([m, label], i) => {
       const value = row ? row.metrics[i] : null;
       const prev = row && row.comparison ? row.comparison.metrics[i] : null;
       const delta = row && row.comparison ? change(m, row.comparison.change[i], before ? prev : null) : null;
+      const na = unavailable(meta, m);
       return html`<button type="button" class="card" data-metric=${m} data-value=${value ?? ""}
-          aria-pressed=${chosen === m} title=${`Chart ${label.toLowerCase()}`} onClick=${() => ctx.update({ metric: m })}>
+          data-unavailable=${na ? "1" : ""} aria-pressed=${chosen === m}
+          title=${na ? na.title : `Chart ${label.toLowerCase()}`} onClick=${() => ctx.update({ metric: m })}>
         <span class="label">${label}</span>
-        <strong>${row ? metric(m, value, k) : "…"}</strong>
+        <strong>${row ? (na ? na.text : metric(m, value, k)) : "…"}</strong>
         ${delta &&
         html`<span class=${`delta ${delta.good ? "good" : delta.bad ? "bad" : ""}`} data-change=${delta.text}
           title=${delta.none ? "nothing to compare with" : `previous: ${metric(m, prev, k)}`}>${delta.text}</span>`}
       </button>`;
     })}
     <${Live} ctx=${ctx} />
+    ${meta && meta.visitors_are_visits &&
+    html`<p class="note" data-note="visitors-are-visits" style="grid-column: 1 / -1">Visitors = visits in this mode: no visitor id is stored, so every event is its own visit.</p>`}
     ${res.error && html`<p class="error" role="alert">${res.error.message}</p>`}
   </section>`;
 }
@@ -70,10 +75,11 @@ function Live({ ctx }) {
   const tick = useTicker(30_000);
   const res = useAsync(() => realtimeVisitors(ctx), `${ctx.site}|${tick}`);
   const value = res.data ? res.data.visitors : null;
+  const na = res.data && unavailable(res.data.meta, "realtime_per_minute");
   return html`<button type="button" class="card live" data-panel="live" data-state=${panelState(res)} data-value=${value ?? ""}
-      title="Open the realtime view" onClick=${() => ctx.update({ view: "realtime" })}>
+      title=${na ? na.title : "Open the realtime view"} onClick=${() => ctx.update({ view: "realtime" })}>
     <span class="label"><span class="dot" aria-hidden="true"></span> Current visitors</span>
-    <strong>${res.data ? metric("visitors", value, ctx.k) : "…"}</strong>
+    <strong>${res.data ? (na ? na.text : metric("visitors", value, ctx.k)) : "…"}</strong>
     <span class="delta">last 5 minutes</span>
   </button>`;
 }
