@@ -22,7 +22,8 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
 
-from beaconlake.config import DROP_METRICS_VARIABLE, GOALS_VARIABLE
+from beaconlake.config import DROP_METRICS_VARIABLE, GOALS_VARIABLE, PRIVACY_VARIABLE
+from beaconlake.keys import SEEN_PREFIX
 from beaconlake.telemetry import NAMESPACE as METRICS_NAMESPACE
 from infra_cdk.catalog import Catalog
 from infra_cdk.common import log_group
@@ -110,9 +111,12 @@ class Api(Construct):
             "BEACONLAKE_ATHENA_DATABASE": catalog.database_name,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "LOG_LEVEL": settings.log_level,
+            # the collector coarsens, the stats function says what that makes unavailable
+            PRIVACY_VARIABLE: settings.privacy,
         }
         if settings.dashboard_password_hash:
             environment["BEACONLAKE_DASHBOARD_PASSWORD_HASH"] = settings.dashboard_password_hash
+        self.layers, self.environment = layers, environment  # infra_cdk.reports builds on them
 
         def function(
             name: str,
@@ -348,6 +352,21 @@ class Api(Construct):
             iam.PolicyStatement(
                 actions=["dynamodb:Scan", "dynamodb:PutItem"],
                 resources=[storage.catalogue.table_arn],
+            )
+        )
+        # server-side senders: the collector reads an ingest key, and records each signature
+        # it accepts (a conditional put) so a replay is refused in every container; it may
+        # write only those records, never a key
+        self.collect.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[storage.keys.table_arn])
+        )
+        self.collect.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem"],
+                resources=[storage.keys.table_arn],
+                conditions={
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{SEEN_PREFIX}*"]}
+                },
             )
         )
         self.rollups.add_to_role_policy(

@@ -38,7 +38,8 @@ class Storage(Construct):
             [_expire(settings.athena_results_days), _expire(1, "exports", EXPORTS_PREFIX)],
         )
         self.tracker = self._bucket("Tracker", []) if settings.cloudfront else None
-        self.keys = self._table("ApiKeys", "key_id", ttl=None)
+        # stats keys, ingest keys and the signatures server-side senders used (which expire)
+        self.keys = self._table("ApiKeys", "key_id", ttl="expires_at")
         self.sessions = self._table("DashboardSessions", "pk", ttl="expires_at")
         # the site catalogue (sites, goals, funnels, annotations, segments) and the collector's
         # sightings (which expire): beaconlake.sites, adapters/record_sightings.py

@@ -29,6 +29,9 @@ class Hit:
     revenue: float | None = None
     scroll_depth: int | None = None
     engaged_ms: int | None = None
+    # order of arrival among a visitor's hits of the same millisecond (the collector's `seq`;
+    # 0 where the events were stored without one)
+    seq: int = 0
 
 
 @dataclass
@@ -73,7 +76,7 @@ def sessions(hits: Iterable[Hit]) -> list[Session]:
         by_visitor[h.visitor].append(h)
     out: list[Session] = []
     for vhits in by_visitor.values():
-        vhits.sort(key=lambda h: h.at)
+        vhits.sort(key=lambda h: (h.at, h.seq))
         current = [vhits[0]]
         for prev, h in zip(vhits, vhits[1:], strict=False):
             if (h.at - prev.at).total_seconds() >= GAP_S:
@@ -212,3 +215,58 @@ def by_start_bucket(hits: Iterable[Hit], tz: str, interval: str) -> dict[str, li
     for s in sessions(hits):
         out[bucket_label(wall_clock(s.first.at, tz), interval)].extend(s.hits)
     return dict(out)
+
+
+# ---- imported data (Plausible's CSV export) ------------------------------------------------
+# Imported rows add up as Plausible adds them: per day, per dimension value, visitors included
+# (a visitor counted on two days counts twice, as native daily visitor ids do).
+
+IMPORTED_SUMS = ("visitors", "visits", "pageviews", "bounces", "duration_ms", "session_pageviews")
+
+
+def raw_sums(hits: list[Hit], keep: Callable[[Hit, Session], bool] = lambda h, s: True) -> dict:
+    """The sums behind `metrics` (visitors, visits, pageviews, bounces, duration_ms,
+    session_pageviews) over the hits that pass `keep` and their sessions."""
+    kept_hits: list[Hit] = []
+    kept_sessions: list[Session] = []
+    for s in sessions(hits):
+        kept = [h for h in s.hits if keep(h, s)]
+        if kept:
+            kept_sessions.append(s)
+            kept_hits.extend(kept)
+    return {
+        "visitors": len({h.visitor for h in kept_hits}),
+        "visits": len(kept_sessions),
+        "pageviews": sum(h.name == "pageview" for h in kept_hits),
+        "bounces": sum(s.bounce for s in kept_sessions),
+        "duration_ms": sum(s.duration_ms for s in kept_sessions),
+        "session_pageviews": sum(s.pageviews for s in kept_sessions),
+    }
+
+
+def imported_sums(rows: Iterable[dict], visits: str = "visits") -> dict:
+    """The sums of imported rows (one export file's), `visits` read from the column that
+    holds them (`entrances`, `exits` for the entry and exit pages)."""
+    out = dict.fromkeys(IMPORTED_SUMS, 0)
+    for r in rows:
+        out["visitors"] += int(r["visitors"])
+        out["visits"] += int(r.get(visits) or 0)
+        out["pageviews"] += int(r.get("pageviews") or 0)
+        out["bounces"] += int(r.get("bounces") or 0)
+        out["duration_ms"] += int(r.get("visit_duration") or 0) * 1000
+        out["session_pageviews"] += int(r.get("pageviews") or 0)
+    return out
+
+
+def from_sums(*parts: dict) -> dict:
+    """Metrics from sums added over native and imported parts, rounded like `metrics`."""
+    t = {k: sum(p.get(k, 0) for p in parts) for k in IMPORTED_SUMS}
+    v = t["visits"]
+    return {
+        "visitors": t["visitors"],
+        "visits": v,
+        "pageviews": t["pageviews"],
+        "bounce_rate": round(100 * t["bounces"] / v) if v else 0,
+        "visit_duration": round(t["duration_ms"] / 1000 / v) if v else 0,
+        "views_per_visit": round(t["session_pageviews"] / v, 2) if v else 0.0,
+    }

@@ -34,7 +34,9 @@ def chosen_sessions(hits: Iterable[Hit], keep: Keep | None = None) -> list[Sessi
 
 
 def _ordered(hits: Iterable[Hit]) -> list[Hit]:
-    return sorted((h for h in hits if h.name != "engagement"), key=lambda h: (h.at, h.name, h.path))
+    return sorted(
+        (h for h in hits if h.name != "engagement"), key=lambda h: (h.at, h.seq, h.name, h.path)
+    )
 
 
 def steps_reached(
@@ -109,7 +111,9 @@ def sequence_count(
 
 
 def _pageviews(s: Session) -> list[str]:
-    return [h.path for h in sorted(s.hits, key=lambda h: (h.at, h.path)) if h.name == "pageview"]
+    return [
+        h.path for h in sorted(s.hits, key=lambda h: (h.at, h.seq, h.path)) if h.name == "pageview"
+    ]
 
 
 def journeys(

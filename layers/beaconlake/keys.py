@@ -15,6 +15,11 @@ from beaconlake.ports import ALL_SCOPES, STATS_READ, ApiKey, KeyStore
 _KEY = re.compile(r"^bl_([0-9a-f]{12})_([A-Za-z0-9_-]{32,64})$")
 
 
+# The id prefix of a request signature a server-side sender used (kept for the replay window
+# beside the keys; the collector may write only ids with this prefix: infra_cdk/api.py).
+SEEN_PREFIX = "seen#"
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

@@ -103,6 +103,12 @@ COLUMNS: tuple[Column, ...] = (
         "Primary subtag of the browser's preferred language (Accept-Language), e.g. 'de'",
         FromHeader("accept-language", primary_language),
     ),
+    Column(
+        "seq",
+        "bigint",
+        "Order of arrival at its collector process, increasing: breaks ties of ts (NULL in "
+        "files written before it, read as 0)",
+    ),
 )
 
 PARTITIONS: tuple[Column, ...] = (
@@ -152,6 +158,7 @@ class Event:
     engaged_ms: int | None = None
     user_id: str | None = None
     language: str | None = None
+    seq: int | None = None
     site_id: str = ""
     dt: str = ""
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from beaconlake.keys import SEEN_PREFIX
 from functions.rotate_salt.app import AHEAD_OF_MIDNIGHT
 from tests.infra.conftest import Synth
 
@@ -160,12 +161,23 @@ def catalogue_table(synth: Synth) -> str:
 
 def test_the_collector_reads_the_site_catalogue_and_adds_to_it_only(synth: Synth) -> None:
     """Per beacon the collector asks its snapshot of the sites (a Scan a minute); it puts the
-    configured seed and its sightings. It cannot read logins, shared links or key hashes, nor
-    delete or change anything in the catalogue."""
+    configured seed and its sightings. For server-side senders it gets one key by id (to check
+    an ingest key) and puts the signatures it accepted, and only those: it cannot list keys,
+    write a key, read logins or shared links, nor delete or change anything."""
     statements = statements_of_function(synth, "collect")
     dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in actions(s))]
-    assert [actions(s) for s in dynamo] == [{"dynamodb:Scan", "dynamodb:PutItem"}]
+    assert [actions(s) for s in dynamo] == [
+        {"dynamodb:Scan", "dynamodb:PutItem"},
+        {"dynamodb:GetItem"},
+        {"dynamodb:PutItem"},
+    ]
     assert tables_of(synth, dynamo[0]) == {catalogue_table(synth)}
+    (keys,) = [k for k in synth.resources("AWS::DynamoDB::Table") if k.startswith("StorageApiKeys")]
+    assert tables_of(synth, dynamo[1]) == tables_of(synth, dynamo[2]) == {keys}
+    assert "Condition" not in dynamo[0] and "Condition" not in dynamo[1]
+    assert dynamo[2]["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{SEEN_PREFIX}*"]}
+    }
 
 
 def test_the_stats_function_reads_every_table_a_statement_may_read(synth: Synth) -> None:

@@ -74,7 +74,7 @@ def test_window_is_a_parameter_and_strict_means_the_next_event() -> None:
     ordered = behaviour_sql.funnel(behaviour_query.parse_funnel(body, {}))
     strict = behaviour_sql.funnel(behaviour_query.parse_funnel({**body, "order": "strict"}, {}))
     assert 90 * 60_000 in ordered.params
-    assert "e.seq > f.q1" in ordered.sql and "e.seq = f.q1 + 1" in strict.sql
+    assert "e.pos > f.q1" in ordered.sql and "e.pos = f.q1 + 1" in strict.sql
     sequence = {k: v for k, v in body.items() if k != "window_minutes"}  # not a sequence's
     unbounded = behaviour_sql.funnel(behaviour_query.parse_sequence(sequence, {}))
     assert "date_diff" not in unbounded.sql.split("funnel_events AS")[1]

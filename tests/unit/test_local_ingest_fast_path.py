@@ -93,7 +93,7 @@ def stored_since(count: int) -> list[dict[str, Any]]:
     """The rows the sink accepted after the first `count`, without their timestamps."""
     pending = wiring.ports().pending
     assert pending is not None
-    return [{**dataclasses.asdict(e), "ts": None} for e in pending()[count:]]
+    return [{**dataclasses.asdict(e), "ts": None, "seq": None} for e in pending()[count:]]
 
 
 def pending_count() -> int:

@@ -3,12 +3,13 @@ stores use."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
 from beaconlake.adapters.aws import CLIENT_CONFIG
-from beaconlake.keys import stored_key
+from beaconlake.keys import SEEN_PREFIX, stored_key
 from beaconlake.ports import STATS_READ, ApiKey
 
 
@@ -23,8 +24,12 @@ def scan_all(table: Any, **args: Any) -> list[dict[str, Any]]:
         args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+# Seen request signatures share the keys table: item `key_id` = SEEN_PREFIX + id, with the
+# table's TTL attribute `expires_at` (DynamoDB deletes lazily, so the put checks it too).
+
+
 class DynamoKeyStore:
-    """Stats API keys in DynamoDB (partition key `key_id`); only the secret's hash is stored."""
+    """API keys in DynamoDB (partition key `key_id`); only the secret's hash is stored."""
 
     def __init__(self, table_name: str, resource: Any = None) -> None:
         self.table_name = table_name
@@ -70,8 +75,25 @@ class DynamoKeyStore:
         return self._key(item), str(item["hash"])
 
     def list(self) -> list[ApiKey]:
-        return sorted((self._key(i) for i in scan_all(self.table)), key=lambda k: k.key_id)
+        keys = (
+            self._key(i)
+            for i in scan_all(self.table)
+            if not str(i["key_id"]).startswith(SEEN_PREFIX)
+        )
+        return sorted(keys, key=lambda k: k.key_id)
 
     def revoke(self, key_id: str) -> bool:
         reply = self.table.delete_item(Key={"key_id": key_id}, ReturnValues="ALL_OLD")
         return "Attributes" in reply
+
+    def first_use(self, signature_id: str, expires_at: int) -> bool:
+        """A conditional put: only one request with a signature wins, across containers."""
+        try:
+            self.table.put_item(
+                Item={"key_id": SEEN_PREFIX + signature_id, "expires_at": expires_at},
+                ConditionExpression="attribute_not_exists(key_id) OR expires_at < :now",
+                ExpressionAttributeValues={":now": int(time.time())},
+            )
+        except self.table.meta.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True

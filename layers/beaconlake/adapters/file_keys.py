@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,8 @@ class FileKeyStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        # signatures seen by this process (`beaconlake serve` is one process), until expiry
+        self._seen: dict[str, int] = {}
 
     def _read(self) -> dict[str, dict[str, object]]:
         try:
@@ -63,4 +66,14 @@ class FileKeyStore:
             if rows.pop(key_id, None) is None:
                 return False
             write_private_json(self.path, rows)
+            return True
+
+    def first_use(self, signature_id: str, expires_at: int) -> bool:
+        now = int(time.time())
+        with self._lock:
+            if len(self._seen) > 1024:
+                self._seen = {k: v for k, v in self._seen.items() if v > now}
+            if self._seen.get(signature_id, 0) > now:
+                return False
+            self._seen[signature_id] = expires_at
             return True

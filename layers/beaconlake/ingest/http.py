@@ -4,10 +4,11 @@ handler hands in (body, headers, client address) and what it sends back."""
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -26,9 +27,11 @@ from beaconlake.ingest.payload import (
 )
 from beaconlake.ingest.ratelimit import Limits, hashed, limits_for
 from beaconlake.ingest.service import CollectPolicy, CountryLookup, Outcome, collect
-from beaconlake.model import RequestMeta
-from beaconlake.ports import SaltStore, Sightings, Sink, SinkUnavailable
+from beaconlake.ingest.signed import Refused, authenticate, collect_sent, refuse_signed_fields
+from beaconlake.model import Event, RequestMeta
+from beaconlake.ports import KeyStore, SaltStore, Sink, SinkUnavailable
 from beaconlake.schema import REQUEST_HEADERS
+from beaconlake.site_ports import Sightings
 
 logger = Logger(service="beaconlake-collect")
 
@@ -62,6 +65,9 @@ class CollectorPorts(Protocol):
 
     @property
     def sightings(self) -> Sightings | None: ...
+
+    @property
+    def keys(self) -> KeyStore: ...
 
 
 @dataclass(frozen=True)
@@ -210,6 +216,17 @@ def _charge_events(limits: Limits, meta: RequestMeta, outcome: Outcome) -> None:
                 raise RateLimited("site", site_bucket.retry_after(site))
 
 
+# Each event's `seq`: increasing in order of arrival within this process (a new process starts
+# above the last one's, from the clock in microseconds), so events of one visitor in the same
+# millisecond keep their order (entry and exit page, journeys, funnels).
+_arrival = itertools.count(time.time_ns() // 1000)
+
+
+def in_arrival_order(events: tuple[Event, ...]) -> tuple[Event, ...]:
+    """`events` with their `seq`, in the order given (a batch's order is its arrival order)."""
+    return tuple(replace(e, seq=next(_arrival)) for e in events)
+
+
 def _store(
     ports: CollectorPorts, limits: Limits, data: dict[str, Any], meta: RequestMeta, origin: str = ""
 ) -> Outcome:
@@ -232,7 +249,7 @@ def _store(
     note_sightings(ports.sightings, data, outcome)
     _charge_events(limits, meta, outcome)
     if outcome.events:
-        ports.sink.put(outcome.events)
+        ports.sink.put(in_arrival_order(outcome.events))
     else:
         logger.debug("beacon dropped", extra={"reason": outcome.dropped})
     return outcome
@@ -291,7 +308,9 @@ def receive_event(
     limits = limits_for(ports.settings)
     try:
         _check_client(limits, meta)
-        outcome = _store(ports, limits, decode_body(body), meta, origin)
+        data = decode_body(body)
+        refuse_signed_fields(data)
+        outcome = _store(ports, limits, data, meta, origin)
     except RateLimited as exc:
         return exc.reply()
     except PayloadError as exc:
@@ -305,6 +324,51 @@ def receive_event(
             {"x-beaconlake-dropped": outcome.dropped},
         )
     return ACCEPTED
+
+
+def _charge_sites(limits: Limits, events: tuple[Event, ...]) -> None:
+    """A keyed sender pays per site only: its own address is one server's for many visitors."""
+    if limits.ingest_site is not None:
+        for site, count in sorted(Counter(e.site_id for e in events).items()):
+            if not limits.ingest_site.allow(site, min(count, limits.ingest_site.burst)):
+                raise RateLimited("site", limits.ingest_site.retry_after(site))
+
+
+def receive_sent(
+    ports: CollectorPorts, headers: dict[str, str], body: bytes, meta: RequestMeta
+) -> Reply:
+    """POST /api/event with `Authorization: Bearer <ingest key>` (ingest.signed): one event
+    or a batch, stored together; 202, 400, 401, 403, 413, 429 or 503."""
+    now = datetime.now(UTC)
+    signature = headers.get("x-beaconlake-signature", "")
+    try:
+        sender = authenticate(
+            ports.keys, headers["authorization"], signature, body, now.timestamp()
+        )
+    except Refused as exc:
+        logger.info("sent events refused", extra={"field": exc.field, "rule": exc.rule})
+        return Reply(exc.status, exc.as_body())
+    except Exception as exc:  # the key store could not be read (DynamoDB, the key file)
+        logger.error("key store unavailable", extra={"error": type(exc).__name__})
+        return unavailable()
+    try:
+        policy, salt_for, lookup = ports.policy, ports.salts.salt_for, ports.country_lookup
+        sent = collect_sent(sender, body, meta, policy, salt_for, now, lookup)
+        _charge_sites(limits_for(ports.settings), sent.events)
+        if sent.events:
+            ports.sink.put(in_arrival_order(sent.events))
+    except Refused as exc:
+        return Reply(exc.status, exc.as_body())
+    except PayloadError as exc:
+        return Reply(413 if exc.rule == "max_bytes" else 400, exc.as_body())
+    except RateLimited as exc:
+        return exc.reply()
+    except SinkUnavailable:
+        return unavailable()
+    body_out = {"status": "accepted", "accepted": len(sent.events), "dropped": len(sent.dropped)}
+    if sent.dropped:
+        return Reply(202, body_out, {"x-beaconlake-dropped": ",".join(sorted(set(sent.dropped)))})
+    return Reply(202, body_out)
 
 
 def unavailable() -> Reply:
@@ -354,6 +418,8 @@ def answer_event(
         return too_large
     meta = request_meta(headers, source_ip, ports.settings.client_ip_header)
     content_type = headers.get("content-type", "")
+    if "authorization" in headers:
+        return receive_sent(ports, headers, body, meta)
     return receive_event(ports, body, content_type, meta, headers.get("origin", ""))
 
 

@@ -9,13 +9,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Container
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from beaconlake.config import Privacy
 from beaconlake.domains import is_local_host
 from beaconlake.ingest.anonymise import visitor_id
 from beaconlake.ingest.payload import parse_beacon
+from beaconlake.ingest.privacy import (
+    EventId,
+    coarsen,
+    dropped_by_privacy,
+    hashed_address,
+    random_event_id,
+)
 from beaconlake.ingest.referrer import referrer_source
 from beaconlake.ingest.useragent import parse_user_agent
 from beaconlake.model import Event, RequestMeta
@@ -38,6 +46,9 @@ class CollectPolicy:
     # sites whose beacons may carry a user_id, and the per-site secret its hash is keyed with
     user_id_sites: frozenset[str] = frozenset()
     user_id_secret: UserIdSecret | None = None
+    # minimal mode and its flags (docs/PRIVACY.md); the id of each event without a visitor id
+    privacy: Privacy = field(default_factory=Privacy)
+    event_id: EventId = random_event_id
 
 
 @dataclass(frozen=True)
@@ -46,11 +57,11 @@ class Outcome:
     dropped: str | None = None
 
 
-def _country(meta: RequestMeta, lookup: CountryLookup | None) -> str | None:
+def _country(meta: RequestMeta, lookup: CountryLookup | None, ip: str) -> str | None:
     header = (meta.country_header or "").strip().upper()
     if len(header) == 2 and header.isalpha() and header != "XX":
         return header
-    return lookup(meta.ip) if lookup else None
+    return lookup(ip) if lookup else None
 
 
 def user_id_hash(secret: bytes, user_id: str) -> str:
@@ -86,10 +97,13 @@ def collect(
     agent = parse_user_agent(meta.user_agent)
     if agent.is_bot:
         return Outcome(dropped="bot")
+    if reason := dropped_by_privacy(beacon.name, policy.privacy):
+        return Outcome(dropped=reason)
     ts = now.astimezone(UTC).replace(tzinfo=None, microsecond=now.microsecond // 1000 * 1000)
     day = ts.date().isoformat()
     salt = salt_for(day)
-    country = _country(meta, country_lookup)
+    ip = hashed_address(meta.ip, policy.privacy)
+    country = _country(meta, country_lookup, ip)
     utm = {k: (beacon.query.get(k) or None) for k in UTM_KEYS}
     source = referrer_source(beacon.referrer, beacon.hostname, beacon.query)
     from_headers = header_columns(meta.headers)
@@ -101,7 +115,7 @@ def collect(
             pathname=beacon.pathname,
             referrer_source=source,
             referrer=beacon.referrer,
-            visitor_id=visitor_id(salt, site, meta.ip, meta.user_agent),
+            visitor_id=visitor_id(salt, site, ip, meta.user_agent),
             browser=agent.browser,
             browser_version=agent.browser_version,
             os=agent.os,
@@ -115,6 +129,7 @@ def collect(
             scroll_depth=beacon.scroll_depth,
             engaged_ms=beacon.engaged_ms,
             user_id=_user_id(beacon.user_id, site, policy),
+            seq=None,  # numbered on arrival: ingest.http.in_arrival_order
             site_id=site,
             dt=day,
             **utm,
@@ -122,4 +137,4 @@ def collect(
         )
         for site in sites
     )
-    return Outcome(events=events)
+    return Outcome(events=tuple(coarsen(e, policy.privacy, policy.event_id) for e in events))

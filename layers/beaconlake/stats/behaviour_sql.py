@@ -33,7 +33,7 @@ from beaconlake.stats.sql import (
     range_params,
     sessionised_events,
 )
-from beaconlake.stats.sql.sessions import visits_params
+from beaconlake.stats.sql.sessions import IN_ORDER, visits_params
 from beaconlake.stats.sql.statement import local_time
 
 if TYPE_CHECKING:
@@ -46,7 +46,8 @@ if TYPE_CHECKING:
         Step,
     )
 
-ORDER_IN_VISIT = "ORDER BY ts, name, pathname"
+# time, then order of arrival (sessions.IN_ORDER), then name and path where `seq` is NULL
+ORDER_IN_VISIT = f"ORDER BY {IN_ORDER}, name, pathname"
 EXIT, ENTRANCE = "(exit)", "(entrance)"
 REALTIME_MINUTES = 30
 
@@ -115,7 +116,7 @@ def funnel(q: FunnelQuery, table: str = "events", count_total: bool = False) -> 
     key_list = ", ".join(keys)
     conditions = [step_condition(step) for step in q.steps]
     # the columns step conditions read (props only when a step has props)
-    columns = "ts, name, pathname" + (", props" if any(s.props for s in q.steps) else "")
+    columns = "ts, seq, name, pathname" + (", props" if any(s.props for s in q.steps) else "")
     parts.append(f"stepped AS (SELECT {key_list}, {columns} FROM scoped)")
     # In a strict funnel a step must be the very next event, so every event is numbered; in
     # an ordered one only the order of the events matching a step matters: numbering just
@@ -127,24 +128,24 @@ def funnel(q: FunnelQuery, table: str = "events", count_total: bool = False) -> 
         args += tuple(a for _, cond_args in distinct for a in cond_args)
     parts.append(
         f"funnel_events AS (\n  SELECT {key_list}, {columns},\n"
-        f"    row_number() OVER (PARTITION BY {key_list} {ORDER_IN_VISIT}) AS seq\n"
+        f"    row_number() OVER (PARTITION BY {key_list} {ORDER_IN_VISIT}) AS pos\n"
         f"  FROM stepped WHERE name <> 'engagement'{matching}\n)"
     )
     first, first_args = conditions[0]
-    parts.append(f"f1 AS (SELECT {key_list}, ts AS t1, seq AS q1 FROM funnel_events WHERE {first})")
+    parts.append(f"f1 AS (SELECT {key_list}, ts AS t1, pos AS q1 FROM funnel_events WHERE {first})")
     args += first_args
     chain_keys = ", ".join(f"f.{k}" for k in keys)
     same_unit = " AND ".join(f"e.{k} = f.{k}" for k in keys)
     # A step's condition names funnel_events' columns unqualified: f{i - 1} has none of them.
     for i, (cond, cond_args) in enumerate(conditions[1:], start=2):
-        follows = f"e.seq = f.q{i - 1} + 1" if q.order == "strict" else f"e.seq > f.q{i - 1}"
+        follows = f"e.pos = f.q{i - 1} + 1" if q.order == "strict" else f"e.pos > f.q{i - 1}"
         args += cond_args
         window = ""
         if q.window_minutes is not None:
             window = " AND date_diff('millisecond', f.t1, e.ts) <= ?"
             args += (q.window_minutes * 60_000,)
         parts.append(
-            f"f{i} AS (\n  SELECT {chain_keys}, f.t1, min(e.seq) AS q{i}\n"
+            f"f{i} AS (\n  SELECT {chain_keys}, f.t1, min(e.pos) AS q{i}\n"
             f"  FROM f{i - 1} f JOIN funnel_events e ON {same_unit} AND {follows}\n"
             f"  WHERE {cond}{window} GROUP BY {chain_keys}, f.t1, f.q{i - 1}\n)"
         )

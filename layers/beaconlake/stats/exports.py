@@ -25,7 +25,10 @@ from beaconlake.stats.sql import RANGE_WHERE, range_params
 FORMATS = ("csv", "ndjson")
 # A cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV Injection")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-EVENTS_SQL = f"SELECT {', '.join(ALL_COLUMN_NAMES)} FROM events WHERE {RANGE_WHERE} ORDER BY ts"
+EVENTS_SQL = (
+    f"SELECT {', '.join(ALL_COLUMN_NAMES)} FROM events WHERE {RANGE_WHERE} "
+    "ORDER BY ts, coalesce(seq, 0)"
+)
 
 
 def csv_cell(value: Any) -> Any:

@@ -77,6 +77,11 @@ PAGE_COLUMNS = (
 FIRST_OF = {"s_source": "first_of_source", "s_entry_page": "first_of_entry_page"}
 
 
+# The order of a visitor's events: time, then order of arrival at the collector (`seq`; NULL
+# in files written before it, first among its millisecond's events)
+IN_ORDER = "ts, coalesce(seq, 0)"
+
+
 def session_ctes(
     table: str,
     where: str = RANGE_WHERE,
@@ -89,26 +94,33 @@ def session_ctes(
     five range parameters; with `started`, only the visits that started in the range are
     kept (STARTED_WHERE: two more parameters, after `where`'s).
 
-    Of a visitor's events in the same millisecond only one can open a visit (the others
-    are 0 ms after it), and the two windows may order such ties differently: `is_new DESC`
-    counts that one first, so all of them get its session_no."""
-    attrs = [f"min_by({FIRST_SQL.get(alias, col)}, ts) AS {alias}" for alias, col in SESSION_ATTRS]
+    A visitor's events are ordered by IN_ORDER: time, then order of arrival (`seq`), and
+    `ev_no` numbers them so; the first and last of a visit (entry page, exit page, source)
+    are those by `ev_no`. Of events in the same millisecond only one can open a visit (the
+    others are 0 ms after it); where no `seq` tells them apart (files written before it)
+    the two windows may order them differently: `is_new DESC` counts that one first, so all
+    of them get its session_no."""
+    attrs = [
+        f"min_by({FIRST_SQL.get(alias, col)}, ev_no) AS {alias}" for alias, col in SESSION_ATTRS
+    ]
     if visitor_attrs:
-        attrs += [f"min_by({col}, ts) AS {col}" for col in VISITOR_ATTRS]
+        attrs += [f"min_by({col}, ev_no) AS {col}" for col in VISITOR_ATTRS]
     attr_sql = ",\n    ".join(attrs)
     return f"""ev AS (
   SELECT * FROM {table} WHERE {where}
 ),
 marked AS (
   SELECT *,
-    CASE WHEN date_diff('millisecond', lag(ts) OVER (PARTITION BY visitor_id ORDER BY ts), ts)
+    CASE WHEN date_diff('millisecond',
+      lag(ts) OVER (PARTITION BY visitor_id ORDER BY {IN_ORDER}), ts)
       < {SESSION_GAP_MS} THEN 0 ELSE 1 END AS is_new
   FROM ev
 ),
 numbered AS (
   SELECT *,
-    sum(is_new) OVER (PARTITION BY visitor_id ORDER BY ts, is_new DESC
-      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session_no
+    sum(is_new) OVER (PARTITION BY visitor_id ORDER BY {IN_ORDER}, is_new DESC
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session_no,
+    row_number() OVER (PARTITION BY visitor_id ORDER BY {IN_ORDER}, is_new DESC) AS ev_no
   FROM marked
 ),
 {f"{name}_all" if started else name} AS (
@@ -120,8 +132,8 @@ numbered AS (
     count(*) FILTER (WHERE name <> 'engagement') AS events,
     sum(revenue_amount) AS revenue_sum,
     count(revenue_amount) AS revenue_count,
-    min_by(pathname, ts) FILTER (WHERE name = 'pageview') AS s_entry_page,
-    max_by(pathname, ts) FILTER (WHERE name = 'pageview') AS s_exit_page,
+    min_by(pathname, ev_no) FILTER (WHERE name = 'pageview') AS s_entry_page,
+    max_by(pathname, ev_no) FILTER (WHERE name = 'pageview') AS s_exit_page,
     {attr_sql}
   FROM numbered
   GROUP BY visitor_id, session_no
