@@ -1,6 +1,7 @@
-"""Glue database, the `events` table (columns from beaconlake.schema) and the daily job's
-`session_rollup` and `page_rollup` tables (columns from beaconlake.stats.rollup_job), all with
-partition projection; the Athena workgroup, and named queries for the Athena console."""
+"""Glue database, the `events` table (columns from beaconlake.schema), the daily job's
+`session_rollup` and `page_rollup` tables (columns from beaconlake.stats.rollup_job) and the
+imported tables (columns from beaconlake.stats.sql.imported), all with partition projection;
+the Athena workgroup, and named queries for the Athena console."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from beaconlake.adapters.aws_days import ROLLUPS_PREFIX
+from beaconlake.imports.plausible import IMPORTED_DIR
 from beaconlake.schema import glue_columns, glue_partition_keys
 from beaconlake.stats.rollup_job import rollup_columns
+from beaconlake.stats.sql.imported import TABLES as IMPORTED_TABLES
+from beaconlake.stats.sql.imported import ImportedTable
 from infra_cdk.settings import DeploySettings
 from infra_cdk.storage import EVENTS_PREFIX
 
@@ -158,8 +162,15 @@ class Catalog(Construct):
             self._rollup_table(name, columns, events.bucket_name, settings, database)
             for name, columns in rollup_columns().items()
         ]
-        # every table a statement may read: events and the rollups of the daily job
-        self.table_arns = [self.table_arn, *(self._table_arn(n) for n in rollup_columns())]
+        self.imported_tables = [
+            self._imported_table(t, events.bucket_name, database) for t in IMPORTED_TABLES
+        ]
+        # every table a statement may read: events, the daily job's rollups, imported data
+        self.table_arns = [
+            self.table_arn,
+            *(self._table_arn(n) for n in rollup_columns()),
+            *(self._table_arn(t.name) for t in IMPORTED_TABLES),
+        ]
         self.database_arn = (
             f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}:database/{self.database_name}"
         )
@@ -230,6 +241,52 @@ class Catalog(Construct):
             settings,
             database,
         )
+
+    def _imported_table(
+        self, table: ImportedTable, bucket_name: str, database: glue.CfnDatabase
+    ) -> glue.CfnTable:
+        """An imported table (docs/IMPORT.md): the import CLI's Parquet files, one or more per
+        site under `imported/<table>/site_id=<site>/`; the day is the `dt` column, so the only
+        partition key is the site, projected `injected` like the events'."""
+        prefix = f"{IMPORTED_DIR}/{table.name}/"
+        glue_type = {"varchar": "string", "bigint": "bigint"}
+        cfn = glue.CfnTable(
+            self,
+            "".join(part.title() for part in table.name.split("_")) + "Table",
+            catalog_id=Aws.ACCOUNT_ID,
+            database_name=self.database_name,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=table.name,
+                description="Imported from Plausible by `beaconlake import` (docs/IMPORT.md)",
+                table_type="EXTERNAL_TABLE",
+                parameters={
+                    "classification": "parquet",
+                    "EXTERNAL": "TRUE",
+                    "projection.enabled": "true",
+                    "projection.site_id.type": "injected",
+                    "storage.location.template": (
+                        f"s3://{bucket_name}/{prefix}site_id=${{site_id}}/"
+                    ),
+                },
+                partition_keys=[glue.CfnTable.ColumnProperty(name="site_id", type="string")],
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    columns=[
+                        glue.CfnTable.ColumnProperty(name=n, type=glue_type[t])
+                        for n, t in table.stored
+                    ],
+                    location=f"s3://{bucket_name}/{prefix}",
+                    input_format=PARQUET_INPUT,
+                    output_format=PARQUET_OUTPUT,
+                    compressed=False,
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library=PARQUET_SERDE,
+                        parameters={"serialization.format": "1"},
+                    ),
+                ),
+            ),
+        )
+        cfn.node.add_dependency(database)
+        return cfn
 
     def _parquet_table(
         self,

@@ -6,10 +6,11 @@ Per query, in StartQueryExecution's order:
    (tests/support/athena_rules.py decides; a violation is a FAILED query with the reason);
 2. ExecutionParameters are substituted as Athena does: one per `?`, in order, each parsed as
    one SQL literal (a parameter that is SQL text, not a literal, fails the query);
-3. tables: `events` is the Glue table (its columns, types and S3 location come from Glue);
-   any other table fails with TABLE_NOT_FOUND; SELECT / WITH, and UNLOAD (its inner SELECT is
-   checked, billed and run; the rows go to S3: tests/aws_box/athena_unload.py); other kinds
-   fail loudly until a later issue models them (INSERT, CTAS: see `run_kind`);
+3. tables: the stack's Glue tables (events, the daily job's rollups, the imported tables:
+   columns, types and S3 location come from Glue); any other table fails with
+   TABLE_NOT_FOUND; SELECT / WITH, and UNLOAD (its inner SELECT is checked, billed and run;
+   the rows go to S3: tests/aws_box/athena_unload.py); other kinds fail loudly until a
+   later issue models them (INSERT, CTAS: see `run_kind`);
 4. partition projection from the Glue table's parameters (enum sites, a date range up to NOW:
    Athena never reads other partitions, whatever S3 holds; an `injected` key must be pinned
    by static equalities, literals and not `?`, or the query fails with Athena's

@@ -10,6 +10,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from beaconlake.schema import glue_columns, glue_partition_keys
+from beaconlake.stats.sql.imported import TABLES as IMPORTED_TABLES
 from tests.infra.conftest import ROOT, Synth
 
 pytestmark = pytest.mark.slow
@@ -93,7 +94,8 @@ def test_glue_table_columns_are_the_schema_modules(synth: Synth) -> None:
 
 def test_partition_projection_needs_no_crawler(synth: Synth) -> None:
     tables = glue_tables(synth)
-    assert set(tables) == {"events", "session_rollup", "page_rollup"}
+    imported = {t.name for t in IMPORTED_TABLES}
+    assert set(tables) == {"events", "session_rollup", "page_rollup", *imported}
     for name, prefix in (
         ("events", "events/"),
         ("session_rollup", "rollups/session_rollup/"),
@@ -110,6 +112,33 @@ def test_partition_projection_needs_no_crawler(synth: Synth) -> None:
         template = params["storage.location.template"]
         assert f"/{prefix}site_id=${{site_id}}/dt=${{dt}}/" in json.dumps(template)
     assert not synth.resources("AWS::Glue::Crawler")
+
+
+def test_imported_tables_are_the_import_modules(synth: Synth) -> None:
+    """One Glue table per imported table, its columns the stored ones, the site injected."""
+    tables = glue_tables(synth)
+    for table in IMPORTED_TABLES:
+        found = tables[table.name]
+        columns = [(c["Name"], c["Type"]) for c in found["StorageDescriptor"]["Columns"]]
+        as_glue = {"varchar": "string", "bigint": "bigint"}
+        assert columns == [(n, as_glue[t]) for n, t in table.stored]
+        assert [k["Name"] for k in found["PartitionKeys"]] == ["site_id"]
+        params = found["Parameters"]
+        assert params["projection.enabled"] == "true"
+        assert params["projection.site_id.type"] == "injected"
+        template = json.dumps(params["storage.location.template"])
+        assert f"/imported/{table.name}/site_id=${{site_id}}/" in template
+        assert f"/imported/{table.name}/" in json.dumps(found["StorageDescriptor"]["Location"])
+    # the functions that run statements may read them (Glue, on each table's ARN)
+    readers = [
+        json.dumps(p["PolicyDocument"])
+        for p in synth.resources("AWS::IAM::Policy").values()
+        for p in [p["Properties"]]
+        if "glue:GetPartitions" in json.dumps(p["PolicyDocument"])
+    ]
+    assert readers
+    for policy in readers:
+        assert all(f"/{t.name}" in policy for t in IMPORTED_TABLES), policy
 
 
 def test_firehose_converts_to_parquet_with_dynamic_partitions(synth: Synth) -> None:
@@ -309,7 +338,7 @@ def test_tracker_is_deployed_with_long_caching(synth: Synth) -> None:
     (deployment,) = synth.resources("Custom::CDKBucketDeployment").values()
     props = deployment["Properties"]
     assert "cache-control" in str(props["SystemMetadata"]).lower()
-    assert props["DistributionPaths"] == ["/tracker.js"]
+    assert props["DistributionPaths"] == ["/tracker.js", "/clicks.js"]
 
 
 def test_outputs_tell_the_user_what_to_do_next(synth: Synth) -> None:

@@ -317,6 +317,9 @@ class AthenaEngine:
     `result_reuse_minutes`, Athena answers a statement it ran with the same parameters within
     that many minutes from its stored result, scanning (and billing) nothing."""
 
+    # the imported tables are Glue tables of the stack (infra_cdk/catalog.py)
+    reads_imported = True
+
     def __init__(
         self,
         workgroup: str,

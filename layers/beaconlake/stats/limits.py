@@ -154,6 +154,10 @@ class FairEngine:
         with self.slots.held(self.client):
             return self.engine.query(sql, params)
 
+    @property
+    def reads_imported(self) -> bool:
+        return self.engine.reads_imported
+
     def problem(self) -> str | None:
         return self.engine.problem()
 

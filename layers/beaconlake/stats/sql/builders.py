@@ -96,7 +96,12 @@ def _positions(keys: list[str]) -> str:
     return ", ".join(str(n + 1) for n in range(len(keys)))
 
 
-def _page(q: StatsQuery, sql: str) -> str:
+def _page(q: StatsQuery, sql: str, paged: bool = True) -> str:
+    """ORDER BY the query's order, then OFFSET/LIMIT; neither when not `paged` (a part of a
+    larger statement: stats.sql.imported)."""
+    if not paged:
+        return sql
+    sql += metrics.order_by(q, _key_names(group_keys(q)))
     if q.group_by():
         sql += f"\nOFFSET {int(q.offset)} LIMIT {int(q.limit)}"  # Trino: OFFSET before LIMIT
     return sql
@@ -106,7 +111,7 @@ def _page(q: StatsQuery, sql: str) -> str:
 
 
 def _build_from_rows(
-    q: StatsQuery, rows: str, args: Params, sums: dict[str, str], ts: str
+    q: StatsQuery, rows: str, args: Params, sums: dict[str, str], ts: str, paged: bool = True
 ) -> Statement:
     """A statement over the CTEs `rows`, which end in `units` (one row per visit, or per
     visitor and page): filter, group and sum them into the same columns as over events."""
@@ -125,11 +130,13 @@ grouped AS (
 )
 SELECT {", ".join(labels)}, {metrics.rows_select(sums)}, {metrics.total_visitors(q)},
   count(*) OVER () AS total_rows
-FROM grouped{metrics.order_by(q, keys)}"""
-    return Statement(_page(q, sql), args + where_args)
+FROM grouped"""
+    return Statement(_page(q, sql, paged), args + where_args)
 
 
-def build_from_visits(q: StatsQuery, table: str, rollup: Rollup | None) -> Statement:
+def build_from_visits(
+    q: StatsQuery, table: str, rollup: Rollup | None, paged: bool = True
+) -> Statement:
     """For queries plan.answerable_from_visits: the same columns, summed per visit."""
     if rollup is None:
         sessions = session_ctes(table, started=q.date_range.local)
@@ -141,10 +148,13 @@ def build_from_visits(q: StatsQuery, table: str, rollup: Rollup | None) -> State
         channel = channel_sql("s_source", "s_utm_medium")
     rows = f"{sessions},\nunits AS (SELECT *, {channel} AS {CHANNEL_COLUMN} FROM sessions)"
     visitors = plan.visitors_over_visits(q, rollup is not None)
-    return _build_from_rows(q, rows, args, metrics.row_sums("visits", visitors), "started")
+    sums = metrics.row_sums("visits", visitors)
+    return _build_from_rows(q, rows, args, sums, "started", paged)
 
 
-def build_from_pages(q: StatsQuery, table: str, rollup: Rollup) -> Statement | None:
+def build_from_pages(
+    q: StatsQuery, table: str, rollup: Rollup, paged: bool = True
+) -> Statement | None:
     """For queries plan.answerable_from_pages, over the pages rollup (None in a zone other
     than UTC when no rolled-up UTC day lies wholly inside the range)."""
     if q.date_range.local:
@@ -155,7 +165,7 @@ def build_from_pages(q: StatsQuery, table: str, rollup: Rollup) -> Statement | N
     else:
         rows, args = rolled_up_pages(q.site_id, q.date_range, table, rollup)
     sums = metrics.row_sums("pages", plan.visitors_over_pages(q))
-    return _build_from_rows(q, rows, args, sums, "ts")
+    return _build_from_rows(q, rows, args, sums, "ts", paged)
 
 
 # ---- over events --------------------------------------------------------------------------
@@ -261,7 +271,7 @@ def _group_base(groups: list[GroupKey], keys: list[str]) -> tuple[str, str]:
     return cte, f" LEFT JOIN group_base ON {on}"
 
 
-def build_from_events(q: StatsQuery, table: str) -> Statement:
+def build_from_events(q: StatsQuery, table: str, paged: bool = True) -> Statement:
     groups = group_keys(q)
     compiler = FilterCompiler(q.goals)
     parts, args, rows = _matched_events(q, table, compiler)
@@ -301,18 +311,20 @@ def build_from_events(q: StatsQuery, table: str) -> Statement:
         "WITH "
         + ",\n".join(parts)
         + f"\nSELECT {select}, {totals}, count(*) OVER () AS total_rows\nFROM {from_sql}"
-        + metrics.order_by(q, keys)
     )
-    return Statement(_page(q, sql), args)
+    return Statement(_page(q, sql, paged), args)
 
 
-def build(q: StatsQuery, table: str = "events", rollup: Rollup | None = None) -> Statement:
+def build(
+    q: StatsQuery, table: str = "events", rollup: Rollup | None = None, paged: bool = True
+) -> Statement:
     """One statement answering any stats query. A `rollup` (from the engine) is used where
-    one row per visit, or per visitor and page, can answer (stats.sql.plan)."""
+    one row per visit, or per visitor and page, can answer (stats.sql.plan). Not `paged`:
+    every group, unordered (the native part of stats.sql.imported's merge)."""
     if plan.answerable_from_visits(q, rolled_up=rollup is not None):
-        return build_from_visits(q, table, rollup)
+        return build_from_visits(q, table, rollup, paged)
     if rollup is not None and plan.answerable_from_pages(q):
-        from_pages = build_from_pages(q, table, rollup)
+        from_pages = build_from_pages(q, table, rollup, paged)
         if from_pages is not None:
             return from_pages
-    return build_from_events(q, table)
+    return build_from_events(q, table, paged)
