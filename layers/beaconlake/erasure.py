@@ -3,13 +3,14 @@ functions; the store (beaconlake.ports.EventStore) does the deleting.
 
 Events live in `site_id=<site>/dt=<day>` partitions, so erasing a site's date range drops
 whole partitions; erasing one user's events rewrites the files of the range without the
-rows carrying that user's hashed id. Logs name the site, the days and the counts, never a
+rows carrying that user's hashed id. Retention keeps the daily rollups of the days whose
+events it deletes, unless asked not to; erasing a date range deletes those rollups too. Logs name the site, the days and the counts, never a
 user id or its hash.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -58,7 +59,10 @@ def erase(store: EventStore, erasure: Erasure) -> StoreReport:
     store.settle()
     planned = partitions_to_erase(store.partitions(), erasure)
     if erasure.user_id_hash is None:
-        report = store.drop(planned)
+        # days retention left only rollups of are erased too (the rollups hold no user ids:
+        # an erasure by user id has nothing to find in them)
+        rolled_up = [p for p in partitions_to_erase(store.expired(), erasure) if p not in planned]
+        report = store.drop(sorted(planned + rolled_up))
     else:
         report = store.delete_rows(planned, "user_id", erasure.user_id_hash)
     logger.info(
@@ -74,12 +78,29 @@ def erase(store: EventStore, erasure: Erasure) -> StoreReport:
     return report
 
 
-def apply_retention(store: EventStore, today: date, days: int) -> StoreReport:
+def apply_retention(
+    store: EventStore,
+    today: date,
+    days: int,
+    roll_up: Callable[[str, date], bool] | None = None,
+) -> StoreReport:
+    """Delete the events of the days before the N kept. With `roll_up` (the daily job's
+    refresh of one site and day: True once its rollups match its events) each day's rollups
+    are brought up to date first and kept (downsampled retention: stats.expiry answers from
+    them); a day whose events changed meanwhile waits for the next run. Without it the
+    days are dropped whole, rollups included."""
     planned = expired_partitions(store.partitions(), today, days)
-    report = store.drop(planned)
+    if roll_up is None:
+        report = store.drop(planned)
+    else:
+        report = store.expire([p for p in planned if roll_up(p.site_id, date.fromisoformat(p.dt))])
     logger.info(
         "retention clean-up done",
-        extra={"days": days, "deleted_before": first_day_kept(today, days).isoformat()}
+        extra={
+            "days": days,
+            "deleted_before": first_day_kept(today, days).isoformat(),
+            "rollups_kept": roll_up is not None,
+        }
         | report.as_dict(),
     )
     return report

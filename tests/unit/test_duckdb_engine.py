@@ -10,7 +10,7 @@ from time import time_ns
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from beaconlake.adapters.duckdb_engine import ResultCache
+from beaconlake.adapters.result_cache import ResultCache
 from beaconlake.schema import arrow_schema
 from beaconlake.wiring import local_engine
 
@@ -66,7 +66,8 @@ def test_cached_answers_never_outlive_a_change_to_the_files(tmp_path: Path) -> N
     for d in (day_dir, day_dir.parent, day_dir.parent.parent):
         os.utime(d, ns=(old, old))
     assert engine.query(sql, params) == [{"n": 2}]
-    assert engine.cache.get((sql, tuple(params), engine.cache.signature())) == [{"n": 2}]
+    key = engine.cache_key(sql, params, engine.cache.signature())
+    assert engine.cache.get(key) == [{"n": 2}]
     store("/c", day)
     assert engine.query(sql, params) == [{"n": 3}]
     for f in day_dir.glob("*.parquet"):

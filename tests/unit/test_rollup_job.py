@@ -30,6 +30,7 @@ class Files:
     busy: set[date] = field(default_factory=set)
     written: list[tuple[str, date, tuple[str, ...]]] = field(default_factory=list)
     compacted: list[date] = field(default_factory=list)
+    expired: set[tuple[str, date]] = field(default_factory=set)
 
     def sites(self) -> list[str]:
         return sorted({s for s, _ in self.files} | {s for s, _ in self.rollups})
@@ -64,6 +65,9 @@ class Files:
 
     def drop_rollups(self, site_id: str, day: date) -> None:
         del self.rollups[(site_id, day)]
+
+    def raw_expired(self, site_id: str, day: date) -> bool:
+        return (site_id, day) in self.expired
 
     def state(self, site_id: str) -> RollupState | None:
         return self.states.get(site_id)
@@ -138,6 +142,19 @@ def test_stale_days_are_due_even_without_files_and_their_rollups_dropped() -> No
     report = job.run(today=D4)
     assert report.days_dropped == 1 and (SITE, D1) not in files.rollups
     assert files.states[SITE] == RollupState(D1, D3)
+
+
+def test_a_day_whose_events_retention_deleted_keeps_its_rollups() -> None:
+    files = days_of(Files(), D1, D2, D3)
+    job = RollupJob(files, compact=True, lookback_days=0)
+    job.run(today=D4)
+    written = files.rollups[(SITE, D1)]
+    del files.files[(SITE, D1)], files.files[(SITE, D2)]
+    files.expired.add((SITE, D1))  # retention: events gone, rollups kept
+    files.states[SITE] = RollupState(D1, D3, frozenset({D1, D2}))
+    report = job.run(today=D4)
+    assert report.days_dropped == 1 and (SITE, D2) not in files.rollups  # D2 was erased
+    assert files.rollups[(SITE, D1)] == written
 
 
 def test_locally_nothing_is_compacted_and_ranges_are_refreshed_on_demand() -> None:

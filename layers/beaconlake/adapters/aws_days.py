@@ -380,6 +380,10 @@ class S3DayFiles:
             keys += [k for k, _ in self._objects(self.bucket, rollup_prefix(table, site_id, day))]
         self._delete(self.bucket, sorted(set(keys)))
 
+    def raw_expired(self, site_id: str, day: date) -> bool:
+        """Retention on S3 drops a day's rollups with its events (S3EventStore.expire)."""
+        return False
+
     def _tables(self) -> list[str]:
         return [t for t in self._prefixes(ROLLUPS_PREFIX) if not t.startswith("_")]
 

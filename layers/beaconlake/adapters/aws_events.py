@@ -82,6 +82,14 @@ class S3EventStore:
         self._forget_rollups(partitions)
         return StoreReport(len(partitions), files_deleted=files, rows_deleted=rows)
 
+    def expire(self, partitions: Sequence[Partition]) -> StoreReport:
+        """Retention on S3 deletes the days' events and, with them, their rollups (the daily
+        job drops a day's rollups once its events are gone): rollups are not kept here yet."""
+        return self.drop(partitions)
+
+    def expired(self) -> list[Partition]:
+        return []
+
     def delete_rows(self, partitions: Sequence[Partition], column: str, value: str) -> StoreReport:
         mark_stale(self.s3, self.bucket, partitions)
         deleted = rewritten = rows = 0

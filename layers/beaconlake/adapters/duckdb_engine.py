@@ -18,8 +18,7 @@ import os
 import shutil
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -29,10 +28,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from beaconlake.adapters import raw_expiry
 from beaconlake.adapters.compaction import TreeLock, create_private_file, make_private_dirs
 from beaconlake.adapters.duckdb_sql import literal, parquet_rows, typed_empty_rows
 from beaconlake.adapters.live_day import LiveDay
 from beaconlake.adapters.parquet_sink import ROLLUP_DIR, rollup_dir
+from beaconlake.adapters.result_cache import ResultCache
 from beaconlake.ports import (
     LocalRollupSql,
     QueryFailed,
@@ -111,51 +112,6 @@ def empty_view_sql() -> str:
     return f"CREATE OR REPLACE VIEW events AS {typed_empty_rows()}"
 
 
-class ResultCache:
-    """Answers of recent statements, valid while the Parquet tree is unchanged: every file
-    the sink, erasure or compaction writes lands by a rename into a `dt=` directory, which
-    changes that directory's mtime, so the key (statement, parameters, tree signature) can
-    never return an answer computed before the data changed. Answers are only kept once the
-    newest change is a second old, beyond the coarseness of file timestamps. Only answers for
-    the tree as it is now are kept: the others can never be asked for again."""
-
-    def __init__(self, events_dir: Path, entries: int = 256, max_rows: int = 10_000) -> None:
-        self.events_dir = events_dir
-        self.entries = entries
-        self.max_rows = max_rows
-        self._answers: OrderedDict[Hashable, list[dict[str, Any]]] = OrderedDict()
-        self._signature = (0, 0)
-        self._lock = threading.Lock()
-
-    def signature(self) -> tuple[int, int]:
-        """(number of day directories, newest mtime among them and their parents)."""
-        dirs = [self.events_dir, *self.events_dir.glob("site_id=*")]
-        dirs += [d for site in dirs[1:] for d in site.glob("dt=*")]
-        mtimes = [d.stat().st_mtime_ns for d in dirs if d.exists()]
-        return len(mtimes), max(mtimes, default=0)
-
-    def get(self, key: Hashable) -> list[dict[str, Any]] | None:
-        with self._lock:
-            rows = self._answers.get(key)
-            if rows is None:
-                return None
-            self._answers.move_to_end(key)
-        return [dict(r) for r in rows]
-
-    def put(self, key: Hashable, signature: tuple[int, int], rows: list[dict[str, Any]]) -> None:
-        if len(rows) > self.max_rows or time.time_ns() - signature[1] < 1_000_000_000:
-            return
-        with self._lock:
-            if signature != self._signature:
-                if signature[1] < self._signature[1]:
-                    return  # computed before a change that newer answers already saw
-                self._answers.clear()
-                self._signature = signature
-            self._answers[key] = [dict(r) for r in rows]
-            while len(self._answers) > self.entries:
-                self._answers.popitem(last=False)
-
-
 class RowGroupWriter:
     """A Parquet file written from record batches in row groups of about ROW_GROUP_ROWS rows:
     one small row group per batch would make every later read of the file slower, and one
@@ -207,6 +163,9 @@ class DuckDBEngine:
         self.refresh_days: Callable[[str, date, date], None] | None = None
         # the site catalogue's domains (wiring attaches them): the daily job's sites
         self.site_list: Callable[[], Iterable[str]] | None = None
+        # more views, run when their signature changes (imported tables; wiring attaches)
+        self.extra_views: Callable[[], tuple[str, list[str]]] | None = None
+        self._extra_signature: str | None = None
         # one statement's run time; past it DuckDB is interrupted (docs/SECURITY.md, query
         # limits: wiring passes stats.limits' value)
         self.query_seconds = query_seconds
@@ -292,7 +251,8 @@ class DuckDBEngine:
         covered = today if live else past_last
         if first > covered or not (live or self._rollup_files):
             return None
-        return Rollup(first, covered)
+        rollups = self.data_dir / ROLLUP_DIR
+        return Rollup(first, covered, raw_expiry.expired_days(rollups, site_id, first, covered))
 
     # ---- DayFiles: the daily job's primitives (beaconlake.stats.rollup_job) ----------------
 
@@ -369,6 +329,9 @@ class DuckDBEngine:
         shutil.rmtree(rollup_dir(self.data_dir, site_id, day.isoformat()), ignore_errors=True)
         self._written.pop((site_id, day.isoformat()), None)
 
+    def raw_expired(self, site_id: str, day: date) -> bool:
+        return raw_expiry.is_expired(self.data_dir / ROLLUP_DIR, site_id, day)
+
     def state(self, site_id: str) -> RollupState | None:
         """None: the rollups are brought up to date when a statement needs them."""
         return None
@@ -434,9 +397,32 @@ class DuckDBEngine:
         finally:
             cursor.close()
 
+    @property
+    def reads_imported(self) -> bool:
+        """The imported tables are views wiring attaches (`extra_views`)."""
+        return self.extra_views is not None
+
+    def _sync_extra_views(self) -> str | None:
+        if self.extra_views is None:
+            return None
+        signature, statements = self.extra_views()
+        if signature != self._extra_signature:
+            with self._lock:
+                for view_sql in statements:
+                    self._db.execute(view_sql)
+                self._extra_signature = signature
+        return signature
+
+    def cache_key(
+        self, sql: str, params: Sequence[Any], signature: tuple[int, int]
+    ) -> tuple[Any, ...]:
+        """What an answer is cached under: the statement, its parameters, the events tree's
+        signature and the imported tables' (their views are brought up to date first)."""
+        return (sql, tuple(params), signature, self._sync_extra_views())
+
     def query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         signature = self.cache.signature()
-        key = (sql, tuple(params), signature)
+        key = self.cache_key(sql, params, signature)
         cached = self.cache.get(key)
         if cached is not None:
             return cached

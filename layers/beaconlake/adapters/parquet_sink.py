@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from aws_lambda_powertools import Logger
 
+from beaconlake.adapters import raw_expiry
 from beaconlake.adapters.compaction import (
     TreeLock,
     compact,
@@ -299,6 +300,19 @@ class ParquetEventStore:
             )
 
     def drop(self, partitions: Sequence[Partition]) -> StoreReport:
+        """Whole days, events and rollups (also a day retention left only rollups of)."""
+        return self._drop(partitions, keep_rollups=False)
+
+    def expire(self, partitions: Sequence[Partition]) -> StoreReport:
+        rollups = self.root / ROLLUP_DIR
+        for p in partitions:
+            raw_expiry.mark_expired(rollups, p.site_id, p.dt)
+        return self._drop(partitions, keep_rollups=True)
+
+    def expired(self) -> list[Partition]:
+        return raw_expiry.expired_partitions(self.root / ROLLUP_DIR)
+
+    def _drop(self, partitions: Sequence[Partition], keep_rollups: bool) -> StoreReport:
         files = rows = 0
         for p in partitions:
             directory = partition_dir(self.events_dir, p.site_id, p.dt)
@@ -307,10 +321,16 @@ class ParquetEventStore:
                 parts = list(directory.glob("*.parquet"))
                 files += len(parts)
                 rows += sum(pq.read_metadata(f).num_rows for f in parts)
-                os.replace(directory, doomed)
-                fsync_dir(directory.parent)
-            shutil.rmtree(doomed)
-            self._forget_rollup(p)
+                if directory.exists():
+                    os.replace(directory, doomed)
+                    fsync_dir(directory.parent)
+            shutil.rmtree(doomed, ignore_errors=True)
+            if not keep_rollups:
+                self._forget_rollup(p)
+        if not keep_rollups and partitions and self.events_dir.exists():
+            # a day retention left only rollups of has no events directory whose change
+            # would end the query engine's cached answers (ResultCache): this one does
+            os.utime(self.events_dir)
         return StoreReport(len(partitions), files_deleted=files, rows_deleted=rows)
 
     def delete_rows(self, partitions: Sequence[Partition], column: str, value: str) -> StoreReport:

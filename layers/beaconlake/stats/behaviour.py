@@ -13,7 +13,7 @@ from typing import Any
 
 from beaconlake.model import Event
 from beaconlake.ports import QueryEngine
-from beaconlake.stats import behaviour_sql
+from beaconlake.stats import behaviour_sql, expiry
 from beaconlake.stats.behaviour_query import (
     FunnelQuery,
     JourneyQuery,
@@ -155,6 +155,7 @@ def realtime_result(
 
 
 def run_funnel(engine: QueryEngine, q: FunnelQuery) -> dict[str, Any]:
+    expiry.require_raw(engine, q.scope.site_id, q.scope.date_range, "funnels")
     st = behaviour_sql.funnel(q)
     rows = engine.query(st.sql, st.params)
     row = rows[0] if rows else {}
@@ -163,6 +164,7 @@ def run_funnel(engine: QueryEngine, q: FunnelQuery) -> dict[str, Any]:
 
 
 def run_sequence(engine: QueryEngine, q: FunnelQuery) -> dict[str, Any]:
+    expiry.require_raw(engine, q.scope.site_id, q.scope.date_range, "sequences")
     st = behaviour_sql.funnel(q, count_total=True)
     rows = engine.query(st.sql, st.params)
     row = rows[0] if rows else {}
@@ -177,6 +179,7 @@ def run_sequence(engine: QueryEngine, q: FunnelQuery) -> dict[str, Any]:
 
 
 def run_journeys(engine: QueryEngine, q: JourneyQuery) -> dict[str, Any]:
+    expiry.require_raw(engine, q.scope.site_id, q.scope.date_range, "journeys")
     st = behaviour_sql.journeys(q)
     rows = engine.query(st.sql, st.params)
     return {
@@ -195,6 +198,7 @@ def run_journeys(engine: QueryEngine, q: JourneyQuery) -> dict[str, Any]:
 
 
 def run_paths(engine: QueryEngine, q: PathsQuery) -> dict[str, Any]:
+    expiry.require_raw(engine, q.scope.site_id, q.scope.date_range, "paths")
     st = behaviour_sql.paths(q)
     rows = engine.query(st.sql, st.params)
     return {
@@ -218,6 +222,7 @@ def run_retention(engine: QueryEngine, q: RetentionQuery, enabled: bool) -> dict
             "period": q.period,
             "cohorts": [],
         }
+    expiry.require_raw(engine, q.site_id, q.date_range, "retention cohorts")
     st = behaviour_sql.retention(q)
     rows = [(r["cohort"], r["active"], r["users"]) for r in engine.query(st.sql, st.params)]
     cohorts = retention_grid(rows, q.date_range.first, q.date_range.last, q.period)

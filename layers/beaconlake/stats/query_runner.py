@@ -18,8 +18,8 @@ from beaconlake.stats.query import (
     parse_date_range,
 )
 from beaconlake.stats.query_parser import COMPARISON_MODES, Include, checked
-from beaconlake.stats.service import buckets, series_meta, statement
-from beaconlake.stats.sql import shape_row
+from beaconlake.stats.service import buckets, series_meta, sourced_statement
+from beaconlake.stats.sql import Statement, build, imported, shape_row, whole_days
 
 
 def parse_include(raw: Any) -> Include:
@@ -80,6 +80,31 @@ def _after(bucket: Any, labels: list[str]) -> bool:
     return bucket is not None and (not labels or str(bucket) > labels[-1])
 
 
+def merged_statement(
+    engine: QueryEngine, q: StatsQuery
+) -> tuple[Statement, dict[str, Any], str | None]:
+    """`sourced_statement`, merged with imported data where one imported table can answer
+    `q` (stats.sql.imported), else with the reason it cannot."""
+    native, source = sourced_statement(engine, q)
+    if not engine.reads_imported:
+        return native, source, "this back end does not read imported data"
+    choice = imported.choose(q)
+    if choice.table is None:
+        return native, source, choice.reason
+    days = whole_days(q)
+    rollup = engine.session_rollup(q.site_id, *days) if days else None
+    unpaged = build(q, rollup=rollup, paged=False)
+    return imported.merged(unpaged, choice.table, q), source, None
+
+
+def imported_meta(rows: list[dict[str, Any]], reason: str | None) -> dict[str, Any]:
+    """`meta.imported`: whether imported rows are in the answer, or why they could not be."""
+    if reason is not None:
+        return {"included": False, "reason": reason}
+    found = bool(rows) and int(rows[0].get("imported_groups") or 0) > 0
+    return {"included": found} if found else {"included": False, "reason": "no imported data"}
+
+
 def run_query(
     engine: QueryEngine,
     q: StatsQuery,
@@ -89,16 +114,20 @@ def run_query(
 ) -> dict[str, Any]:
     """The answer; a time series has no bucket after `now` in the site's zone, and `meta`
     says when now is, in which zone, and which buckets are partial."""
-    statements = [statement(engine, q)]
-    cmp_q = None
+    first, source, reason = merged_statement(engine, q)
+    statements = [first]
+    cmp_q: StatsQuery | None = None
+    cmp_source: dict[str, Any] = {}
     if include.comparisons is not None:
         cmp_range = comparison_range(
             q.date_range, include.comparisons.mode, include.comparisons.date_range, ref
         )
         cmp_q = replace(q, date_range=cmp_range, limit=MAX_LIMIT * 10, offset=0)
-        statements.append(statement(engine, cmp_q))
+        cmp_statement, cmp_source, _ = merged_statement(engine, cmp_q)
+        statements.append(cmp_statement)
     answers = engine.query_many([(s.sql, s.params) for s in statements])
     rows = answers[0]
+    imported_rows = imported_meta(rows, reason)
     if not q.group_by() and not rows:
         rows = [{}]
     previous: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -123,7 +152,8 @@ def run_query(
                 "change": [change(m, values[m], prev_values[m]) for m in q.metrics],
             }
         results.append(item)
-    meta: dict[str, Any] = series_meta(q.date_range, interval, now)
+    meta: dict[str, Any] = series_meta(q.date_range, interval, now) | source
+    meta["imported"] = imported_rows
     if include.total_rows:
         meta["total_rows"] = int(rows[0].get("total_rows") or 0) if rows and rows[0] else 0
     if include.time_labels and interval:
@@ -133,6 +163,7 @@ def run_query(
             cmp_q.date_range.start.isoformat(),
             cmp_q.date_range.end.isoformat(),
         ]
+        meta |= {f"comparison_{k}": v for k, v in cmp_source.items()}
     return {
         "results": results,
         "meta": meta,

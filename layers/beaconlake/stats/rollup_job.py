@@ -4,7 +4,8 @@ on whichever back end `DayFiles` stands for.
 
 A day's rollups carry the signature of the event files they were written from (and of the
 rollup SQL itself), so a day is written again exactly when its files changed: late events,
-an erasure that rewrote or deleted them, compaction, or an upgrade that changed the SQL.
+an erasure that rewrote or deleted them, compaction, or an upgrade that changed the SQL. A
+day whose events retention deleted (`DayFiles.raw_expired`) keeps the rollups it has.
 
 - Locally the query engine asks for it (`refresh_range`) before a statement over past days,
   and `serve` after each midnight; the sink's merges keep a day's files few, so it does not
@@ -156,6 +157,8 @@ class RollupJob:
         files = self.files.signature(site_id, day)
         written = self.files.rollup_signature(site_id, day)
         if files is None:
+            if written is not None and self.files.raw_expired(site_id, day):
+                return True  # retention deleted its events: its rollups are all that is left
             if written is not None:
                 self.files.drop_rollups(site_id, day)
                 report.days_dropped += 1

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from beaconlake.ports import QueryEngine
+from beaconlake.stats import expiry
 from beaconlake.stats.query import (
     GOAL_DIMENSION,
     DateRange,
@@ -27,8 +28,16 @@ PROP_KEYS_SQL = (
 
 def statement(engine: QueryEngine, q: StatsQuery) -> Statement:
     """The statement for `q`, using the engine's session rollup for the days it covers."""
+    return sourced_statement(engine, q)[0]
+
+
+def sourced_statement(engine: QueryEngine, q: StatsQuery) -> tuple[Statement, dict[str, Any]]:
+    """The statement and what `meta` says of its source: over days whose raw events retention
+    deleted, the daily rollups (or a QueryError, rule raw_data_expired: stats.expiry)."""
     days = whole_days(q)
-    return build(q, rollup=engine.session_rollup(q.site_id, *days) if days else None)
+    rollup = engine.session_rollup(q.site_id, *days) if days else None
+    source = expiry.check_query(q, rollup)
+    return build(q, rollup=rollup), source
 
 
 def aggregate(engine: QueryEngine, q: StatsQuery) -> dict[str, dict[str, Any]]:
