@@ -15,6 +15,7 @@ from infra_cdk.catalog import Catalog
 from infra_cdk.delivery import Delivery
 from infra_cdk.edge import TRACKER_PATH, Edge
 from infra_cdk.monitoring import Monitoring
+from infra_cdk.reports import Reports
 from infra_cdk.settings import DeploySettings
 from infra_cdk.storage import Storage
 
@@ -106,6 +107,8 @@ class BeaconlakeStack(Stack):
             f".venv/bin/beaconlake erase --site {site} --from YYYY-MM-DD --to YYYY-MM-DD",
         )
         self._acknowledge(storage, delivery, api)
+        if settings.report_sender:  # e-mail reports and alerts (docs/REPORTS.md)
+            Reports(self, "Reports", settings=settings, api=api, storage=storage, catalog=catalog)
 
     def _acknowledge(self, storage: Storage, delivery: Delivery, api: Api) -> None:
         nag.acknowledge_role(self, delivery.role, object_buckets=(storage.events,))

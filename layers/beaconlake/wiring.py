@@ -14,21 +14,20 @@ from beaconlake.ingest.service import CollectPolicy, CountryLookup
 from beaconlake.model import Event
 from beaconlake.ports import (
     EventStore,
-    Goal,
-    GoalStore,
     KeyStore,
     LoginStore,
+    Mailer,
     QueryEngine,
     RecordStore,
     SaltStore,
-    Sightings,
     Sink,
-    SiteCatalogue,
     UserIdSecrets,
 )
+from beaconlake.site_ports import Goal, GoalStore, Sightings, SiteCatalogue
 
 if TYPE_CHECKING:
     from beaconlake.adapters.duckdb_engine import DuckDBEngine
+    from beaconlake.reports.job import ReportJob
     from beaconlake.sites import Catalogue
     from beaconlake.stats.rollup_job import RollupJob
 
@@ -63,6 +62,7 @@ class Ports:
             drop_localhost=s.drop_localhost,
             user_id_sites=s.user_id_sites,
             user_id_secret=self.user_ids.secret_for if self.user_ids else None,
+            privacy=s.privacy,
         )
 
 
@@ -231,6 +231,9 @@ def local_engine(
     engine.refresh_days = RollupJob(
         engine, compact=False, rows_per_bucket=rows_per_bucket
     ).refresh_range
+    from beaconlake.imports.local import views
+
+    engine.extra_views = lambda: views(data_dir)  # imported tables (docs/IMPORT.md)
     return engine
 
 
@@ -382,3 +385,63 @@ def reset() -> None:
     ports.forget()
     engine.forget()
     login_store.forget()
+
+
+def build_mailer(settings: Settings) -> tuple[Mailer, str] | None:
+    """The mailer and the sender address, or None when no mail is configured: on AWS SES from
+    the stack's `report_sender` identity (BEACONLAKE_REPORT_SENDER), locally SMTP from
+    BEACONLAKE_SMTP_HOST, _PORT, _USER, _PASSWORD, _FROM and _STARTTLS."""
+    import os
+
+    if settings.backend == "aws":
+        sender = os.environ.get("BEACONLAKE_REPORT_SENDER", "")
+        if not sender:
+            return None
+        from beaconlake.adapters.mail import SesMailer
+
+        return SesMailer(), sender
+    host = os.environ.get("BEACONLAKE_SMTP_HOST", "")
+    if not host:
+        return None
+    from beaconlake.adapters.mail import SmtpMailer
+
+    user = os.environ.get("BEACONLAKE_SMTP_USER") or None
+    sender = os.environ.get("BEACONLAKE_SMTP_FROM") or user or f"beaconlake@{host}"
+    starttls = os.environ.get("BEACONLAKE_SMTP_STARTTLS", "true").lower() not in ("0", "false")
+    port = os.environ.get("BEACONLAKE_SMTP_PORT", "").strip() or "587"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise SystemExit(f"BEACONLAKE_SMTP_PORT must be a port number, not {port!r}")
+    mailer = SmtpMailer(
+        host,
+        int(port),
+        user,
+        os.environ.get("BEACONLAKE_SMTP_PASSWORD") or None,
+        starttls,
+    )
+    return mailer, sender
+
+
+def report_job(settings: Settings | None = None, standalone: bool = False) -> ReportJob | None:
+    """The e-mail report job (its settings are record kinds of the login store), or None when
+    no mail is configured: over this process's ports, or (`standalone`, the CLI beside a
+    running server) over a catalogue and an engine of its own, without a sink."""
+    from beaconlake.reports.book import ReportBook
+    from beaconlake.reports.job import ReportJob
+
+    settings = settings or Settings.from_env()
+    mail = build_mailer(settings)
+    if mail is None:
+        return None
+    book = ReportBook(login_store())
+    if standalone:
+        return ReportJob(build_engine(settings), catalogue_for(settings), book, *mail)
+    return ReportJob(engine(), catalogue(), book, *mail, pending=ports().pending)
+
+
+def run_report_job(kind: str, now: datetime | None = None) -> dict[str, Any]:
+    """The scheduled run on AWS (functions/reports): "reports" or "alerts"; what it sent."""
+    job = report_job(standalone=True)  # a Lambda has no sink to count pending events from
+    if job is None:
+        return {"sent": [], "reason": "no report sender configured"}
+    moment = now or datetime.now(UTC)
+    return {"sent": job.alerts(moment) if kind == "alerts" else job.scheduled(moment)}

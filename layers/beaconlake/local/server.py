@@ -28,6 +28,7 @@ from beaconlake.local.connections import (
     raise_fd_limit,
 )
 from beaconlake.ports import QueryEngine, QueryFailed, SaltStore
+from beaconlake.reports.job import keep_sending
 
 logger = Logger(service="beaconlake-serve")
 
@@ -107,14 +108,16 @@ def repo_root() -> Path:
 
 
 def static_files() -> dict[str, StaticFile]:
-    """The tracker script, and the demo pages at /demo (index.html) and /demo/<file>."""
+    """The tracker script, its optional click module (/clicks.js), and the demo pages at
+    /demo (index.html) and /demo/<file>."""
     root = repo_root() / "tracker_js"
     files: dict[str, StaticFile] = {}
-    tracker = root / "dist" / "tracker.min.js"
-    if tracker.exists():
-        files["/tracker.js"] = StaticFile(
-            tracker, "text/javascript; charset=utf-8", "public, max-age=86400"
-        )
+    for name in ("tracker", "clicks"):
+        script = root / "dist" / f"{name}.min.js"
+        if script.exists():
+            files[f"/{name}.js"] = StaticFile(
+                script, "text/javascript; charset=utf-8", "public, max-age=86400"
+            )
     for path in sorted(p for p in (root / "demo").glob("*") if p.is_file()):
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if content_type.startswith("text/"):
@@ -133,6 +136,9 @@ def build_gateway() -> LocalGateway:
     catalogue = wiring.catalogue()
     keep_sessions_rolled_up(wiring.engine(), lambda: [s.domain for s in catalogue.sites()], stop)
     keep_freed_memory_returned(stop)
+    reports = wiring.report_job()  # e-mail reports and alerts, when SMTP is configured
+    if reports is not None:
+        keep_sending(reports, stop, _env_number("BEACONLAKE_REPORT_CHECK_SECONDS", 60), utc_now)
 
     def shutdown() -> None:
         stop.set()

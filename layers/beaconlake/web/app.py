@@ -19,6 +19,7 @@ from beaconlake.web import (
     query_v2,
     sites_access,
     sites_api,
+    sites_reports,
     stats_v1,
 )
 from beaconlake.web.ports import Ports, WebPorts
@@ -31,6 +32,7 @@ ROUTERS = (
     behaviour.router,
     dashboard.router,
     sites_api.router,
+    sites_reports.router,
 )
 # routes that read stats need a key with the stats:read:* scope (keys made before scopes have it)
 STATS_ROUTERS = (stats_v1.router, query_v2.router, exports.router, behaviour.router)
