@@ -109,7 +109,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_sites(args: argparse.Namespace) -> int:
     """`beaconlake sites list|add DOMAIN [--timezone Z]|remove DOMAIN`: the site catalogue the
     collector, the queries and the dashboard read (a running server sees a change at once)."""
-    from beaconlake.ports import CatalogueError
+    from beaconlake.site_ports import CatalogueError
 
     try:
         catalogue = wiring.catalogue_for(_settings(args))
@@ -226,6 +226,15 @@ def cmd_erase(args: argparse.Namespace) -> int:
         f"{args.last_day} ({report.partitions} days, {report.files_deleted} files deleted, "
         f"{report.files_rewritten} rewritten)"
     )
+    if user_hash is None:  # imported rows are per site and day: they go with the range
+        from beaconlake.imports import store
+
+        days = args.first_day.isoformat(), args.last_day.isoformat()
+        try:
+            print(f"erased {store.erase(settings, site, *days)} imported rows of {site}")
+        except ValueError as exc:
+            print(f"error: imported rows not erased: {exc}")
+            return 2
     _print_late_events_note(args.last_day)
     return 0
 
@@ -235,18 +244,44 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
     from beaconlake import erasure
 
-    _settings(args)
+    settings = _settings(args)
     today = datetime.now(UTC).date()
+    days = settings.retention_days if args.days is None else args.days
+    # locally the days' rollups are kept (downsampled retention); on AWS not yet
+    keep = settings.backend == "local" and not args.drop_rollups
+    roll_up = wiring.rollup_job(settings).refresh if keep else None
     try:
-        report = erasure.apply_retention(wiring.event_store(), today, args.days)
+        report = erasure.apply_retention(wiring.event_store(), today, days, roll_up)
     except ValueError as exc:
         print(f"error: {exc}")
         return 2
+    kept = ", their daily rollups kept" if keep else ""
     print(
         f"deleted {report.rows_deleted} events in {report.partitions} site-days before "
-        f"{erasure.first_day_kept(today, args.days)}"
+        f"{erasure.first_day_kept(today, days)}{kept}"
     )
-    _print_late_events_note(erasure.first_day_kept(today, args.days) - timedelta(days=1))
+    _print_late_events_note(erasure.first_day_kept(today, days) - timedelta(days=1))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """`beaconlake import plausible EXPORT --site DOMAIN`: Plausible's CSV export into the
+    site's imported tables, which queries merge with native data (docs/IMPORT.md)."""
+    from beaconlake.imports import plausible, store
+
+    settings = _settings(args)
+    site = args.site.strip().lower()
+    if site not in {s.domain for s in wiring.catalogue_for(settings).sites()}:
+        print(f"error: {site!r} is not a site here (beaconlake sites add {site})")
+        return 2
+    try:
+        tables = plausible.read_export(Path(args.export))
+        stored = store.store(settings, site, tables)
+    except ValueError as exc:
+        print(f"error: {exc}")
+        return 2
+    for item in stored:
+        print(f"imported {item.rows} rows of {item.table} ({item.first} to {item.last})")
     return 0
 
 
@@ -283,6 +318,30 @@ def cmd_cost(args: argparse.Namespace) -> int:
         traffic["sites"] = args.sites
     usage = Usage.deployed(context, events_per_record=args.events_per_record, **traffic)
     print(report(usage))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Compose a site's report of the last complete week or month and send it now."""
+    from datetime import UTC, datetime
+
+    from beaconlake.ports import MailFailed
+    from beaconlake.site_ports import CatalogueError
+
+    settings = _settings(args)
+    job = wiring.report_job(settings, standalone=True)
+    if job is None:
+        print("error: no mail configured: set BEACONLAKE_SMTP_HOST (docs/REPORTS.md)")
+        return 2
+    try:
+        report = job.send(args.site, args.period, datetime.now(UTC), tuple(args.to))
+    except CatalogueError as exc:
+        print(f"error: {exc.message}")
+        return 2
+    except MailFailed as exc:
+        print(f"error: the mail was not sent: {exc}")
+        return 1
+    print(f"sent the {args.period} report of {report.site_id} ({report.first} to {report.last})")
     return 0
 
 
@@ -328,7 +387,8 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="what the key may do (repeat): stats:read:* (the default), sites:read:*, "
-        "sites:provision:* (manage sites, goals, funnels, annotations, segments)",
+        "sites:provision:* (manage sites, goals, funnels, annotations, segments), "
+        "events:send:* (send events from a server: docs/SENDING.md)",
     )
     keys.add_argument("--label")
     keys.add_argument("--data-dir")
@@ -355,6 +415,13 @@ def parser() -> argparse.ArgumentParser:
     cost.add_argument("--cdk-json", help="the deploy settings (default: the checkout's cdk.json)")
     cost.set_defaults(func=cmd_cost)
 
+    imp = sub.add_parser("import", help="import another tool's exported statistics")
+    imp.add_argument("tool", choices=["plausible"], help="whose export it is")
+    imp.add_argument("export", help="the export's zip (or one of its CSV files)")
+    imp.add_argument("--site", required=True, help="the site it is imported into")
+    imp.add_argument("--data-dir")
+    imp.set_defaults(func=cmd_import)
+
     erase = sub.add_parser("erase", help="delete a site's events in a date range (GDPR Art. 17)")
     erase.add_argument("--site", required=True)
     erase.add_argument("--from", dest="first_day", type=_day, required=True, help="YYYY-MM-DD")
@@ -363,10 +430,27 @@ def parser() -> argparse.ArgumentParser:
     erase.add_argument("--data-dir")
     erase.set_defaults(func=cmd_erase)
 
-    retention = sub.add_parser("retention", help="delete events older than N days")
-    retention.add_argument("--days", type=int, required=True, help="days kept, today included")
+    retention = sub.add_parser(
+        "retention", help="delete events older than N days, keeping their daily rollups"
+    )
+    retention.add_argument(
+        "--days", type=int, help="days kept, today included (default BEACONLAKE_RETENTION_DAYS)"
+    )
+    retention.add_argument(
+        "--drop-rollups", action="store_true", help="delete the days' rollups with their events"
+    )
     retention.add_argument("--data-dir")
     retention.set_defaults(func=cmd_retention)
+
+    report = sub.add_parser("report", help="send a site's e-mail report now (docs/REPORTS.md)")
+    report.add_argument("action", choices=("send",))
+    report.add_argument("--site", required=True)
+    report.add_argument("--period", choices=("week", "month"), default="week")
+    report.add_argument(
+        "--to", action="append", default=[], help="instead of the site's recipients"
+    )
+    report.add_argument("--data-dir")
+    report.set_defaults(func=cmd_report)
     return p
 
 

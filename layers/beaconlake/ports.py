@@ -40,6 +40,9 @@ class Rollup:
 
     first: date
     last: date
+    # the first and last of the days among them whose raw events retention deleted (only
+    # their rollups are left: beaconlake.stats.expiry), or None
+    raw_expired: tuple[date, date] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,12 @@ class QueryEngine(Protocol):
         ...
 
     def query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]: ...
+
+    @property
+    def reads_imported(self) -> bool:
+        """Whether its statements may read the imported tables (stats.sql.imported,
+        docs/IMPORT.md); if not, queries answer from native data only."""
+        ...
 
     def problem(self) -> str | None:
         """Why queries cannot be answered now (one sentence), or None: for `GET /health`."""
@@ -162,6 +171,10 @@ class DayFiles(Protocol):
         """Delete the day's rollups (its events are gone)."""
         ...
 
+    def raw_expired(self, site_id: str, day: date) -> bool:
+        """True when retention deleted the day's events and kept its rollups."""
+        ...
+
     def state(self, site_id: str) -> RollupState | None:
         """What the job has recorded for the site (None: never run, or a back end that
         rolls up when asked instead)."""
@@ -236,7 +249,9 @@ class SaltStore(Protocol):
 STATS_READ = "stats:read:*"
 SITES_READ = "sites:read:*"
 SITES_PROVISION = "sites:provision:*"
-ALL_SCOPES = (STATS_READ, SITES_READ, SITES_PROVISION)
+# send events from a server (POST /api/event with `Authorization: Bearer`; docs/SENDING.md)
+EVENTS_SEND = "events:send:*"
+ALL_SCOPES = (STATS_READ, SITES_READ, SITES_PROVISION, EVENTS_SEND)
 
 
 @dataclass(frozen=True)
@@ -273,6 +288,11 @@ class KeyStore(Protocol):
 
     def revoke(self, key_id: str) -> bool: ...
 
+    def first_use(self, signature_id: str, expires_at: int) -> bool:
+        """Remember a request signature until `expires_at` (epoch seconds): False if it was
+        already seen and has not expired (a replay)."""
+        ...
+
 
 class LoginStore(Protocol):
     """Dashboard logins (a browser's log-in with a key, the operator password or a shared
@@ -292,153 +312,6 @@ class LoginStore(Protocol):
 
     def list(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
         """Every unexpired (id, record) of a kind (shared links: a handful per site)."""
-        ...
-
-
-@dataclass(frozen=True)
-class Goal:
-    """A site goal: a custom event name, or pageviews of a path (`*` is a wildcard). A revenue
-    goal is an event goal with the ISO 4217 `currency` its events' revenue is in. `goal_id` is
-    stable (Plausible's Sites API deletes goals by id); configured goals get one derived from
-    the site and name."""
-
-    name: str
-    event: str | None = None
-    page: str | None = None
-    currency: str | None = None
-    goal_id: str = ""
-
-
-@dataclass(frozen=True)
-class Site:
-    """A tracked site: its domain (the site id every query names), the IANA time zone its
-    days, hours and "today" are counted in, and when it was added (epoch seconds)."""
-
-    domain: str
-    timezone: str = "UTC"
-    created: int = 0
-
-
-@dataclass(frozen=True)
-class SavedFunnel:
-    """A named funnel; `steps` are exactly the `steps` of a /api/v2/funnel body."""
-
-    funnel_id: str
-    name: str
-    steps: tuple[dict[str, Any], ...]
-
-
-@dataclass(frozen=True)
-class Annotation:
-    """A short note on a day of a site's chart."""
-
-    annotation_id: str
-    day: date
-    text: str
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A named set of filters, in the /api/v2/query `filters` form."""
-
-    segment_id: str
-    name: str
-    filters: tuple[Any, ...]
-
-
-class CatalogueError(ValueError):
-    """A change the catalogue refuses: 400 (a bad value), 404 (no such item) or 409 (it
-    exists), naming the field and the rule."""
-
-    def __init__(self, status: int, field_name: str, message: str, rule: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.field = field_name
-        self.message = message
-        self.rule = rule
-
-    def as_body(self) -> dict[str, str]:
-        return {"error": self.message, "field": self.field, "rule": self.rule}
-
-
-class SiteCatalogue(Protocol):
-    """The sites and what belongs to each (goals, saved funnels, annotations, segments), kept
-    in the product: a file locally, DynamoDB on AWS; the configuration (BEACONLAKE_SITES,
-    BEACONLAKE_GOALS / goals.json, cdk.json's sites and goals) only seeds it. The collector,
-    the queries, the daily job and the dashboard all read this one catalogue. It is also the
-    process's GoalStore."""
-
-    def sites(self) -> list[Site]: ...
-
-    def site(self, domain: str) -> Site | None: ...
-
-    def add_site(self, domain: str, timezone: str = "UTC") -> Site: ...
-
-    def update_site(
-        self, domain: str, *, timezone: str | None = None, new_domain: str | None = None
-    ) -> Site: ...
-
-    def remove_site(self, domain: str) -> bool: ...
-
-    def goals(self, site_id: str) -> tuple[Goal, ...]: ...
-
-    def add_goal(self, site_id: str, goal: Goal) -> Goal:
-        """Stores the goal with a new goal_id; an equal goal already there is returned as is
-        (Plausible's PUT is find-or-create); another goal of that name is a 409."""
-        ...
-
-    def remove_goal(self, site_id: str, goal_id: str) -> bool: ...
-
-    def funnels(self, site_id: str) -> tuple[SavedFunnel, ...]: ...
-
-    def add_funnel(
-        self, site_id: str, name: str, steps: Sequence[dict[str, Any]]
-    ) -> SavedFunnel: ...
-
-    def remove_funnel(self, site_id: str, funnel_id: str) -> bool: ...
-
-    def annotations(self, site_id: str) -> tuple[Annotation, ...]: ...
-
-    def add_annotation(self, site_id: str, day: date, text: str) -> Annotation: ...
-
-    def remove_annotation(self, site_id: str, annotation_id: str) -> bool: ...
-
-    def segments(self, site_id: str) -> tuple[Segment, ...]: ...
-
-    def add_segment(self, site_id: str, name: str, filters: Sequence[Any]) -> Segment: ...
-
-    def remove_segment(self, site_id: str, segment_id: str) -> bool: ...
-
-
-@dataclass(frozen=True)
-class Sighting:
-    """The last time the collector saw a beacon for a host with one outcome: "accepted", or
-    the reason it dropped it ("unknown_site", "bot", "localhost", "dnt", "gpc", ...)."""
-
-    host: str
-    outcome: str
-    at: int  # epoch seconds
-
-
-class Sightings(Protocol):
-    """What the collector saw lately per host, for "verify installation". `note` is called on
-    every beacon and must stay cheap: adapters keep at most one write per host and outcome a
-    minute."""
-
-    def note(self, host: str, outcome: str, at: int) -> None: ...
-
-    def recent(self, host: str) -> list[Sighting]:
-        """The newest sighting per outcome for the host (and its subdomains' `www.`)."""
-        ...
-
-
-class GoalStore(Protocol):
-    """Each site's goals, from the operator's configuration. The query API, the behaviour
-    views and the dashboard all read this one store, so the dashboard never offers a goal the
-    queries reject: a change to the configuration reaches every reader at once."""
-
-    def goals(self, site_id: str) -> tuple[Goal, ...]:
-        """The site's goals as configured now (none: an empty tuple)."""
         ...
 
 
@@ -490,6 +363,15 @@ class EventStore(Protocol):
         """Rewrite the partitions' files without the rows where `column` equals `value`."""
         ...
 
+    def expire(self, partitions: Sequence[Partition]) -> StoreReport:
+        """Retention: delete whole partitions' events, keeping their days' rollups, marked
+        as the only data left of those days."""
+        ...
+
+    def expired(self) -> list[Partition]:
+        """The days whose events retention deleted and whose rollups are kept."""
+        ...
+
 
 class StoreBusy(RuntimeError):
     """Another process holds events not yet in the store (a running local server)."""
@@ -500,3 +382,24 @@ class StoreBusy(RuntimeError):
 # sightings are kept in: a 0600 JSON file locally, a DynamoDB table on AWS. It is the
 # LoginStore protocol under the name that says what it is.
 RecordStore = LoginStore
+
+
+@dataclass(frozen=True)
+class Mail:
+    """One e-mail, composed: a plain-text and an HTML body of the same content."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    text: str
+    html: str
+
+
+class Mailer(Protocol):
+    """Sends mail: SMTP locally, SES on AWS. Raises MailFailed (one sentence, no secret)."""
+
+    def send(self, mail: Mail) -> None: ...
+
+
+class MailFailed(RuntimeError):
+    """The mail server or service refused the message or could not be reached."""

@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from beaconlake.adapters.aws_logins import DynamoLoginStore
 from beaconlake.adapters.file_logins import FileLoginStore
-from beaconlake.ports import CatalogueError, Goal, Site
+from beaconlake.site_ports import CatalogueError, Goal, Site
 from beaconlake.sites import CATALOGUE_LIMITS, Catalogue, MemoryRecords
 from beaconlake.sites.records import derived_id
 from beaconlake.stats.goals import GoalConfigError

@@ -19,7 +19,7 @@ from beaconlake.handlers.stats import create_app
 from beaconlake.ingest.service import collect
 from beaconlake.keys import create_key
 from beaconlake.model import RequestMeta
-from beaconlake.ports import Goal
+from beaconlake.site_ports import Goal
 from beaconlake.stats.goals import ConfiguredGoals, GoalConfigError
 from tests.conftest import CHROME_UA
 

@@ -13,7 +13,7 @@ from beaconlake import wiring
 from beaconlake.adapters.file_logins import FileLoginStore
 from beaconlake.adapters.record_sightings import RecordSightings
 from beaconlake.ingest.http import answer_event, answer_pixel
-from beaconlake.ports import Sighting
+from beaconlake.site_ports import Sighting
 from beaconlake.sites import Catalogue, MemoryRecords
 from tests.conftest import CHROME_UA
 

@@ -15,7 +15,8 @@ import threading
 from typing import Any
 
 from beaconlake.domains import normalise_domain
-from beaconlake.ports import RecordStore, Sighting
+from beaconlake.ports import RecordStore
+from beaconlake.site_ports import Sighting
 
 KIND = "sighting"
 EVERY_HOST = "*"

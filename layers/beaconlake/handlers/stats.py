@@ -11,15 +11,8 @@ from mangum import Mangum
 from beaconlake import wiring
 from beaconlake.config import Settings
 from beaconlake.model import Event
-from beaconlake.ports import (
-    GoalStore,
-    KeyStore,
-    LoginStore,
-    QueryEngine,
-    Sightings,
-    Sink,
-    SiteCatalogue,
-)
+from beaconlake.ports import KeyStore, LoginStore, QueryEngine, Sink
+from beaconlake.site_ports import GoalStore, Sightings, SiteCatalogue
 from beaconlake.web.app import create_app as create_web_app
 
 

@@ -21,15 +21,8 @@ from datetime import date
 from typing import Any
 
 from beaconlake.domains import normalise_domain
-from beaconlake.ports import (
-    Annotation,
-    CatalogueError,
-    Goal,
-    RecordStore,
-    SavedFunnel,
-    Segment,
-    Site,
-)
+from beaconlake.ports import RecordStore
+from beaconlake.site_ports import Annotation, CatalogueError, Goal, SavedFunnel, Segment, Site
 from beaconlake.sites import records as rec
 from beaconlake.sites import validation as check
 from beaconlake.sites.validation import CATALOGUE_LIMITS

@@ -9,7 +9,7 @@ import hashlib
 from datetime import date
 from typing import Any
 
-from beaconlake.ports import Annotation, Goal, SavedFunnel, Segment, Site
+from beaconlake.site_ports import Annotation, Goal, SavedFunnel, Segment, Site
 
 SITE, GOAL, FUNNEL, ANNOTATION, SEGMENT, SEED = (
     "site",

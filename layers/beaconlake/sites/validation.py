@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from beaconlake.domains import is_local_host, normalise_domain
-from beaconlake.ports import CatalogueError, Goal
+from beaconlake.site_ports import CatalogueError, Goal
 
 
 @dataclass(frozen=True)

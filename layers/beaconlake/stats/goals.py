@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from beaconlake.config import GOALS_VARIABLE
-from beaconlake.ports import Goal
+from beaconlake.site_ports import Goal
 
 
 class GoalConfigError(ValueError):

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from beaconlake.ports import Goal  # with its port, GoalStore; the stats code imports it here
+from beaconlake.site_ports import Goal  # with its port, GoalStore; the stats code imports it here
 from beaconlake.stats import registry
 from beaconlake.stats.limits import LIMITS
 

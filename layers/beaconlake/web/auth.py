@@ -20,7 +20,8 @@ from beaconlake.dashboard.logins import LOGIN_COOKIE, is_shared, login_key, shar
 from beaconlake.ingest.http import client_ip
 from beaconlake.ingest.ratelimit import hashed, limits_for
 from beaconlake.keys import verify_key
-from beaconlake.ports import ApiKey, Goal, QueryEngine
+from beaconlake.ports import ApiKey, QueryEngine
+from beaconlake.site_ports import Goal
 from beaconlake.stats.limits import SLOTS, FairEngine, share_budget
 from beaconlake.stats.query import QueryError
 from beaconlake.web.ports import Ports, WebPorts

@@ -45,7 +45,8 @@ from beaconlake.dashboard.logins import (
 )
 from beaconlake.dashboard.passwords import verify_password
 from beaconlake.keys import verify_key
-from beaconlake.ports import SITES_PROVISION, ApiKey, Goal
+from beaconlake.ports import SITES_PROVISION, ApiKey
+from beaconlake.site_ports import Goal
 from beaconlake.stats import registry, service
 from beaconlake.stats.limits import LIMITS
 from beaconlake.stats.query import parse_date_range

@@ -10,15 +10,8 @@ from fastapi import Depends, Request
 
 from beaconlake.config import Settings
 from beaconlake.model import Event
-from beaconlake.ports import (
-    GoalStore,
-    KeyStore,
-    LoginStore,
-    QueryEngine,
-    Sightings,
-    Sink,
-    SiteCatalogue,
-)
+from beaconlake.ports import KeyStore, LoginStore, QueryEngine, Sink
+from beaconlake.site_ports import GoalStore, Sightings, SiteCatalogue
 
 
 class WebPorts(Protocol):

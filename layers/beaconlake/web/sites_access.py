@@ -20,13 +20,8 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from beaconlake.domains import normalise_domain
-from beaconlake.ports import (
-    SITES_PROVISION,
-    SITES_READ,
-    STATS_READ,
-    CatalogueError,
-    Site,
-)
+from beaconlake.ports import SITES_PROVISION, SITES_READ, STATS_READ
+from beaconlake.site_ports import CatalogueError, Site
 from beaconlake.web.auth import AuthError, Reader, require_reader
 from beaconlake.web.errors import ErrorBody
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from fastapi import APIRouter, Path, Query, Request
 
 from beaconlake.dashboard.logins import create_share, list_shares
-from beaconlake.ports import CatalogueError, Goal, Site
+from beaconlake.site_ports import CatalogueError, Goal, Site
 from beaconlake.web import sites_extras
 from beaconlake.web.sites_access import (
     RESPONSES,

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from beaconlake.ports import Annotation, CatalogueError, SavedFunnel, Segment, Sighting
+from beaconlake.site_ports import Annotation, CatalogueError, SavedFunnel, Segment, Sighting
 from beaconlake.stats.query import GOAL_DIMENSION, And, Filter, FilterNode, HasDone, Not, Or
 from beaconlake.stats.query_parser import parse_filters
 from beaconlake.web.sites_access import (
