@@ -166,6 +166,10 @@ def test_only_the_owners_sites_may_frame_a_shared_link(
     wait_until(lambda: _framed(driver), "the framed shared dashboard")
     driver.switch_to.frame(driver.find_element(By.ID, "f"))
     wait_until(lambda: _shared_view(driver), "the numbers inside the frame")
+    # framed with ?embed=1 the view drops its footer and help chrome, and asks for no segments
+    assert driver.execute_script("return document.body.classList.contains('embedded')")
+    assert not driver.find_element(By.TAG_NAME, "footer").is_displayed()
+    assert not driver.find_elements(By.CSS_SELECTOR, "details.segments, [data-menu='segments']")
     driver.switch_to.default_content()
 
     assert urlsplit(srv.base).port != port

@@ -159,9 +159,11 @@ function App() {
   const share = document.body.dataset.share || "";
   const [session, setSession] = useState({ status: "loading" });
   const load = () =>
-    call("GET", "/api/dashboard/sites").then(
+    call("GET", `/api/dashboard/sites${document.body.dataset.embed === "1" ? "?embed=1" : ""}`).then(
       (info) => {
         learnNames(info.names);
+        // framed on the owner's page (a shared link with ?embed=1): no footer or help chrome
+        document.body.classList.toggle("embedded", Boolean(info.embedded));
         setSession({ status: "ready", info });
       },
       (err) => setSession({ status: err.status === 401 ? "login" : "error", error: err }),

@@ -118,7 +118,7 @@ export function Header({ ctx }) {
           <option value="year_over_year">year over year</option>
         </select>
       </label>`}
-      <${Segments} ctx=${ctx} />
+      ${!info.read_only && html`<${Segments} ctx=${ctx} />`}
       ${!info.read_only &&
       html`<${Lazy} path="./shares.mjs" name="ShareButton" props=${{ site, ctx }} />
         <button type="button" class="link" onClick=${ctx.logout}>Log out</button>`}
