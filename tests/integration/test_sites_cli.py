@@ -7,8 +7,9 @@ import json
 import os
 import subprocess
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -56,7 +57,7 @@ def test_a_site_added_with_the_cli_is_tracked_and_queryable_at_once(server: Serv
 
     reply = beacon(server, SITE)
     assert reply.status_code == 202 and "x-beaconlake-dropped" not in reply.headers
-    today = datetime.now(UTC).date().isoformat()
+    today = datetime.now(ZoneInfo("Europe/Berlin")).date().isoformat()  # the site's day
     deadline = time.monotonic() + 20
     while True:
         res = server.stats(

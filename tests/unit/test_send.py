@@ -190,8 +190,14 @@ def test_asgi_middleware_sends_a_pageview_per_successful_get(collector: Collecto
         "client": ("198.51.100.8", 5000),
         "headers": [(b"host", b"example.com"), (b"user-agent", b"UA")],
     }
-    asyncio.run(asgi_middleware(app, s)(scope, None, noop))
-    asyncio.run(asgi_middleware(app, s)({**scope, "method": "POST"}, None, noop))
+    # a loop of its own: asyncio.run() would leave the main thread without a current loop,
+    # which breaks Mangum (the Lambda handlers) in later tests of this process
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(asgi_middleware(app, s)(scope, None, noop))
+        loop.run_until_complete(asgi_middleware(app, s)({**scope, "method": "POST"}, None, noop))
+    finally:
+        loop.close()
     s.flush()
     (event,) = collector.events()
     assert (event["u"], event["ip"], event["ua"]) == (
