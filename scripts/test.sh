@@ -33,4 +33,6 @@ if [ -f tracker_js/package.json ]; then
   (cd tracker_js && npm test --silent)
 fi
 echo "==> pytest"
-pytest -q "$@"
+# two workers (the machines this runs on have two cores), each taking whole files, so a
+# file's module fixtures (servers, synthesized stacks, the AWS stand-ins) are built once
+pytest -q -n 2 --dist loadfile "$@"
