@@ -33,6 +33,13 @@ if [ -f tracker_js/package.json ]; then
   (cd tracker_js && npm test --silent)
 fi
 echo "==> pytest"
-# two workers (the machines this runs on have two cores), each taking whole files, so a
-# file's module fixtures (servers, synthesized stacks, the AWS stand-ins) are built once
-pytest -q -n 2 --dist loadfile "$@"
+# Two workers (the machines this runs on have two cores), each taking whole files, so a
+# file's module fixtures (servers, synthesized stacks, the AWS stand-ins) are built once;
+# the browser tests then run on their own, as their waits assume a machine not busy with
+# the rest of the suite.
+if [ "$#" -gt 0 ]; then
+  pytest -q -n 2 --dist loadfile "$@"
+else
+  pytest -q -n 2 --dist loadfile --ignore=tests/e2e tests
+  pytest -q tests/e2e
+fi
