@@ -4,8 +4,10 @@ funnel and journey views, password log-in and a shared link; screenshots in test
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -17,7 +19,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from beaconlake.dashboard.passwords import hash_password
-from tests.e2e.conftest import Browser, demo_server, wait_until
+from tests.e2e.conftest import Browser, Requests, demo_server, today, wait_until
 from tests.server import Server
 
 pytestmark = pytest.mark.slow
@@ -102,7 +104,22 @@ def _same(shown: str, value: Any) -> bool:
     return shown == "" if value is None else float(shown) == float(value)
 
 
-def panel_matches(driver: WebDriver, srv: Server, panel: str, filters: list[Any]) -> bool:
+def shown_days(requests: Requests, path: str = "/api/v2/query") -> list[str]:
+    """The days the dashboard asked the stats API for last (the 7 site-local days up to the
+    day it was loaded: a dashboard open across midnight keeps showing the days it shows)."""
+    bodies = [json.loads(r.get("postData") or "{}") for r in requests.to(path)]
+    ranges = [b.get("date_range") for b in bodies]
+    days = [r for r in ranges if isinstance(r, list) and all(len(d) == 10 for d in r)]
+    assert days, "the dashboard asked for no days"
+    first, last = (date.fromisoformat(d) for d in days[-1])
+    assert last - first == timedelta(days=6)
+    assert last in {date.fromisoformat(today()), date.fromisoformat(today()) - timedelta(days=1)}
+    return list(days[-1])
+
+
+def panel_matches(
+    driver: WebDriver, srv: Server, panel: str, filters: list[Any], days: list[str]
+) -> bool:
     shown = shown_rows(driver, panel)
     if shown["state"] != "ready" or not shown["rows"]:
         return False
@@ -110,7 +127,7 @@ def panel_matches(driver: WebDriver, srv: Server, panel: str, filters: list[Any]
     body = {
         "site_id": SITE,
         "metrics": metrics,
-        "date_range": "7d",
+        "date_range": days,
         "dimensions": [shown["dim"]],
         "filters": filters,
         "pagination": {"limit": 10},
@@ -126,8 +143,8 @@ def panel_matches(driver: WebDriver, srv: Server, panel: str, filters: list[Any]
     return True
 
 
-def cards_match(driver: WebDriver, srv: Server, filters: list[Any]) -> bool:
-    body = {"site_id": SITE, "metrics": CARD_METRICS, "date_range": "7d", "filters": filters}
+def cards_match(driver: WebDriver, srv: Server, filters: list[Any], days: list[str]) -> bool:
+    body = {"site_id": SITE, "metrics": CARD_METRICS, "date_range": days, "filters": filters}
     expected = api(srv, "/api/v2/query", body)["results"][0]["metrics"]
     shown = [
         driver.find_element(By.CSS_SELECTOR, f".card[data-metric='{m}']").get_attribute(
@@ -138,11 +155,14 @@ def cards_match(driver: WebDriver, srv: Server, filters: list[Any]) -> bool:
     return all(_same(s or "", e) for s, e in zip(shown, expected, strict=True))
 
 
-def everything_matches(driver: WebDriver, srv: Server, filters: list[Any]) -> bool:
-    return (
-        all_ready(driver, 8)
-        and cards_match(driver, srv, filters)
-        and all(panel_matches(driver, srv, p, filters) for p in PANELS)
+def everything_matches(
+    driver: WebDriver, srv: Server, filters: list[Any], requests: Requests
+) -> bool:
+    if not all_ready(driver, 8):
+        return False
+    days = shown_days(requests)
+    return cards_match(driver, srv, filters, days) and all(
+        panel_matches(driver, srv, p, filters, days) for p in PANELS
     )
 
 
@@ -157,9 +177,12 @@ def test_numbers_filters_csv_and_screenshots(
     srv: Server, chromium: Browser, tmp_path: Path
 ) -> None:
     driver = chromium()
+    requests = Requests(driver)
     driver.set_window_size(1280, 1400)
     log_in(driver, srv)
-    wait_until(lambda: everything_matches(driver, srv, []), "the numbers of the stats API")
+    wait_until(
+        lambda: everything_matches(driver, srv, [], requests), "the numbers of the stats API"
+    )
 
     def card_text(metric: str) -> str:
         return str(
@@ -180,7 +203,7 @@ def test_numbers_filters_csv_and_screenshots(
     channel = row.find_element(By.XPATH, "./ancestor::tr").get_attribute("data-value")
     row.click()
     filters = [["is", "visit:channel", [channel]]]
-    wait_until(lambda: everything_matches(driver, srv, filters), "every panel filtered")
+    wait_until(lambda: everything_matches(driver, srv, filters, requests), "every panel filtered")
     assert parse_qs(urlsplit(driver.current_url).query)["f"] == [f"visit:channel=={channel}"]
     assert [r[0] for r in shown_rows(driver, "sources")["rows"]] == [channel]
     chip = driver.find_element(By.CSS_SELECTOR, ".chip")
@@ -188,7 +211,7 @@ def test_numbers_filters_csv_and_screenshots(
 
     # the view is bookmarkable: a fresh load of the URL shows the same filtered numbers
     driver.get(driver.current_url)
-    wait_until(lambda: everything_matches(driver, srv, filters), "the bookmarked view")
+    wait_until(lambda: everything_matches(driver, srv, filters, requests), "the bookmarked view")
 
     # CSV export of a panel: the same rows as the API's CSV
     downloads = tmp_path / "dl"
@@ -200,21 +223,25 @@ def test_numbers_filters_csv_and_screenshots(
     pages.find_element(By.CSS_SELECTOR, "button.csv").click()
     target = downloads / f"{SITE}-pages-top.csv"
     wait_until(target.exists, "the CSV download")
-    body = {
+    asked = [r for r in requests.to("/api/v2/query") if "format=csv" in r["url"]]
+    assert len(asked) == 1
+    body = json.loads(asked[0]["postData"])
+    assert body.pop("date_range") == shown_days(requests)  # the days the dashboard shows
+    assert body == {
         "site_id": SITE,
         "metrics": ["visitors", "pageviews", "time_on_page", "scroll_depth"],
-        "date_range": "7d",
         "dimensions": ["event:page"],
         "filters": filters,
         "pagination": {"limit": 10000},
     }
+    body["date_range"] = shown_days(requests)
     expected_csv = api(srv, "/api/v2/query", body, csv=True)
     wait_until(lambda: target.read_bytes() == expected_csv.encode(), "the whole CSV file")
     assert expected_csv.splitlines()[0] == "event:page,visitors,pageviews,time_on_page,scroll_depth"
 
     # removing the chip brings back the unfiltered dashboard
     driver.find_element(By.CSS_SELECTOR, ".chip button").click()
-    wait_until(lambda: everything_matches(driver, srv, []), "the unfiltered dashboard")
+    wait_until(lambda: everything_matches(driver, srv, [], requests), "the unfiltered dashboard")
     assert "f" not in parse_qs(urlsplit(driver.current_url).query)
 
     driver.set_window_size(390, 844)
@@ -228,12 +255,13 @@ def test_numbers_filters_csv_and_screenshots(
 
 def test_funnel_journey_and_retention_views(srv: Server, chromium: Browser) -> None:
     driver = chromium()
+    requests = Requests(driver)
     log_in(driver, srv, "?period=7d&view=funnel&s=page:/&s=event:Signup")
     wait_until(lambda: all_ready(driver), "the funnel view")
     if has_route(srv, "/api/v2/funnel"):
         body: dict[str, Any] = {
             "site_id": SITE,
-            "date_range": "7d",
+            "date_range": shown_days(requests, "/api/v2/funnel"),
             "filters": [],
             "steps": [{"page": "/"}, {"event": "Signup"}],
             "order": "ordered",
@@ -259,7 +287,7 @@ def test_funnel_journey_and_retention_views(srv: Server, chromium: Browser) -> N
                 driver.find_element(By.XPATH, f"//button[normalize-space()='{button}']").click()
             body = {
                 "site_id": SITE,
-                "date_range": "7d",
+                "date_range": shown_days(requests, "/api/v2/journeys"),
                 "filters": [],
                 "page": "/",
                 "direction": direction,
@@ -289,7 +317,13 @@ def test_funnel_journey_and_retention_views(srv: Server, chromium: Browser) -> N
     wait_until(lambda: all_ready(driver), "retention")
     if has_route(srv, "/api/v2/retention"):
         answer = api(
-            srv, "/api/v2/retention", {"site_id": SITE, "date_range": "7d", "period": "week"}
+            srv,
+            "/api/v2/retention",
+            {
+                "site_id": SITE,
+                "date_range": shown_days(requests, "/api/v2/retention"),
+                "period": "week",
+            },
         )
         if answer["available"]:
             rows = driver.find_elements(By.CSS_SELECTOR, "table.retention tbody tr")
