@@ -418,6 +418,9 @@ def test_scopes(client: TestClient) -> None:
         "scope",
     )
     refused(query(client, reader), 403, "authorization", "scope")  # a sites-only key reads no stats
+    props = {"site_id": "example.com"}
+    refused(client.get("/api/dashboard/props", params=props, headers=reader), 403, "authorization")
+    ok(client.get("/api/dashboard/props", params=props, headers=stats_only))
     refused(
         client.get("/api/v1/stats/aggregate", params={"site_id": "example.com"}, headers=reader),
         403,

@@ -6,7 +6,7 @@ login (`web.auth`) with the route's scope (`web.sites_access`)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
 from beaconlake import health
@@ -17,7 +17,6 @@ from beaconlake.web import (
     errors,
     exports,
     query_v2,
-    sites_access,
     sites_api,
     sites_reports,
     stats_v1,
@@ -34,8 +33,6 @@ ROUTERS = (
     sites_api.router,
     sites_reports.router,
 )
-# routes that read stats need a key with the stats:read:* scope (keys made before scopes have it)
-STATS_ROUTERS = (stats_v1.router, query_v2.router, exports.router, behaviour.router)
 health_router = APIRouter(tags=["health"])
 
 
@@ -67,9 +64,6 @@ def create_app(ports: WebPorts) -> FastAPI:
     app.state.ports = ports
     app.include_router(health_router)
     for router in ROUTERS:
-        stats = router in STATS_ROUTERS
-        app.include_router(
-            router, dependencies=[Depends(sites_access.stats_reader)] if stats else []
-        )
+        app.include_router(router)
     errors.install(app)
     return app

@@ -27,8 +27,9 @@ from beaconlake.stats.query import QueryError
 from beaconlake.stats.registry_privacy import blank_realtime
 from beaconlake.web import small_counts
 from beaconlake.web.auth import Key, Reader
+from beaconlake.web.sites_access import STATS_SCOPE
 
-router = APIRouter(tags=["behaviour"])
+router = APIRouter(tags=["behaviour"], dependencies=STATS_SCOPE)
 
 FUNNEL_EXAMPLE: dict[str, Any] = {
     "site_id": "example.com",

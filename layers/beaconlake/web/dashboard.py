@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aws_lambda_powertools import Logger
-from fastapi import APIRouter, Cookie, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Cookie, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -61,6 +61,7 @@ from beaconlake.web.auth import (
 )
 from beaconlake.web.exports import DateRangeParam, date_range_param
 from beaconlake.web.ports import Ports
+from beaconlake.web.sites_access import stats_reader
 
 logger = Logger(service="beaconlake-dashboard")
 router = APIRouter(tags=["dashboard"])
@@ -431,7 +432,7 @@ def _delivery_delay(reader: Reader) -> int:
 
 @router.get("/api/dashboard/props")
 def prop_keys(
-    reader: Key,
+    reader: Annotated[Reader, Depends(stats_reader)],
     site_id: Annotated[str, Query(min_length=1, max_length=253)],
     date_range: DateRangeParam = "30d",
 ) -> dict[str, Any]:

@@ -11,8 +11,9 @@ from fastapi.responses import StreamingResponse
 from beaconlake.stats import exports
 from beaconlake.stats.query import parse_date_range
 from beaconlake.web.auth import Key
+from beaconlake.web.sites_access import STATS_SCOPE
 
-router = APIRouter(tags=["query v2"])
+router = APIRouter(tags=["query v2"], dependencies=STATS_SCOPE)
 
 DateRangeParam = Annotated[str, Query(description="'7d', or 'YYYY-MM-DD,YYYY-MM-DD'")]
 

@@ -13,8 +13,9 @@ from beaconlake.stats.query_runner import run_query
 from beaconlake.stats.registry_privacy import blank_unavailable
 from beaconlake.web import small_counts
 from beaconlake.web.auth import Key
+from beaconlake.web.sites_access import STATS_SCOPE
 
-router = APIRouter(tags=["query v2"])
+router = APIRouter(tags=["query v2"], dependencies=STATS_SCOPE)
 
 EXAMPLE: dict[str, Any] = {
     "site_id": "example.com",

@@ -57,6 +57,10 @@ def stats_reader(reader: Annotated[Reader, Depends(require_reader)]) -> Reader:
     return _with_scope(reader, STATS_READ)
 
 
+# every route that reads stats: give its router `dependencies=STATS_SCOPE`
+STATS_SCOPE = [Depends(stats_reader)]
+
+
 def site_reader(reader: Annotated[Reader, Depends(require_reader)]) -> Reader:
     return _with_scope(reader, SITES_READ)
 

@@ -14,8 +14,9 @@ from beaconlake.stats import behaviour, legacy, service
 from beaconlake.stats.query import INTERVALS, MAX_LIMIT
 from beaconlake.stats.registry_privacy import blank_realtime, blank_v1
 from beaconlake.web.auth import Key
+from beaconlake.web.sites_access import STATS_SCOPE
 
-router = APIRouter(tags=["stats"])
+router = APIRouter(tags=["stats"], dependencies=STATS_SCOPE)
 
 SiteId = Annotated[str, Query(min_length=1, max_length=253, description="The site's domain")]
 Period = Annotated[str, Query(description=", ".join(legacy.PERIODS))]
