@@ -270,3 +270,15 @@ def test_the_model_reads_the_deploy_settings_as_synth_does(overrides):
         assert u.retention_months * 30 >= settings.retention_days
     if context.get("sites"):
         assert u.sites == len(settings.sites)
+
+
+def test_the_tracker_s_bytes_are_the_built_script_s() -> None:
+    import gzip
+    from pathlib import Path
+
+    from beaconlake.cost import Usage
+
+    built = Path(__file__).parents[2] / "tracker_js" / "dist" / "tracker.min.js"
+    gzipped = len(gzip.compress(built.read_bytes(), compresslevel=9, mtime=0))
+    # npm test measures with Node's zlib, Python's gzip frames the same deflate stream
+    assert abs(Usage(events_per_month=1).tracker_bytes - gzipped) <= 0.02 * gzipped
