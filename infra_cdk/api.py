@@ -116,42 +116,12 @@ class Api(Construct):
         }
         if settings.dashboard_password_hash:
             environment["BEACONLAKE_DASHBOARD_PASSWORD_HASH"] = settings.dashboard_password_hash
-        self.layers, self.environment = layers, environment  # infra_cdk.reports builds on them
-
-        def function(
-            name: str,
-            memory: int,
-            timeout: int,
-            own: dict[str, str] | None = None,
-            reserved: int | None = None,
-        ) -> lambda_.Function:
-            own_environment = {**environment, **(own or {})}
-            return lambda_.Function(
-                self,
-                name.title().replace("_", ""),
-                description=f"Beaconlake {name}",
-                runtime=RUNTIME,
-                architecture=ARCHITECTURE,
-                handler="app.handler",
-                code=lambda_.Code.from_asset(str(ROOT / "functions" / name), exclude=ASSET_EXCLUDE),
-                layers=layers,
-                memory_size=memory,
-                timeout=Duration.seconds(timeout),
-                # off by default: X-Ray's default sampling traces the first beacon each second
-                # and 5 % of the rest, $5 a million (docs/COST.md)
-                tracing=lambda_.Tracing.ACTIVE if settings.tracing else lambda_.Tracing.DISABLED,
-                environment={**own_environment, "POWERTOOLS_SERVICE_NAME": f"beaconlake-{name}"},
-                log_group=log_group(self, f"{name}-logs", settings.log_retention_days),
-                # JSON logs; no START/END/REPORT lines (their cost per event: docs/COST.md)
-                logging_format=lambda_.LoggingFormat.JSON,
-                system_log_level_v2=lambda_.SystemLogLevel.WARN,
-                reserved_concurrent_executions=reserved,
-            )
+        self.layers, self.environment, self.settings = layers, environment, settings
 
         # Goals reach the stats function as BEACONLAKE_GOALS, as they can locally.
         goals = {GOALS_VARIABLE: settings.goals} if settings.goals else {}
-        self.rotate_salt = function("rotate_salt", 256, 60)
-        self.collect = function(
+        self.rotate_salt = self.function("rotate_salt", 256, 60)
+        self.collect = self.function(
             "collect",
             settings.collector_memory_mb,
             10,
@@ -166,9 +136,9 @@ class Api(Construct):
             "BEACONLAKE_RESULTS_BUCKET": storage.athena_results.bucket_name,
             "BEACONLAKE_EVENTS_BUCKET": storage.events.bucket_name,
         }
-        self.stats = function("stats", settings.stats_memory_mb, 29, {**goals, **buckets})
+        self.stats = self.function("stats", settings.stats_memory_mb, 29, {**goals, **buckets})
         # One run at a time: two runs compacting the same day could both put their file.
-        self.rollups = function("rollups", 512, 900, buckets, reserved=1)
+        self.rollups = self.function("rollups", 512, 900, buckets, reserved=1)
         self.functions = (self.collect, self.stats, self.rotate_salt, self.rollups)
         self._grant(storage, catalog, delivery)
         self._schedule_salts()
@@ -276,6 +246,47 @@ class Api(Construct):
             handler=self.rotate_salt,
             timeout=Duration.minutes(1),
             execute_before=[self.collect],
+        )
+
+    def function(
+        self,
+        name: str,
+        memory: int,
+        timeout: int,
+        own: dict[str, str] | None = None,
+        reserved: int | None = None,
+        *,
+        scope: Construct | None = None,
+        description: str | None = None,
+    ) -> lambda_.Function:
+        """One of the stack's functions (functions/<name>/app.py): the layers, the shared
+        environment plus its own, JSON logs, tracing per the settings. Built in `scope`
+        (default: this construct) so other constructs (infra_cdk.reports) build theirs alike."""
+        settings = self.settings
+        return lambda_.Function(
+            scope or self,
+            name.title().replace("_", ""),
+            description=description or f"Beaconlake {name}",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler="app.handler",
+            code=lambda_.Code.from_asset(str(ROOT / "functions" / name), exclude=ASSET_EXCLUDE),
+            layers=self.layers,
+            memory_size=memory,
+            timeout=Duration.seconds(timeout),
+            # off by default: X-Ray's default sampling traces the first beacon each second
+            # and 5 % of the rest, $5 a million (docs/COST.md)
+            tracing=lambda_.Tracing.ACTIVE if settings.tracing else lambda_.Tracing.DISABLED,
+            environment={
+                **self.environment,
+                **(own or {}),
+                "POWERTOOLS_SERVICE_NAME": f"beaconlake-{name}",
+            },
+            log_group=log_group(scope or self, f"{name}-logs", settings.log_retention_days),
+            # JSON logs; no START/END/REPORT lines (their cost per event: docs/COST.md)
+            logging_format=lambda_.LoggingFormat.JSON,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            reserved_concurrent_executions=reserved,
         )
 
     def _layer(self, id: str, directory: Path, description: str) -> lambda_.LayerVersion:

@@ -10,14 +10,11 @@ from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra_cdk import nag
-from infra_cdk.api import ARCHITECTURE, ASSET_EXCLUDE, RUNTIME, Api
+from infra_cdk.api import Api
 from infra_cdk.catalog import Catalog
-from infra_cdk.common import log_group
-from infra_cdk.layers import ROOT
 from infra_cdk.settings import DeploySettings
 from infra_cdk.storage import Storage
 
@@ -51,31 +48,18 @@ class Reports(Construct):
         catalog: Catalog,
     ) -> None:
         super().__init__(scope, id)
-        self.function = lambda_.Function(
-            self,
-            "Reports",
-            description="Beaconlake reports: e-mail summaries and traffic-spike alerts",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler="app.handler",
-            code=lambda_.Code.from_asset(
-                str(ROOT / "functions" / "reports"), exclude=ASSET_EXCLUDE
-            ),
-            layers=api.layers,
-            memory_size=512,
-            timeout=Duration.seconds(300),
-            tracing=lambda_.Tracing.ACTIVE if settings.tracing else lambda_.Tracing.DISABLED,
-            environment={
-                **api.environment,
+        self.function = api.function(
+            "reports",
+            512,
+            300,
+            {
                 "BEACONLAKE_RESULTS_BUCKET": storage.athena_results.bucket_name,
                 "BEACONLAKE_EVENTS_BUCKET": storage.events.bucket_name,
                 "BEACONLAKE_REPORT_SENDER": settings.report_sender,
-                "POWERTOOLS_SERVICE_NAME": "beaconlake-reports",
             },
-            log_group=log_group(self, "reports-logs", settings.log_retention_days),
-            logging_format=lambda_.LoggingFormat.JSON,
-            system_log_level_v2=lambda_.SystemLogLevel.WARN,
-            reserved_concurrent_executions=1,  # one run at a time: a report is sent once
+            reserved=1,  # one run at a time: a report is sent once
+            scope=self,
+            description="Beaconlake reports: e-mail summaries and traffic-spike alerts",
         )
         self._rule("HourlyReports", events.Schedule.cron(**REPORTS_SCHEDULE), "reports")
         self._rule("Alerts", events.Schedule.rate(ALERTS_EVERY), "alerts")
