@@ -22,7 +22,12 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
 
-from beaconlake.config import DROP_METRICS_VARIABLE, GOALS_VARIABLE, PRIVACY_VARIABLE
+from beaconlake.config import (
+    DROP_METRICS_VARIABLE,
+    GOALS_VARIABLE,
+    PRIVACY_VARIABLE,
+    RETENTION_DAYS_VARIABLE,
+)
 from beaconlake.keys import SEEN_PREFIX
 from beaconlake.telemetry import NAMESPACE as METRICS_NAMESPACE
 from infra_cdk.catalog import Catalog
@@ -138,7 +143,9 @@ class Api(Construct):
         }
         self.stats = self.function("stats", settings.stats_memory_mb, 29, {**goals, **buckets})
         # One run at a time: two runs compacting the same day could both put their file.
-        self.rollups = self.function("rollups", 512, 900, buckets, reserved=1)
+        # the daily job also deletes raw events past retention, keeping their rollups
+        retention = {RETENTION_DAYS_VARIABLE: str(settings.retention_days)}
+        self.rollups = self.function("rollups", 512, 900, {**buckets, **retention}, reserved=1)
         self.functions = (self.collect, self.stats, self.rotate_salt, self.rollups)
         self._grant(storage, catalog, delivery)
         self._schedule_salts()

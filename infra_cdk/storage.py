@@ -7,11 +7,11 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from beaconlake.adapters.aws_days import ROLLUPS_PREFIX
 from beaconlake.config import EVENTS_PREFIX, EXPORTS_PREFIX
 from infra_cdk.settings import DeploySettings
 
 ERRORS_PREFIX = "errors/"
+RETENTION_BACKSTOP_DAYS = 30  # after the job's own retention (its hourly runs retry)
 
 
 class Storage(Construct):
@@ -26,11 +26,15 @@ class Storage(Construct):
             ),
         ]
         if settings.retention_days:
-            # the daily job's rollups (and each day's signature) go with the events they sum
-            event_rules += [
-                _expire(settings.retention_days, "retention", EVENTS_PREFIX),
-                _expire(settings.retention_days, "retention-rollups", ROLLUPS_PREFIX),
-            ]
+            # The daily job deletes the events of days past retention_days and keeps their
+            # rollups, marked under rollups/_expired/ (downsampled retention: functions/rollups),
+            # so no rule here touches rollups/. This one is a backstop should the job fail for
+            # weeks: it deletes what the job left, and those days' rollups go with them.
+            event_rules.append(
+                _expire(
+                    settings.retention_days + RETENTION_BACKSTOP_DAYS, "retention", EVENTS_PREFIX
+                )
+            )
         self.events = self._bucket("Events", event_rules)
         # exports (UNLOADed CSV files, linked for 15 minutes) are deleted after a day
         self.athena_results = self._bucket(

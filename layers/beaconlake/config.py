@@ -19,6 +19,9 @@ GOALS_VARIABLE = "BEACONLAKE_GOALS"
 # "false" keeps the collector's BeaconsDropped counters out of CloudWatch (beaconlake.telemetry
 # reads it; the CDK sets it from the `drop_metrics` deploy setting, docs/COST.md).
 DROP_METRICS_VARIABLE = "BEACONLAKE_DROP_METRICS"
+# days of raw events kept (downsampled retention, beaconlake.erasure); on AWS the CDK sets it
+# on the daily job from the `retention_days` deploy setting (0: keep everything)
+RETENTION_DAYS_VARIABLE = "BEACONLAKE_RETENTION_DAYS"
 
 
 def _bool(name: str, default: bool) -> bool:

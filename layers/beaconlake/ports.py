@@ -114,6 +114,9 @@ class RollupState:
     first: date
     through: date
     stale: frozenset[date] = frozenset()
+    # the days whose raw events retention deleted, only their rollups kept (as read for
+    # the stats function with the state: adapters.aws_days.RollupStateReader)
+    raw_expired: frozenset[date] = frozenset()
 
     def covers(self, first: date, last: date) -> Rollup | None:
         """The days of first..last the rollups answer, or None (a stale day among them: the

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from beaconlake.config import Settings
+from beaconlake.config import RETENTION_DAYS_VARIABLE, Settings
 from beaconlake.ingest.service import CollectPolicy, CountryLookup
 from beaconlake.model import Event
 from beaconlake.ports import (
@@ -279,6 +279,23 @@ def run_daily_job(now: datetime | None = None) -> dict[str, Any]:
     rolled up; what it did, as counts."""
     report = rollup_job(Settings.from_env()).run((now or datetime.now(UTC)).date())
     return report.as_dict()
+
+
+def run_retention(now: datetime | None = None) -> dict[str, int]:
+    """Downsampled retention after the scheduled run (functions/rollups): the events of the
+    days before the last BEACONLAKE_RETENTION_DAYS deleted, each day's rollups brought up to
+    date first and kept (erasure.apply_retention); nothing when the variable is unset or 0
+    (the stack sets it from its `retention_days`, whose 0 keeps events)."""
+    import os
+
+    from beaconlake import erasure
+
+    days = int(os.environ.get(RETENTION_DAYS_VARIABLE) or 0)
+    if days < 1:
+        return {}
+    job = rollup_job(Settings.from_env())
+    today = (now or datetime.now(UTC)).date()
+    return erasure.apply_retention(event_store(), today, days, job.refresh).as_dict()
 
 
 class Once(Generic[T]):

@@ -195,14 +195,24 @@ def test_every_bucket_is_private_encrypted_and_tls_only(synth: Synth) -> None:
     assert len(tls_only) == len(buckets)
 
 
-def test_events_and_their_rollups_expire_after_retention_days(synth: Synth) -> None:
-    rules = [
-        Match.object_like({"Id": rule_id, "Prefix": prefix, "ExpirationInDays": 400})
-        for rule_id, prefix in (("retention", "events/"), ("retention-rollups", "rollups/"))
-    ]
+def test_no_lifecycle_rule_deletes_rollups_and_events_have_a_backstop(synth: Synth) -> None:
+    """The daily job deletes events past retention_days (400 here) and keeps their rollups
+    (downsampled retention); a lifecycle rule deletes what it left 30 days later."""
+    backstop = {"Id": "retention", "Prefix": "events/", "ExpirationInDays": 430}
     synth.assertions.has_resource_properties(
-        "AWS::S3::Bucket", {"LifecycleConfiguration": {"Rules": Match.array_with(rules)}}
+        "AWS::S3::Bucket",
+        {"LifecycleConfiguration": {"Rules": Match.array_with([Match.object_like(backstop)])}},
     )
+    (events,) = [
+        b["Properties"]["LifecycleConfiguration"]["Rules"]
+        for b in synth.resources("AWS::S3::Bucket").values()
+        if backstop["Id"]
+        in [r.get("Id") for r in b["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])]
+    ]
+    expiring = [r.get("Prefix", "") for r in events if "ExpirationInDays" in r]
+    assert expiring and not [
+        p for p in expiring if "rollups/".startswith(p) or p.startswith("rollups/")
+    ]
 
 
 def scheduled(synth: Synth) -> dict[str, tuple[dict, dict]]:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache, cached_property
 from typing import Any
@@ -399,9 +399,23 @@ class AthenaEngine:
 
     def session_rollup(self, site_id: str, first: date, last: date) -> Rollup | None:
         """The days of first..last the daily job has rolled up and that are current (ports.
-        RollupState.covers); statements read events for the others, today among them."""
+        RollupState.covers); statements read events for the others, today among them. With
+        days whose raw events retention deleted among them, their first and last too
+        (Rollup.raw_expired): the rollups answer those days even beside a stale day, up to
+        the first stale day after them (a stale day among them was erased, its rollups with
+        it), as nothing else can."""
         state = self.rollup_state(site_id) if self.rollup_state is not None else None
-        return state.covers(first, last) if state is not None else None
+        if state is None:
+            return None
+        covered = state.covers(first, last)
+        expired = sorted(d for d in state.raw_expired if first <= d <= last)
+        if not expired:
+            return covered
+        if covered is None:
+            later = [d for d in state.stale if expired[-1] < d <= last]
+            end = min(later) - timedelta(days=1) if later else min(last, state.through)
+            covered = Rollup(max(first, min(state.first, expired[0])), end)
+        return Rollup(covered.first, covered.last, (expired[0], expired[-1]))
 
     def unload(self, sql: str, params: Sequence[Any], location: str, file_format: str) -> int:
         """Run `sql` as an UNLOAD of its rows to `location` (an empty S3 prefix) in

@@ -7,7 +7,12 @@ Layout, in the events bucket:
 - `rollups/_signatures/site_id=<site>/dt=<day>`: the signature a day's rollups were written
   from (ports.DayFiles.rollup_signature);
 - `rollups/_state/site_id=<site>.json`: what the job covers (ports.RollupState), which the
-  stats function reads (`RollupStateReader`) to choose rollups or events per day.
+  stats function reads (`RollupStateReader`) to choose rollups or events per day;
+- `rollups/_expired/site_id=<site>/dt=<day>`: an empty mark, put by retention
+  (aws_events.S3EventStore.expire) on a day whose raw events it deleted and whose rollups it
+  kept, as the local `RAW_EXPIRED` file (adapters.raw_expiry): the job keeps that day's
+  rollups, the stats function answers it from them (beaconlake.stats.expiry), an erasure of
+  the day deletes mark and rollups.
 
 Every statement runs as an Athena UNLOAD to a fresh prefix under `staging/` of the results
 bucket (UNLOAD never overwrites; Parquet, as Firehose writes), and its files are then copied
@@ -21,6 +26,7 @@ the day's objects changed while Athena read them (a late delivery): the next run
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import secrets
@@ -40,6 +46,7 @@ logger = Logger(service="beaconlake-rollups")
 ROLLUPS_PREFIX = "rollups/"
 SIGNATURES_PREFIX = f"{ROLLUPS_PREFIX}_signatures/"
 STATE_PREFIX = f"{ROLLUPS_PREFIX}_state/"
+EXPIRED_PREFIX = f"{ROLLUPS_PREFIX}_expired/"
 STAGING_PREFIX = "staging/"
 MAX_DELETE_KEYS = 1000  # DeleteObjects' limit per call
 # The table whose day prefixes list the days rolled up (every day has both tables' files).
@@ -56,6 +63,22 @@ def state_key(site_id: str) -> str:
 
 def signature_key(site_id: str, day: date) -> str:
     return f"{SIGNATURES_PREFIX}site_id={site_id}/dt={day.isoformat()}"
+
+
+def expired_key(site_id: str, day: date) -> str:
+    return f"{EXPIRED_PREFIX}site_id={site_id}/dt={day.isoformat()}"
+
+
+def expired_marks(s3: Any, bucket: str, site_id: str | None = None) -> list[Partition]:
+    """The days retention marked (of one site, or of all): one LIST per 1,000 days."""
+    prefix = EXPIRED_PREFIX if site_id is None else f"{EXPIRED_PREFIX}site_id={site_id}/"
+    found = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            site, _, day = item["Key"][len(EXPIRED_PREFIX) :].partition("/")
+            if site.startswith("site_id=") and day.startswith("dt="):
+                found.append(Partition(site.removeprefix("site_id="), day.removeprefix("dt=")))
+    return sorted(found)
 
 
 def state_from_json(body: bytes) -> RollupState:
@@ -213,6 +236,10 @@ class RollupStateReader:
         if self._s3 is None:
             self._s3 = new_client("s3")
         state = read_state(self._s3, self.bucket, site_id)
+        if state is not None:
+            marks = expired_marks(self._s3, self.bucket, site_id)
+            expired = frozenset(date.fromisoformat(p.dt) for p in marks)
+            state = dataclasses.replace(state, raw_expired=expired)
         self._cache[site_id] = (self.clock(), state)
         return state
 
@@ -381,8 +408,14 @@ class S3DayFiles:
         self._delete(self.bucket, sorted(set(keys)))
 
     def raw_expired(self, site_id: str, day: date) -> bool:
-        """Retention on S3 drops a day's rollups with its events (S3EventStore.expire)."""
-        return False
+        """The day's mark is there (aws_events.S3EventStore.expire)."""
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=expired_key(site_id, day))
+        except self.s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
 
     def _tables(self) -> list[str]:
         return [t for t in self._prefixes(ROLLUPS_PREFIX) if not t.startswith("_")]

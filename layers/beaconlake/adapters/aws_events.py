@@ -21,6 +21,8 @@ import pyarrow.parquet as pq
 from beaconlake.adapters.aws import CLIENT_CONFIG
 from beaconlake.adapters.aws_days import (
     ROLLUPS_PREFIX,
+    expired_key,
+    expired_marks,
     mark_stale,
     parquet_rows,
     signature_key,
@@ -83,12 +85,25 @@ class S3EventStore:
         return StoreReport(len(partitions), files_deleted=files, rows_deleted=rows)
 
     def expire(self, partitions: Sequence[Partition]) -> StoreReport:
-        """Retention on S3 deletes the days' events and, with them, their rollups (the daily
-        job drops a day's rollups once its events are gone): rollups are not kept here yet."""
-        return self.drop(partitions)
+        """Retention: each day marked first (aws_days.expired_key), then its events deleted;
+        its rollups stay, and the days are not marked stale: the rollups (written from these
+        very events: erasure.apply_retention brought them up to date) answer them at once.
+        A run that stops half-way leaves marked days with events, which the next run
+        deletes; never a day with neither events nor mark whose rollups the job would drop."""
+        for p in partitions:
+            self.s3.put_object(
+                Bucket=self.bucket, Key=expired_key(p.site_id, date.fromisoformat(p.dt)), Body=b""
+            )
+        files = rows = 0
+        for p in partitions:
+            keys = self._current_keys(self._prefix_of(p))
+            files += len(keys)
+            rows += sum(parquet_rows(self.s3, self.bucket, key) for key in keys)
+            self._delete_versions(self._versions(self._prefix_of(p)))
+        return StoreReport(len(partitions), files_deleted=files, rows_deleted=rows)
 
     def expired(self) -> list[Partition]:
-        return []
+        return expired_marks(self.s3, self.bucket)
 
     def delete_rows(self, partitions: Sequence[Partition], column: str, value: str) -> StoreReport:
         mark_stale(self.s3, self.bucket, partitions)
@@ -129,9 +144,9 @@ class S3EventStore:
         return StoreReport(len(partitions), deleted, rewritten, rows)
 
     def _forget_rollups(self, partitions: Sequence[Partition]) -> None:
-        """The daily job's rollups of these days go with the events they were derived from;
-        the days were marked stale first (aws_days.mark_stale), so statements read their
-        events until the job has written them again."""
+        """The daily job's rollups of these days go with the events they were derived from,
+        and so does a day's retention mark; the days were marked stale first
+        (aws_days.mark_stale), so statements read their events until the job has run."""
         tables = [
             t for t in self._common_prefixes(ROLLUPS_PREFIX) if t[len(ROLLUPS_PREFIX) :][:1] != "_"
         ]
@@ -139,8 +154,8 @@ class S3EventStore:
             for table in tables:
                 self._delete_versions(self._versions(f"{table}site_id={p.site_id}/dt={p.dt}/"))
             day = date.fromisoformat(p.dt)
-            key = signature_key(p.site_id, day)
-            self._delete_versions(v for v in self._versions(key) if v["Key"] == key)
+            for key in (signature_key(p.site_id, day), expired_key(p.site_id, day)):
+                self._delete_versions(v for v in self._versions(key) if v["Key"] == key)
 
     def _prefix_of(self, p: Partition) -> str:
         return f"{self.prefix}site_id={p.site_id}/dt={p.dt}/"
