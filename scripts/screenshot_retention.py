@@ -1,7 +1,8 @@
 """The screenshot of downsampled retention for docs/img: two years of demo data, the first
-year's raw events deleted by `beaconlake retention` (their daily rollups kept), and the
-dashboard's chart over both years, by month, drawn by the real `beaconlake serve` in Debian's
-headless Chromium at 1400 px.
+year's raw events deleted by `beaconlake retention` (their daily rollups kept, and the
+oldest half year's condensed into per-month rollups), and the dashboard's chart over both
+years, by month, drawn by the real `beaconlake serve` in Debian's headless Chromium at
+1400 px.
 
     .venv/bin/python scripts/screenshot_retention.py   # docs/img/retention-two-years-1400.png
 
@@ -27,6 +28,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 DAYS = 730
 KEPT = 365
+DAILY = 180  # days of daily rollups after the raw events: older whole months are per-month
 
 
 def settled(driver: WebDriver) -> bool:
@@ -66,7 +68,8 @@ def main() -> None:
         if fresh:
             demo = ("demo", "--days", str(DAYS), "--visitors", "40", "--quiet")
             print(run(data, env, *demo).strip())
-            print(run(data, env, "retention", "--days", str(KEPT)).strip())
+            retention = ("retention", "--days", str(KEPT), "--daily-days", str(DAILY))
+            print(run(data, env, *retention).strip())
             # the daily job over the kept year too, so the dashboard's first queries are quick
             job = "from beaconlake import wiring; print(wiring.run_daily_job())"
             subprocess.run([sys.executable, "-c", job], env=env, check=True, capture_output=True)  # noqa: S603
@@ -93,7 +96,7 @@ def main() -> None:
             driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
             wait(driver, lambda d: not d.find_elements(By.ID, "secret"), "the log-in", 120)
             today = datetime.now(UTC).date()
-            first = today - timedelta(days=DAYS - 1)
+            first = (today - timedelta(days=DAYS - 1)).replace(day=1)  # per-month: whole months
             url = f"{base}/api/dashboard?period=custom&from={first}&to={today}&interval=month"
             metrics = {"width": 1400, "height": 900, "deviceScaleFactor": 1, "mobile": False}
             driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)

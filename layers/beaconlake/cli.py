@@ -260,6 +260,25 @@ def cmd_retention(args: argparse.Namespace) -> int:
         f"deleted {report.rows_deleted} events in {report.partitions} site-days before "
         f"{erasure.first_day_kept(today, days)}{kept}"
     )
+    if keep and settings.backend == "local":  # daily rollups past N + M days: per-month ones
+        from beaconlake.adapters.parquet_sink import ParquetEventStore
+        from beaconlake.stats import monthly_job
+
+        daily = settings.daily_rollup_days if args.daily_days is None else args.daily_days
+        engine = wiring.local_engine(settings.data_dir, cached_answers=0)
+        store = ParquetEventStore(settings.data_dir)
+        try:
+            done = monthly_job.condense(engine, engine, store, today, days, daily)
+        except ValueError as exc:
+            print(f"error: {exc}")
+            return 2
+        finally:
+            engine.close()
+        print(
+            f"condensed {done.months_written} site-months into per-month rollups, deleting "
+            f"{done.days_deleted} days' daily rollups before "
+            f"{monthly_job.first_day_daily(today, days, daily)}"
+        )
     _print_late_events_note(erasure.first_day_kept(today, days) - timedelta(days=1))
     return 0
 
@@ -438,6 +457,11 @@ def parser() -> argparse.ArgumentParser:
     )
     retention.add_argument(
         "--drop-rollups", action="store_true", help="delete the days' rollups with their events"
+    )
+    retention.add_argument(
+        "--daily-days",
+        type=int,
+        help="days daily rollups are kept after the events (default BEACONLAKE_DAILY_ROLLUP_DAYS)",
     )
     retention.add_argument("--data-dir")
     retention.set_defaults(func=cmd_retention)

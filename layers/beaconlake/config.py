@@ -132,6 +132,8 @@ class Settings:
     export_link_seconds: int = 900  # how long an export's download links are valid
     # downsampled retention: raw events kept N days, their daily rollups after that
     retention_days: int = 395
+    # ... and their daily rollups M more days, per-month rollups after that (docs/PRIVACY.md)
+    daily_rollup_days: int = 365
     # privacy modes (docs/PRIVACY.md): the collector coarsens, the stats API says what is lost
     privacy: Privacy = field(default_factory=Privacy)
 
@@ -173,6 +175,7 @@ class Settings:
             firehose_buffer_seconds=_int("BEACONLAKE_FIREHOSE_BUFFER_SECONDS", 300),
             results_bucket=env("BEACONLAKE_RESULTS_BUCKET", ""),
             export_link_seconds=_int("BEACONLAKE_EXPORT_LINK_SECONDS", 900),
-            retention_days=_int("BEACONLAKE_RETENTION_DAYS", 395),
+            retention_days=_int(RETENTION_DAYS_VARIABLE, 395),
+            daily_rollup_days=_int("BEACONLAKE_DAILY_ROLLUP_DAYS", 365),
             privacy=Privacy.from_env(),
         )

@@ -4,7 +4,8 @@ functions; the store (beaconlake.ports.EventStore) does the deleting.
 Events live in `site_id=<site>/dt=<day>` partitions, so erasing a site's date range drops
 whole partitions; erasing one user's events rewrites the files of the range without the
 rows carrying that user's hashed id. Retention keeps the daily rollups of the days whose
-events it deletes, unless asked not to; erasing a date range deletes those rollups too. Logs name the site, the days and the counts, never a
+events it deletes, unless asked not to; erasing a date range deletes those rollups too, and the per-month rollups (stats.monthly) of every month
+it touches: the whole month's rows (they cannot be split by day). Logs name the site, the days and the counts, never a
 user id or its hash.
 """
 
@@ -16,7 +17,7 @@ from datetime import date, timedelta
 
 from aws_lambda_powertools import Logger
 
-from beaconlake.ports import EventStore, Partition, StoreReport
+from beaconlake.ports import EventStore, MonthlyStore, Partition, StoreReport
 
 logger = Logger(service="beaconlake-privacy")
 
@@ -57,12 +58,15 @@ def expired_partitions(partitions: Iterable[Partition], today: date, days: int) 
 
 def erase(store: EventStore, erasure: Erasure) -> StoreReport:
     store.settle()
+    months = 0
     planned = partitions_to_erase(store.partitions(), erasure)
     if erasure.user_id_hash is None:
         # days retention left only rollups of are erased too (the rollups hold no user ids:
         # an erasure by user id has nothing to find in them)
         rolled_up = [p for p in partitions_to_erase(store.expired(), erasure) if p not in planned]
         report = store.drop(sorted(planned + rolled_up))
+        if isinstance(store, MonthlyStore):  # a month's rows go if any day of it is erased
+            months = store.erase_months(erasure.site_id, erasure.first_day, erasure.last_day)
     else:
         report = store.delete_rows(planned, "user_id", erasure.user_id_hash)
     logger.info(
@@ -72,6 +76,7 @@ def erase(store: EventStore, erasure: Erasure) -> StoreReport:
             "first_day": erasure.first_day.isoformat(),
             "last_day": erasure.last_day.isoformat(),
             "by_user_id": erasure.user_id_hash is not None,
+            "months_erased": months,
             **report.as_dict(),
         },
     )

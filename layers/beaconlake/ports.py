@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from beaconlake.model import Event
 
@@ -378,6 +378,41 @@ class EventStore(Protocol):
 
 class StoreBusy(RuntimeError):
     """Another process holds events not yet in the store (a running local server)."""
+
+
+# ---- per-month rollups (beaconlake.stats.monthly, stats.monthly_job) --------------------------
+# `tables`: each monthly table's stored columns and types (stats.monthly.table_columns).
+MonthlyTables = Mapping[str, Sequence[tuple[str, str]]]
+
+
+@runtime_checkable
+class MonthlyRollups(Protocol):
+    """A query engine that keeps per-month rollups: the months (their first days) touching
+    first..last that only monthly rows answer, its views over `tables` made ready."""
+
+    def monthly_months(
+        self, site_id: str, first: date, last: date, tables: MonthlyTables
+    ) -> list[date]: ...
+
+
+@runtime_checkable
+class MonthlyStore(Protocol):
+    """Where per-month rollups are written: a month's rows of every table at once (all
+    visible or none), listed, and erased."""
+
+    def months(self, site_id: str) -> list[date]: ...
+
+    def write_month(
+        self,
+        site_id: str,
+        month: date,
+        tables: MonthlyTables,
+        rows: Mapping[str, Sequence[Mapping[str, Any]]],
+    ) -> None: ...
+
+    def erase_months(self, site_id: str, first: date, last: date) -> int:
+        """Delete the months touching first..last; how many there were."""
+        ...
 
 
 # The generic store of (kind, id) → record the logins, shared links, the site catalogue

@@ -32,10 +32,12 @@ from beaconlake.adapters import raw_expiry
 from beaconlake.adapters.compaction import TreeLock, create_private_file, make_private_dirs
 from beaconlake.adapters.duckdb_sql import literal, parquet_rows, typed_empty_rows
 from beaconlake.adapters.live_day import LiveDay
+from beaconlake.adapters.monthly_local import LocalMonthly
 from beaconlake.adapters.parquet_sink import ROLLUP_DIR, rollup_dir
 from beaconlake.adapters.result_cache import ResultCache
 from beaconlake.ports import (
     LocalRollupSql,
+    MonthlyTables,
     QueryFailed,
     QueryTooLarge,
     Rollup,
@@ -204,6 +206,8 @@ class DuckDBEngine:
         self.live.create_tables(self._db)
         self._rollup_files: bool | None = None
         self._sync_rollup_views()
+        self.monthly = LocalMonthly(self.data_dir)  # per-month rollups, and their views' source
+        self._monthly_signature: tuple[str, tuple[str, ...]] | None = None
 
     def _sync_rollup_views(self) -> None:
         rollup_root = self.data_dir / ROLLUP_DIR
@@ -253,6 +257,18 @@ class DuckDBEngine:
             return None
         rollups = self.data_dir / ROLLUP_DIR
         return Rollup(first, covered, raw_expiry.expired_days(rollups, site_id, first, covered))
+
+    def monthly_months(
+        self, site_id: str, first: date, last: date, tables: MonthlyTables
+    ) -> list[date]:
+        """MonthlyRollups: the condensed months touching first..last (views made ready)."""
+        signature = (self.monthly.signature(), tuple(tables))
+        if signature != self._monthly_signature:
+            with self._lock:
+                for view_sql in self.monthly.views_sql(tables):
+                    self._db.execute(view_sql)
+            self._monthly_signature = signature
+        return [m for m in self.monthly.months(site_id) if first.replace(day=1) <= m <= last]
 
     # ---- DayFiles: the daily job's primitives (beaconlake.stats.rollup_job) ----------------
 
@@ -418,7 +434,7 @@ class DuckDBEngine:
     ) -> tuple[Any, ...]:
         """What an answer is cached under: the statement, its parameters, the events tree's
         signature and the imported tables' (their views are brought up to date first)."""
-        return (sql, tuple(params), signature, self._sync_extra_views())
+        return (sql, tuple(params), signature, self._sync_extra_views(), self.monthly.signature())
 
     def query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         signature = self.cache.signature()

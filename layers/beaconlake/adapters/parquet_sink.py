@@ -22,8 +22,10 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -38,9 +40,16 @@ from beaconlake.adapters.compaction import (
     finish_interrupted_merges,
     make_private_dirs,
 )
+from beaconlake.adapters.monthly_local import LocalMonthly
 from beaconlake.adapters.spool import Segment, Spool, Write, fsync_dir
 from beaconlake.model import Event
-from beaconlake.ports import Partition, SinkUnavailable, StoreBusy, StoreReport
+from beaconlake.ports import (
+    MonthlyTables,
+    Partition,
+    SinkUnavailable,
+    StoreBusy,
+    StoreReport,
+)
 from beaconlake.schema import COLUMN_NAMES, arrow_schema
 
 logger = Logger(service="beaconlake-sink")
@@ -311,6 +320,22 @@ class ParquetEventStore:
 
     def expired(self) -> list[Partition]:
         return raw_expiry.expired_partitions(self.root / ROLLUP_DIR)
+
+    # MonthlyStore: per-month rollups (adapters.monthly_local)
+    def months(self, site_id: str) -> list[date]:
+        return LocalMonthly(self.root).months(site_id)
+
+    def write_month(
+        self,
+        site_id: str,
+        month: date,
+        tables: MonthlyTables,
+        rows: Mapping[str, Sequence[Mapping[str, Any]]],
+    ) -> None:
+        LocalMonthly(self.root).write_month(site_id, month, tables, rows)
+
+    def erase_months(self, site_id: str, first: date, last: date) -> int:
+        return LocalMonthly(self.root).erase_months(site_id, first, last)
 
     def _drop(self, partitions: Sequence[Partition], keep_rollups: bool) -> StoreReport:
         files = rows = 0

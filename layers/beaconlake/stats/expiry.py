@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from beaconlake.ports import QueryEngine, Rollup
+from beaconlake.stats import monthly
 from beaconlake.stats.query import DateRange, QueryError, StatsQuery
 from beaconlake.stats.sql import plan
 
@@ -58,6 +59,9 @@ def check_query(q: StatsQuery, rollup: Rollup | None) -> dict[str, Any]:
 def require_raw(engine: QueryEngine, site_id: str, date_range: DateRange, what: str) -> None:
     """Refuse (400) a view that reads raw events when part of its range has none left."""
     first, last = date_range.dt_days()
+    months = monthly.monthly_months(engine, site_id, first, last)
+    if months:
+        raise monthly.refuse_raw(site_id, months, what)
     rollup = engine.session_rollup(site_id, first, last)
     if rollup is not None and rollup.raw_expired is not None:
         raise expired_error(site_id, rollup.raw_expired, what)

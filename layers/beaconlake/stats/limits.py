@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from beaconlake.ingest.ratelimit import TokenBucket
-from beaconlake.ports import ExportFiles, QueryEngine, Rollup
+from beaconlake.ports import ExportFiles, MonthlyRollups, MonthlyTables, QueryEngine, Rollup
 
 
 @dataclass(frozen=True)
@@ -176,3 +176,13 @@ class FairEngine:
     def export(self, sql: str, params: Sequence[Any], header: Sequence[str]) -> ExportFiles | None:
         with self.slots.held(self.client):
             return self.engine.export(sql, params, header)
+
+    def monthly_months(
+        self, site_id: str, first: date, last: date, tables: MonthlyTables
+    ) -> list[date]:
+        """The inner engine's months that only per-month rollups answer (ports.MonthlyRollups;
+        none on an engine without them)."""
+        if not isinstance(self.engine, MonthlyRollups):
+            return []
+        with self.slots.held(self.client):
+            return self.engine.monthly_months(site_id, first, last, tables)

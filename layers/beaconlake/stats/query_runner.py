@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from beaconlake.ports import QueryEngine
-from beaconlake.stats import registry
+from beaconlake.stats import expiry, monthly, registry
 from beaconlake.stats.query import (
     MAX_LIMIT,
     TIME_DIMENSIONS,
@@ -85,6 +85,9 @@ def merged_statement(
 ) -> tuple[Statement, dict[str, Any], str | None]:
     """`sourced_statement`, merged with imported data where one imported table can answer
     `q` (stats.sql.imported), else with the reason it cannot."""
+    monthly_plan = monthly.plan(engine, q)
+    if monthly_plan is not None:
+        return monthly_statement(engine, q, monthly_plan)
     native, source = sourced_statement(engine, q)
     if not engine.reads_imported:
         return native, source, "this back end does not read imported data"
@@ -95,6 +98,30 @@ def merged_statement(
     rollup = engine.session_rollup(q.site_id, *days) if days else None
     unpaged = build(q, rollup=rollup, paged=False)
     return imported.merged(unpaged, choice.table, q), source, None
+
+
+def monthly_statement(
+    engine: QueryEngine, q: StatsQuery, p: monthly.MonthlyPlan
+) -> tuple[Statement, dict[str, Any], str | None]:
+    """`merged_statement` for a range reaching monthly-only months: the rest of the range
+    (native, from raw events or daily rollups), the monthly rows, then imported rows where
+    one imported table can answer `q`."""
+    source: dict[str, Any] = {}
+    native = monthly.no_rows(q)
+    if p.rest is not None:
+        days = whole_days(p.rest)
+        rollup = engine.session_rollup(q.site_id, *days) if days else None
+        source = expiry.check_query(p.rest, rollup)
+        native = build(p.rest, rollup=rollup, paged=False)
+    choice = imported.choose(q) if engine.reads_imported else None
+    with_imported = choice is not None and choice.table is not None
+    statement = monthly.merged_monthly(native, p, q, paged=not with_imported)
+    meta = source | p.meta()
+    if choice is None:
+        return statement, meta, "this back end does not read imported data"
+    if choice.table is None:
+        return statement, meta, choice.reason
+    return imported.merged(statement, choice.table, q), meta, None
 
 
 def imported_meta(rows: list[dict[str, Any]], reason: str | None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from beaconlake.ports import QueryEngine
-from beaconlake.stats import expiry
+from beaconlake.stats import expiry, monthly
 from beaconlake.stats.query import (
     GOAL_DIMENSION,
     DateRange,
@@ -34,6 +34,10 @@ def statement(engine: QueryEngine, q: StatsQuery) -> Statement:
 def sourced_statement(engine: QueryEngine, q: StatsQuery) -> tuple[Statement, dict[str, Any]]:
     """The statement and what `meta` says of its source: over days whose raw events retention
     deleted, the daily rollups (or a QueryError, rule raw_data_expired: stats.expiry)."""
+    first, last = q.date_range.dt_days()
+    months = monthly.monthly_months(engine, q.site_id, first, last)
+    if months:  # the v2 query API merges them (stats.query_runner); these shapes do not
+        raise monthly.refuse_raw(q.site_id, months, "the queries of the Stats API v1")
     days = whole_days(q)
     rollup = engine.session_rollup(q.site_id, *days) if days else None
     source = expiry.check_query(q, rollup)
