@@ -8,6 +8,7 @@ export class ApiError extends Error {
     super((body && body.error) || `the server answered ${status}`);
     this.status = status;
     this.field = body && body.field;
+    this.rule = body && body.rule;
   }
 }
 

@@ -223,6 +223,18 @@ export function Rows({ ctx, tab, dim, metrics, rows, k, sort }) {
   </table>`;
 }
 
+/** A panel's query. Over days whose raw events retention deleted only rollups are left,
+ * and they hold visitors by every dimension they keep but not every column (time on page,
+ * shares, conversion rates): then the panel asks for visitors alone and says why. */
+async function panelQuery(body) {
+  try {
+    return await query(body);
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.rule !== "raw_data_expired" || body.metrics.length < 2) throw err;
+    return { ...(await query({ ...body, metrics: ["visitors"] })), fewer: err.message };
+  }
+}
+
 function Panel({ ctx, panel }) {
   const tab = tabOf(ctx, panel);
   const prop = ctx.state.prop || "";
@@ -230,17 +242,20 @@ function Panel({ ctx, panel }) {
   const dim = tab.id === "props" ? `${tab.dim}${prop}` : tab.dim;
   const noGoals = tab.id === "goals" && !ctx.goals.length;
   const ready = (tab.id !== "props" || prop) && !noGoals;
-  const metrics = tabMetrics(ctx, tab);
-  const body = {
+  const asked = tabMetrics(ctx, tab);
+  const base = {
     site_id: ctx.site,
-    metrics,
+    metrics: asked,
     date_range: ctx.range,
     dimensions: [dim],
     filters: [...ctx.filters, ...(tab.extra || [])],
     pagination: { limit: 10 },
   };
-  const key = JSON.stringify(body);
-  const res = useAsync(() => (ready ? query(body) : Promise.resolve(null)), key);
+  const key = JSON.stringify(base);
+  const res = useAsync(() => (ready ? panelQuery(base) : Promise.resolve(null)), key);
+  const fewer = res.data && res.data.fewer;
+  const metrics = fewer ? ["visitors"] : asked;
+  const body = { ...base, metrics };
   const hideNull = dim.startsWith("visit:utm_") || dim.startsWith("event:props:");
   const rows = ((res.data && res.data.results) || []).filter((r) => !(hideNull && r.dimensions[0] == null));
   const exportCsv = () =>
@@ -269,7 +284,8 @@ function Panel({ ctx, panel }) {
       ? html`<p class="empty">No goals are set up for this site${ctx.info.can_manage ? " (Settings → Goals)" : ""}.</p>`
       : res.error
       ? html`<p class="error" role="alert">${res.error.message}</p>`
-      : html`<${Rows} ctx=${ctx} tab=${tab} dim=${dim} metrics=${metrics} rows=${rows} k=${smallK(ctx, res)} />
+      : html`${fewer && html`<p class="note fewer" title=${fewer}>Visitors only: part of this range is kept as rollups.</p>`}
+        <${Rows} ctx=${ctx} tab=${tab} dim=${dim} metrics=${metrics} rows=${rows} k=${smallK(ctx, res)} />
         ${!res.loading && !rows.length && html`<p class="empty">Nothing in this range.</p>`}`}
   </section>`;
 }
