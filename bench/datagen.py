@@ -8,12 +8,23 @@ Parquet sink's `events_to_table`, so every stored value is what ingest would sto
 fields come from the real UA parser and countries from the real GeoIP look-up. Files are
 written one per day partition with the sink's own `write_parquet_atomically`, rows in time
 order as Firehose would deliver them.
+
+Memory: a table of 10 M events takes ~4 GB to build, so more than `ONE_BUILD_EVENTS` are
+built in chunks of whole visitors, `CHUNK_EVENTS` at most (chunk i with seed + i; chunk 0 is
+the dataset of that size), each chunk's days written as parts, then each day's parts merged
+into its one file in time order: at most one chunk and one day are held at once. Up to
+`ONE_BUILD_EVENTS` the output is what one build gives (the default run's 1 M and 10 M
+datasets do not change).
+
+`python -m bench.datagen ROOT EVENTS` writes a dataset and prints it as JSON.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import shutil
+import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,6 +33,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from beaconlake.adapters.geoip import geoip_country
 from beaconlake.adapters.parquet_sink import events_to_table, write_parquet_atomically
@@ -39,6 +51,8 @@ PLANS = ("starter", "growth", "business")
 AMOUNTS = {"starter": "9.00", "growth": "29.00", "business": "99.00"}
 PATHS = tuple(dict.fromkeys([p for _, p in demo.ENTRY_PAGES] + list(demo.NEXT_PAGES)))
 IP_POOL = 20_000
+ONE_BUILD_EVENTS = 10_000_000  # up to this, one build (~4 GB of RSS at 10 M events)
+CHUNK_EVENTS = 5_000_000  # beyond it, chunks of at most this
 
 
 @dataclass(frozen=True)
@@ -255,24 +269,90 @@ def build_table(target_events: int, seed: int) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def write_dataset(root: Path, target_events: int, seed: int = 42) -> Dataset:
-    """Generate and write `root/events/site_id=<site>/dt=<day>/part-….parquet`."""
-    table = build_table(target_events, seed)
+def _write_days(table: pa.Table, events_dir: Path, name: str | None = None) -> dict[str, Path]:
+    """One file per day of a time-ordered table: day → its file."""
     days = pc.strftime(table.column("ts"), format="%Y-%m-%d").to_numpy(zero_copy_only=False)
     bounds = np.flatnonzero(np.r_[True, days[1:] != days[:-1], True])
-    size, files = 0, 0
+    written = {}
     for lo, hi in itertools.pairwise(bounds.tolist()):
-        directory = root / "events" / f"site_id={SITE}" / f"dt={days[lo]}"
-        path = write_parquet_atomically(table.slice(lo, hi - lo), directory)
-        size += path.stat().st_size
-        files += 1
+        directory = events_dir / f"site_id={SITE}" / f"dt={days[lo]}"
+        written[days[lo]] = write_parquet_atomically(table.slice(lo, hi - lo), directory, name)
+    return written
+
+
+def chunks(
+    target_events: int, chunk_events: int = CHUNK_EVENTS, one_build: int = ONE_BUILD_EVENTS
+) -> list[int]:
+    """Events per chunk: one up to `one_build`; beyond it as few as keep each within
+    `chunk_events`, near-equal."""
+    if target_events <= max(one_build, chunk_events):
+        return [target_events]
+    n = -(-target_events // chunk_events)
+    return [target_events // n + (i < target_events % n) for i in range(n)]
+
+
+def write_dataset(
+    root: Path,
+    target_events: int,
+    seed: int = 42,
+    chunk_events: int = CHUNK_EVENTS,
+    one_build: int = ONE_BUILD_EVENTS,
+) -> Dataset:
+    """Generate and write `root/events/site_id=<site>/dt=<day>/part-….parquet`."""
+    sizes = chunks(target_events, chunk_events, one_build)
+    events_dir = root / "events"
+    if len(sizes) == 1:
+        table = build_table(target_events, seed)
+        paths = list(_write_days(table, events_dir).values())
+        rows = table.num_rows
+        del table
+    else:
+        staging = root / "chunks"
+        parts: dict[str, list[Path]] = {}
+        rows = 0
+        for i, size in enumerate(sizes):
+            table = build_table(size, seed + i)
+            rows += table.num_rows
+            for day, path in _write_days(table, staging, f"chunk-{i:04d}.parquet").items():
+                parts.setdefault(day, []).append(path)
+            del table
+        paths = []
+        for day, day_parts in sorted(parts.items()):
+            # each part is in time order: a stable sort of their concatenation is the day's
+            merged = pa.concat_tables(pq.read_table(p, schema=arrow_schema()) for p in day_parts)
+            merged = merged.take(pc.sort_indices(merged, [("ts", "ascending")]))
+            directory = events_dir / f"site_id={SITE}" / f"dt={day}"
+            paths.append(write_parquet_atomically(merged, directory))
+            del merged
+            for p in day_parts:
+                p.unlink()
+        shutil.rmtree(staging)
     return Dataset(
         root=root,
         target=target_events,
         site=SITE,
         first=FIRST_DAY,
         last=FIRST_DAY + timedelta(days=DAYS - 1),
-        rows=table.num_rows,
-        files=files,
-        parquet_bytes=size,
+        rows=rows,
+        files=len(paths),
+        parquet_bytes=sum(p.stat().st_size for p in paths),
     )
+
+
+def to_json(ds: Dataset) -> dict[str, Any]:
+    return {**ds.__dict__, "root": str(ds.root), "first": str(ds.first), "last": str(ds.last)}
+
+
+def from_json(d: dict[str, Any]) -> Dataset:
+    return Dataset(
+        **{
+            **d,
+            "root": Path(d["root"]),
+            "first": date.fromisoformat(d["first"]),
+            "last": date.fromisoformat(d["last"]),
+        }
+    )
+
+
+if __name__ == "__main__":
+    print(json.dumps(to_json(write_dataset(Path(sys.argv[1]), int(sys.argv[2])))))

@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from beaconlake.local import demo
+from bench.docblocks import table
 from bench.procs import (
     NO_RATE_LIMITS,
     VENV_BIN,
@@ -255,6 +256,49 @@ def run(out: Path, rounds: int = ROUNDS) -> dict[str, Any]:
         "rows": rows,
         "lost": max(0, accepted - rows),
     }
+
+
+def per_core(server: dict[str, Any]) -> dict[str, float]:
+    """A server's events/s per core: one second of CPU over its CPU per request (all threads),
+    and the cores it kept busy at the rate wrk measured."""
+    m = server["measured"]
+    cpu_us = m["cpu_us_per_request"]["main"] + m["cpu_us_per_request"]["other"]
+    return {
+        "events_per_s": m["events_per_s"],
+        "cpu_us": cpu_us,
+        "cores_busy": m["events_per_s"] * cpu_us / 1e6,
+        "per_core": 1e6 / cpu_us,
+    }
+
+
+def peers_markdown(h: dict[str, Any], published: list[dict[str, Any]]) -> str:
+    """The `ingest-peers` block: our two servers' events/s per core, measured in this run,
+    beside the peers' published figures (bench/peers.json's `ingest`)."""
+    rows = []
+    for key, label in (("serve", "Beaconlake `serve`"), ("bare", "bare uvicorn app (202 only)")):
+        c = per_core(h[key])
+        rows.append(
+            [
+                label,
+                f"**{c['per_core']:,.0f}**",
+                f"measured here: {c['events_per_s']:,.0f} events/s over loopback keeping "
+                f"{c['cores_busy']:.2f} cores busy ({c['cpu_us']:.0f} µs of CPU per request)",
+                "figure 3, this run",
+            ]
+        )
+    for p in published:
+        low, high = p["per_core_low"], p["per_core_high"]
+        rate = f"{low:,}" if low == high else f"{low:,} to {high:,}"
+        rows.append(
+            [
+                p["name"],
+                f"**{rate}**",
+                f"published figure, not measured here: {p['figure']}, "
+                f"divided by {p['cores']} core{'s' if p['cores'] > 1 else ''}",
+                p["source"],
+            ]
+        )
+    return table(["ingest", "events/s per core", "how", "source"], rows)
 
 
 def main() -> None:

@@ -185,6 +185,18 @@ class PostgresEngine:
         """None: PostgreSQL derives every session from the events table, as Umami does."""
         return None
 
+    @property
+    def reads_imported(self) -> bool:
+        """False: the bench loads native events only."""
+        return False
+
+    def problem(self) -> str | None:
+        return None
+
+    def export(self, sql: str, params: Sequence[Any], header: Sequence[str]) -> None:
+        """None: the bench never exports."""
+        return None
+
     def query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         with self._con.cursor() as cur:
             try:

@@ -1,13 +1,16 @@
-"""Child processes of the bench: loopback ports, readiness, peak RSS, stopping, py-spy."""
+"""Child processes of the bench: loopback ports, readiness, peak RSS (and its anonymous and
+file-backed parts), stopping, py-spy."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -57,6 +60,59 @@ def peak_rss_mb(pid: int | str = "self") -> float:
     return peak
 
 
+# the parts of VmRSS: what the process allocated (heap, DuckDB's buffer pool, Arrow), the
+# pages of mapped files (shared libraries, mmapped Parquet/DuckDB files: the page cache decides
+# how many are resident), and shared memory
+RSS_PARTS = {"anon_mb": "RssAnon", "file_mb": "RssFile", "shmem_mb": "RssShmem"}
+SAMPLE_EVERY_S = 0.05
+
+
+class PeakSampler:
+    """Peaks of a process's RSS and of each of its parts (RSS_PARTS), from /proc/<pid>/status
+    read every `every` seconds in a thread while the `with` block runs.
+
+    The parts peak at different moments, so their peaks need not add up to the RSS peak. The
+    RSS peak is VmHWM (exact, kept by the kernel), read at the last sample; a part's peak is
+    the highest sampled value, so a spike shorter than `every` can be missed."""
+
+    def __init__(self, pid: int | str = "self", every: float = SAMPLE_EVERY_S) -> None:
+        self.pid, self.every = pid, every
+        self.peak: dict[str, float] = {}
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="peak-sampler", daemon=True)
+
+    def sample(self) -> None:
+        try:
+            status = status_mb(self.pid)
+        except (FileNotFoundError, ProcessLookupError):
+            return  # it has exited
+        if "VmHWM" not in status:
+            return  # a zombie: no memory left to read
+        self.samples += 1
+        now = {"rss_mb": status["VmHWM"], **{k: status.get(f, 0.0) for k, f in RSS_PARTS.items()}}
+        for key, value in now.items():
+            self.peak[key] = max(self.peak.get(key, 0.0), value)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.sample()
+
+    def __enter__(self) -> PeakSampler:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def result(self) -> dict[str, float]:
+        """{"rss_mb", "anon_mb", "file_mb", "shmem_mb"} (peaks, MB), "samples" and "every_s"."""
+        return {**self.peak, "samples": self.samples, "every_s": self.every}
+
+
 def rss_mb(pid: int | str = "self") -> float:
     """VmRSS now; 0 for a process without one (a zombie)."""
     return status_mb(pid).get("VmRSS", 0.0)
@@ -91,21 +147,38 @@ def stop(proc: subprocess.Popen[Any], timeout: float = 30.0) -> int:
     return int(proc.returncode)
 
 
-def run_json(module: str, env: dict[str, str] | None = None, args: list[str] | None = None) -> Any:
+def run_json(
+    module: str,
+    env: dict[str, str] | None = None,
+    args: list[str] | None = None,
+    sample_memory: bool = False,
+    timeout: float = 900,
+) -> Any:
     """`python -m module [args]` in a fresh interpreter; its last line of stdout is JSON (the
-    lines before it are the product's own logs)."""
-    out = subprocess.run(
+    lines before it are the product's own logs). With `sample_memory`, the child's memory is
+    sampled from outside (PeakSampler) and added to a dict result as "memory"."""
+    proc = subprocess.Popen(
         [sys.executable, "-m", module, *(args or [])],
         cwd=ROOT,
         env={**os.environ, **(env or {})},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=900,
-        check=False,
     )
-    if out.returncode != 0:
-        raise RuntimeError(f"{module} failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    sampler = PeakSampler(proc.pid) if sample_memory else None
+    try:
+        with sampler or contextlib.nullcontext():
+            stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    if proc.returncode != 0:
+        raise RuntimeError(f"{module} failed ({proc.returncode}):\n{stderr[-3000:]}")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    if sampler and isinstance(result, dict):
+        result["memory"] = sampler.result()
+    return result
 
 
 def py_spy(pid: int, seconds: int, raw_out: Path) -> subprocess.Popen[Any]:

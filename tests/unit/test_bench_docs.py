@@ -18,7 +18,9 @@ from bench import (
     package_sizes,
     report,
     resource_checks,
+    scale_report,
     soak,
+    tracker_peers,
     truncation,
 )
 
@@ -31,6 +33,8 @@ WRITERS: dict[str, tuple[str, ...]] = {
         resource_checks.BLOCK,
         dashboard_load.BLOCK,
         aws_dashboard.BLOCK,
+        *tracker_peers.BLOCKS,
+        *scale_report.BLOCKS,
     ),
     "RELIABILITY.md": soak.BLOCKS,
     "PRIVACY.md": (truncation.BLOCK,),
@@ -133,6 +137,25 @@ def results() -> dict[str, Any]:
             },
         }
 
+    def chdb_scale() -> dict[str, Any]:
+        labels = {"aggregate": 0.1, "funnel (4 steps)": 1.0}
+        both = {"without rollups": timings(labels, []), "with rollups": timings(labels, [])}
+        return {
+            "runs": 3,
+            "raw_runs": 1,
+            "version": "26.9.2.1",
+            "load": {"seconds": 9.0, "bytes_on_disk": 5e7},
+            "duckdb": both,
+            "chdb": both,
+            "results_differ": {"chdb without rollups": [], "chdb with rollups": []},
+            "chdb_profile": {
+                "label": "aggregate",
+                "lead_s": 0.1,
+                "pipeline": ["Resize"],
+                "duckdb": [("WINDOW", 36.0)],
+            },
+        }
+
     server = {
         "measured": {
             "events_per_s": 5000.0,
@@ -189,6 +212,7 @@ def results() -> dict[str, Any]:
             "lost": 0,
         },
         "queries": {"1000000": scale(999_993), "10000000": scale(9_999_998)},
+        "clickhouse": {"1000000": chdb_scale(), "10000000": chdb_scale()},
         "duckdb_memory_limit": "256MB",
         "storage": {
             "rows": 9_999_998,
