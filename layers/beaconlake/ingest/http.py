@@ -8,7 +8,7 @@ import itertools
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -222,9 +222,10 @@ def _charge_events(limits: Limits, meta: RequestMeta, outcome: Outcome) -> None:
 _arrival = itertools.count(time.time_ns() // 1000)
 
 
-def in_arrival_order(events: tuple[Event, ...]) -> tuple[Event, ...]:
-    """`events` with their `seq`, in the order given (a batch's order is its arrival order)."""
-    return tuple(replace(e, seq=next(_arrival)) for e in events)
+def next_arrival() -> int:
+    """The next `seq`: the collector numbers each beacon (and each event of a sent batch) as
+    it arrives, before it is collected."""
+    return next(_arrival)
 
 
 def _store(
@@ -239,6 +240,7 @@ def _store(
             ports.salts.salt_for,
             datetime.now(UTC),
             ports.country_lookup,
+            next_arrival(),
         )
     except PayloadError:
         note_sightings(ports.sightings, data, Outcome(dropped="invalid"))
@@ -249,7 +251,7 @@ def _store(
     note_sightings(ports.sightings, data, outcome)
     _charge_events(limits, meta, outcome)
     if outcome.events:
-        ports.sink.put(in_arrival_order(outcome.events))
+        ports.sink.put(outcome.events)
     else:
         logger.debug("beacon dropped", extra={"reason": outcome.dropped})
     return outcome
@@ -353,10 +355,10 @@ def receive_sent(
         return unavailable()
     try:
         policy, salt_for, lookup = ports.policy, ports.salts.salt_for, ports.country_lookup
-        sent = collect_sent(sender, body, meta, policy, salt_for, now, lookup)
+        sent = collect_sent(sender, body, meta, policy, salt_for, now, lookup, next_arrival)
         _charge_sites(limits_for(ports.settings), sent.events)
         if sent.events:
-            ports.sink.put(in_arrival_order(sent.events))
+            ports.sink.put(sent.events)
     except Refused as exc:
         return Reply(exc.status, exc.as_body())
     except PayloadError as exc:

@@ -84,8 +84,11 @@ def collect(
     salt_for: SaltFor,
     now: datetime,
     country_lookup: CountryLookup | None = None,
+    seq: int | None = None,
 ) -> Outcome:
-    """Validate (raises PayloadError), then drop or anonymise into one row per tracked site."""
+    """Validate (raises PayloadError), then drop or anonymise into one row per tracked site.
+    `seq`: the beacon's place in the order of arrival (ingest.http numbers them as they
+    come), which orders a visitor's events within one millisecond."""
     beacon = parse_beacon(data)
     if policy.honour_dnt and (meta.dnt or meta.gpc):
         return Outcome(dropped="dnt" if meta.dnt else "gpc")
@@ -129,7 +132,7 @@ def collect(
             scroll_depth=beacon.scroll_depth,
             engaged_ms=beacon.engaged_ms,
             user_id=_user_id(beacon.user_id, site, policy),
-            seq=None,  # numbered on arrival: ingest.http.in_arrival_order
+            seq=seq,
             site_id=site,
             dt=day,
             **utm,

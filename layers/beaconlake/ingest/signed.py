@@ -12,6 +12,7 @@ import hmac
 import ipaddress
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -188,9 +189,11 @@ def collect_sent(
     salt_for: SaltFor,
     now: datetime,
     country_lookup: CountryLookup | None = None,
+    arrival: Callable[[], int | None] = lambda: None,
 ) -> Sent:
     """Every event of a sent body, or PayloadError/Refused for the first bad one (then none
-    is stored): a batch is all or nothing. Fields of a batch's events are named events[i].x."""
+    is stored): a batch is all or nothing. Fields of a batch's events are named events[i].x;
+    `arrival` numbers them in the order of the batch (ingest.http's arrival counter)."""
     items = decode_events(body)
     events: list[Event] = []
     dropped: list[str] = []
@@ -198,7 +201,7 @@ def collect_sent(
         where = f"events[{i}]." if len(items) > 1 else ""
         data, event_request, at = event_meta(item, sender, meta, now, where)
         try:
-            outcome = collect(data, event_request, policy, salt_for, at, country_lookup)
+            outcome = collect(data, event_request, policy, salt_for, at, country_lookup, arrival())
         except PayloadError as exc:
             raise PayloadError(where + exc.field, exc.rule, exc.message) from None
         for event in outcome.events:
