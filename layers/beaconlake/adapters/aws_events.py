@@ -75,13 +75,18 @@ class S3EventStore:
 
     def drop(self, partitions: Sequence[Partition]) -> StoreReport:
         mark_stale(self.s3, self.bucket, partitions)
+        report = self._delete_events(partitions)
+        self._forget_rollups(partitions)
+        return report
+
+    def _delete_events(self, partitions: Sequence[Partition]) -> StoreReport:
+        """Every version of the days' event objects, counted as they were."""
         files = rows = 0
         for p in partitions:
             keys = self._current_keys(self._prefix_of(p))
             files += len(keys)
             rows += sum(parquet_rows(self.s3, self.bucket, key) for key in keys)
             self._delete_versions(self._versions(self._prefix_of(p)))
-        self._forget_rollups(partitions)
         return StoreReport(len(partitions), files_deleted=files, rows_deleted=rows)
 
     def expire(self, partitions: Sequence[Partition]) -> StoreReport:
@@ -94,13 +99,7 @@ class S3EventStore:
             self.s3.put_object(
                 Bucket=self.bucket, Key=expired_key(p.site_id, date.fromisoformat(p.dt)), Body=b""
             )
-        files = rows = 0
-        for p in partitions:
-            keys = self._current_keys(self._prefix_of(p))
-            files += len(keys)
-            rows += sum(parquet_rows(self.s3, self.bucket, key) for key in keys)
-            self._delete_versions(self._versions(self._prefix_of(p)))
-        return StoreReport(len(partitions), files_deleted=files, rows_deleted=rows)
+        return self._delete_events(partitions)
 
     def expired(self) -> list[Partition]:
         return expired_marks(self.s3, self.bucket)
