@@ -141,9 +141,16 @@ class Timing:
 def run_set(engine: QueryEngine, queries: list[Query], runs: int, warmup: bool) -> list[Timing]:
     """Each query `runs` times, optionally after one untimed pass over the whole set. A query
     the engine gives up on (TimeoutError) counts with the time it ran and is not repeated."""
-    results = [q.run(engine) for q in queries] if warmup else [None] * len(queries)
+    results: list[Any] = [None] * len(queries)
     seconds: list[list[float]] = [[] for _ in queries]
     timed_out = [False] * len(queries)
+    for i, q in enumerate(queries if warmup else ()):
+        started = time.perf_counter()
+        try:
+            results[i] = q.run(engine)
+        except TimeoutError:  # given up on in the warm-up: counts as that one run
+            timed_out[i] = True
+            seconds[i].append(time.perf_counter() - started)
     for _ in range(runs):
         for i, q in enumerate(queries):
             if timed_out[i]:
