@@ -85,7 +85,15 @@ def log_in(
         driver.find_element(By.XPATH, "//button[normalize-space()='Password']").click()
     field.send_keys(PASSWORD if password else srv.key)
     driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait_until(lambda: all_ready(driver, 8 if "view=" not in query else 1), "the dashboard")
+    try:
+        # a fresh server's first load writes the rollups: give it more than a click's time
+        wait_until(lambda: all_ready(driver, 8 if "view=" not in query else 1), "the dashboard", 45)
+    except AssertionError as exc:  # say which panel is not ready, and why
+        states = driver.execute_script(
+            "return [...document.querySelectorAll('[data-panel]')].map(e => [e.dataset.panel,"
+            " e.dataset.state, (e.querySelector('.error') || {}).textContent || '']);"
+        )
+        raise AssertionError(f"{exc}; panels: {states}") from None
 
 
 def shown_rows(driver: WebDriver, panel: str) -> dict[str, Any]:
