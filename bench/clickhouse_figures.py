@@ -13,7 +13,6 @@ import json
 import shutil
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from statistics import median
@@ -128,14 +127,7 @@ def duckdb_profile(
         con.execute(athena_to_duckdb(sql), list(params)).fetchall()
         con.close()
         profile = json.loads(Path(out.name).read_text())
-    by_type: Counter[str] = Counter()
-    stack = list(profile["operator"])
-    while stack:
-        node = stack.pop()
-        by_type[node["type"]] += node["timing"]
-        stack += node.get("children", [])
-    busy = sum(by_type.values()) or 1.0
-    return [(name, 100 * t / busy) for name, t in by_type.most_common(6)]
+    return queries.operator_shares(profile)
 
 
 def run(

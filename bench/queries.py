@@ -182,12 +182,17 @@ def operator_profile(data_dir: Path, memory_limit: str, query: Query) -> dict[st
         seconds = time.perf_counter() - started
         con.close()
         profile = json.loads(Path(out.name).read_text())
+    top = operator_shares(profile)
+    return {"label": query.label, "seconds": seconds, "operators": top}
+
+
+def operator_shares(profile: dict[str, Any], top: int = 6) -> list[tuple[str, float]]:
+    """The operator types of a DuckDB JSON profile with the most time, in percent of it."""
     by_type: Counter[str] = Counter()
     stack = list(profile["operator"])
     while stack:
         node = stack.pop()
         by_type[node["type"]] += node["timing"]
         stack += node.get("children", [])
-    busy = sum(by_type.values())
-    top = [(name, 100 * t / busy) for name, t in by_type.most_common(6)]
-    return {"label": query.label, "seconds": seconds, "operators": top}
+    busy = sum(by_type.values()) or 1.0
+    return [(name, 100 * t / busy) for name, t in by_type.most_common(top)]
